@@ -1,0 +1,112 @@
+"""The `ascolto` command line: run, chat, db upgrade, needs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.app import Core, build_core
+from bot.config import ConfigError, Settings, load_settings
+from storage import needs as needs_repo
+from storage.db import session_factory
+
+logger = logging.getLogger(__name__)
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ascolto", description="Ascolto: i bisogni dei cittadini, alle cooperative.")
+    parser.add_argument("--config", type=Path, default=None, help="settings file (default: ./config.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the configured channels (the console chat when no token is set)")
+    chat = sub.add_parser("chat", help="chat with the bot in this terminal (one message a line)")
+    chat.add_argument("--as", dest="name", default="console", help="chat as this citizen (default: console)")
+    db = sub.add_parser("db", help="database tasks")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations and load the comuni")
+    needs = sub.add_parser("needs", help="list stored needs")
+    needs.add_argument("--json", action="store_true", help="one JSON object a line")
+    needs.add_argument("--limit", type=int, default=1000)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"ascolto: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    quiet = args.command in {"chat", "run", "needs"} and settings.app.log_level == "INFO"
+    logging.basicConfig(
+        level=logging.WARNING if quiet else settings.app.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return asyncio.run(_dispatch(args, settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "db":
+        core = await build_core(settings, migrate_now=True)
+        await core.close()
+        print("database up to date")
+        return 0
+    core = await build_core(settings)
+    try:
+        if args.command == "needs":
+            return await _needs(core, as_json=args.json, limit=args.limit)
+        if args.command == "chat":
+            return await _chat(core, name=args.name)
+        return await _run(core)
+    finally:
+        await core.close()
+
+
+async def _chat(core: Core, *, name: str) -> int:
+    from bot.console import chat
+
+    return await chat(core, name=name, stdin=sys.stdin, stdout=sys.stdout, interactive=sys.stdin.isatty())
+
+
+async def _run(core: Core) -> int:
+    if core.settings.telegram.token is None:
+        return await _chat(core, name="console")
+    from bot.channels import serve
+
+    return await serve(core)
+
+
+async def _needs(core: Core, *, as_json: bool, limit: int) -> int:
+    async with session_factory(core.db)() as session:
+        rows = await needs_repo.listing(session, limit=limit)
+    for need, comune, category in rows:
+        record = {
+            "ticket": need.ticket,
+            "category": category.slug,
+            "description": need.description,
+            "comune": comune.name,
+            "istat": comune.istat_code,
+            "urgency": need.urgency,
+            "status": need.status,
+            "created_at": need.created_at.isoformat(),
+        }
+        if as_json:
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            print(
+                f"{need.ticket}  {need.created_at:%Y-%m-%d %H:%M}  {need.status:<16} {need.urgency:<6} "
+                f"{comune.name} ({comune.istat_code})  {category.slug}: {need.description[:60]}"
+            )
+    if not rows and not as_json:
+        print("no needs yet")
+    return 0

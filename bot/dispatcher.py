@@ -1,0 +1,172 @@
+"""The dispatcher: sends outbox rows through each channel's sender and records what happened."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.pipeline import utc_now
+from handlers import Outgoing, Rejected, SendError, Sender, Throttled, Unreachable
+from storage import outbox
+from storage.db import transaction
+from storage.models import Citizen, OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter (AWS architecture blog), capped, for transient errors."""
+
+    max_attempts: int = 8
+    base: float = 1.0
+    cap: float = 300.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return rng.uniform(0, min(self.cap, self.base * 2 ** max(0, attempt - 1)))
+
+
+class Dispatcher:
+    """Claims due rows, sends each chat's rows in order, chats side by side.
+
+    Senders own provider pacing (rate limits); the dispatcher owns the retry
+    policy, because only it knows what was already attempted.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        senders: Mapping[str, Sender],
+        *,
+        policy: RetryPolicy = RetryPolicy(),
+        batch_size: int = 50,
+        lease: timedelta = timedelta(seconds=60),
+        idle_poll: float = 1.0,
+        clock: Callable[[], datetime] = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.senders = dict(senders)
+        self.policy = policy
+        self.batch_size = batch_size
+        self.lease = lease
+        self.idle_poll = idle_poll
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Called after a commit that wrote outbox rows, so replies leave at once."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Send one batch of due rows; returns how many rows were attempted."""
+        now = self.clock()
+        async with transaction(self.sessions) as session:
+            rows = await outbox.claim_batch(
+                session, channels=list(self.senders), now=now, limit=self.batch_size, lease=self.lease
+            )
+        if not rows:
+            return 0
+        by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
+        for row in rows:
+            by_chat[(row.channel, row.recipient)].append(row)
+        counts = await asyncio.gather(*(self._send_chat(chat) for chat in by_chat.values()))
+        return sum(counts)
+
+    async def flush(self, *, max_rounds: int = 1000) -> int:
+        """Send until nothing is due now (used by the console and by tests)."""
+        total = 0
+        for _ in range(max_rounds):
+            sent = await self.run_once()
+            if sent == 0:
+                break
+            total += sent
+        return total
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                sent = await self.run_once()
+            except Exception:  # the loop must survive a database blip
+                logger.exception("dispatcher round failed")
+                sent = 0
+            if sent:
+                continue
+            self._wake.clear()
+            waiter = asyncio.ensure_future(self._wake.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, timeout=self.idle_poll, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
+
+    async def _send_chat(self, rows: list[OutboxMessage]) -> int:
+        attempted = 0
+        for index, row in enumerate(rows):
+            attempted += 1
+            is_sent = await self._send_row(row)
+            if not is_sent:
+                # Keep the chat in order: later rows wait behind the one that failed.
+                rest = [r.id for r in rows[index + 1 :] if r.id is not None]
+                async with transaction(self.sessions) as session:
+                    await outbox.release(session, message_ids=rest, now=self.clock())
+                break
+        return attempted
+
+    async def _send_row(self, row: OutboxMessage) -> bool:
+        assert row.id is not None
+        sender = self.senders[row.channel]
+        message = Outgoing(
+            outbox_id=row.id,
+            recipient=row.recipient,
+            text=row.text,
+            options=tuple((o["payload"], o["label"]) for o in row.options),
+            number_hint=row.number_hint,
+            conversation_version=row.conversation_version,
+        )
+        try:
+            provider_id = await sender.send(message)
+        except SendError as exc:
+            await self._record_failure(row, exc)
+            return False
+        except Exception as exc:  # an adapter bug must not lose the row: retry it like a transient error
+            logger.exception("sender %s crashed on outbox %s", row.channel, row.id)
+            await self._record_failure(row, SendError(type(exc).__name__))
+            return False
+        async with transaction(self.sessions) as session:
+            await outbox.mark_sent(session, message_id=row.id, provider_message_id=provider_id, now=self.clock())
+        return True
+
+    async def _record_failure(self, row: OutboxMessage, exc: SendError) -> None:
+        assert row.id is not None
+        now = self.clock()
+        reason = f"{type(exc).__name__}: {exc.reason}"[:300]
+        async with transaction(self.sessions) as session:
+            if isinstance(exc, Throttled):
+                # The provider told us exactly when; waiting is not a failed attempt.
+                at = now + timedelta(seconds=exc.retry_after)
+                await outbox.retry_at(session, message_id=row.id, at=at, error=reason, count_attempt=False)
+            elif isinstance(exc, Unreachable):
+                await outbox.fail_recipient(session, channel=row.channel, recipient=row.recipient, error=reason)
+                await _mark_unreachable(session, row)
+                logger.warning("outbox %s: recipient unreachable, pending messages failed", row.id)
+            elif isinstance(exc, Rejected) or row.attempts + 1 >= self.policy.max_attempts:
+                await outbox.fail(session, message_id=row.id, error=reason)
+                logger.error("outbox %s failed for good: %s", row.id, reason)
+            else:
+                delay = self.policy.delay(row.attempts + 1, self.rng)
+                await outbox.retry_at(session, message_id=row.id, at=now + timedelta(seconds=delay), error=reason)
+                logger.warning("outbox %s: %s, retrying in %.1fs", row.id, reason, delay)
+
+
+async def _mark_unreachable(session: AsyncSession, row: OutboxMessage) -> None:
+    if row.citizen_id is not None:
+        await session.execute(update(Citizen).where(Citizen.id == row.citizen_id).values(is_unreachable=True))

@@ -1,0 +1,180 @@
+"""The pipeline: one inbound, one transaction — dedup, state, step, effects, replies into the outbox."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from conversations import (
+    Category,
+    ConsentGiven,
+    Context,
+    Effect,
+    Engine,
+    Gazetteer,
+    Inbound,
+    NeedCreated,
+    NeedSummary,
+    Translator,
+    Turn,
+    make_ticket,
+)
+from storage import citizens, conversations, inbound, needs, outbox, reference
+from storage.db import transaction
+from storage.models import Citizen
+
+logger = logging.getLogger(__name__)
+
+MAX_TICKET_DRAWS: Final = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """What became of an inbound: `duplicate` when it had been accepted before."""
+
+    duplicate: bool
+    replies: int = 0
+    citizen_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    idle_timeout: timedelta = timedelta(hours=24)
+    default_language: str = "it"
+    controller: str = ""
+    retention_days: int = 365
+    notice_version: int = 1
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Pipeline:
+    """The only place that opens a transaction for an inbound message."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        engine: Engine,
+        translator: Translator,
+        gazetteer: Gazetteer,
+        config: PipelineConfig = PipelineConfig(),
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        entropy: Callable[[int], bytes] = os.urandom,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.engine = engine
+        self.translator = translator
+        self.gazetteer = gazetteer
+        self.config = config
+        self.clock = clock
+        self.entropy = entropy
+        self.on_commit = on_commit
+
+    async def handle(self, event: Inbound) -> Handled:
+        """Apply one inbound exactly once; raises only if the database fails (then nothing was written)."""
+        for _ in range(MAX_TICKET_DRAWS):
+            try:
+                async with transaction(self.sessions) as session:
+                    result = await self._apply(session, event)
+            except needs.TicketTaken:
+                logger.warning("ticket collision, drawing again")
+                continue
+            if not result.duplicate and self.on_commit is not None:
+                self.on_commit()
+            return result
+        raise RuntimeError("could not draw a free ticket code")
+
+    async def _apply(self, session: AsyncSession, event: Inbound) -> Handled:
+        now = self.clock()
+        citizen = await citizens.get_or_create(
+            session,
+            channel=event.channel,
+            external_id=event.sender,
+            now=now,
+            language=self.config.default_language,
+        )
+        assert citizen.id is not None
+        is_new = await inbound.record(
+            session, channel=event.channel, external_id=event.external_id, citizen_id=citizen.id, at=now
+        )
+        if not is_new:
+            logger.info("duplicate inbound %s/%s dropped", event.channel, event.external_id)
+            return Handled(duplicate=True, citizen_id=citizen.id)
+        state = await conversations.load(session, citizen_id=citizen.id)
+        ctx = await self._context(session, citizen, now)
+        turn = self.engine.step(state, event, ctx)
+        await conversations.save(session, citizen_id=citizen.id, state=turn.state)
+        for effect in turn.effects:
+            await self._apply_effect(session, citizen, effect)
+        citizen.last_inbound_at = now
+        citizen.is_unreachable = False
+        await self._enqueue(session, citizen, turn, now)
+        return Handled(duplicate=False, replies=len(turn.replies), citizen_id=citizen.id)
+
+    async def _context(self, session: AsyncSession, citizen: Citizen, now: datetime) -> Context:
+        assert citizen.id is not None
+        language = citizen.language
+        categories = tuple(
+            Category(slug=c.slug, label=c.name(language), aliases=(c.slug, c.name_it, c.name_en))
+            for c in await reference.active_categories(session)
+        )
+        labels = {c.slug: c.label for c in categories}
+        mine = tuple(
+            NeedSummary(
+                ticket=n.ticket,
+                category_label=labels.get(n.category_slug, n.category_slug),
+                status=n.status,
+                created_at=n.created_at,
+            )
+            for n in await needs.of_citizen(session, citizen_id=citizen.id)
+        )
+        return Context(
+            now=now,
+            gazetteer=self.gazetteer,
+            categories=categories,
+            new_id=uuid.UUID(bytes=self.entropy(16)).hex,
+            ticket=make_ticket(self.entropy(8)),
+            has_consent=(citizen.consent_version or 0) >= self.config.notice_version,
+            needs=mine,
+            idle_timeout=self.config.idle_timeout,
+            notice_version=self.config.notice_version,
+            controller=self.config.controller,
+            retention_days=self.config.retention_days,
+        )
+
+    async def _apply_effect(self, session: AsyncSession, citizen: Citizen, effect: Effect) -> None:
+        assert citizen.id is not None
+        if isinstance(effect, NeedCreated):
+            await needs.create(session, citizen_id=citizen.id, need=effect)
+            logger.info("need %s created for citizen %s", effect.need_id, citizen.id)
+        elif isinstance(effect, ConsentGiven):
+            citizen.consent_version = effect.notice_version
+            citizen.consent_at = effect.at
+        else:
+            logger.info("effect %s for citizen %s", type(effect).__name__, citizen.id)
+
+    async def _enqueue(self, session: AsyncSession, citizen: Citizen, turn: Turn, now: datetime) -> None:
+        for reply in turn.replies:
+            rendered = self.translator.render(reply, citizen.language)
+            await outbox.enqueue(
+                session,
+                channel=citizen.channel,
+                recipient=citizen.external_id,
+                citizen_id=citizen.id,
+                text=rendered.text,
+                options=[(o.payload, o.label) for o in rendered.options],
+                number_hint=rendered.number_hint,
+                conversation_version=turn.state.version,
+                now=now,
+            )

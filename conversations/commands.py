@@ -1,0 +1,53 @@
+"""Global commands, checked before the current step, and the assembled engine."""
+
+from __future__ import annotations
+
+from conversations.engine import Builder, Engine
+from conversations.flows import intake, menu
+from conversations.messages import Msg, Reply
+from conversations.types import Context
+
+
+def build_engine(known_msgids: set[str] | None = None) -> Engine:
+    """The engine with every flow and command; `known_msgids` turns on catalog checks."""
+    engine = Engine(
+        {f.id: f for f in (menu.build(known_msgids), intake.build(known_msgids))},
+        home=menu.FLOW_ID,
+        entry=intake.FLOW_ID,
+    )
+
+    @engine.command("start", "nuovo", "nuova", "inizia", "new")
+    def _start(e: Engine, b: Builder, ctx: Context) -> None:
+        if b.state.is_active and b.state.flow_id == intake.FLOW_ID:
+            b.replies.append(Reply(Msg("common.restarted")))
+        e.start(b, intake.FLOW_ID, ctx)
+
+    @engine.command("annulla", "cancel", "basta")
+    def _cancel(e: Engine, b: Builder, ctx: Context) -> None:
+        e.cancel(b, ctx)
+
+    @engine.command("aiuto", "help", "info")
+    def _help(e: Engine, b: Builder, ctx: Context) -> None:
+        e.help(b, ctx)
+
+    @engine.command("indietro", "back")
+    def _back(e: Engine, b: Builder, ctx: Context) -> None:
+        e.go_back(b, ctx)
+
+    @engine.command("miei", "mie", "richieste", "mine")
+    def _mine(e: Engine, b: Builder, ctx: Context) -> None:
+        b.replies.append(menu.my_needs(ctx))
+        if b.state.is_active and b.state.flow_id != menu.FLOW_ID:
+            e.prompt_current(b, ctx)
+        else:
+            e.finish(b)
+
+    @engine.command("privacy")
+    def _privacy(e: Engine, b: Builder, ctx: Context) -> None:
+        b.replies.append(menu.privacy_notice(ctx))
+        if b.state.is_active and b.state.flow_id != menu.FLOW_ID:
+            e.prompt_current(b, ctx)
+        else:
+            e.finish(b)
+
+    return engine

@@ -1,0 +1,325 @@
+"""The pure conversation engine: one inbound event in, the next state, replies and effects out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Final
+
+from conversations._text import clean, fold
+from conversations.effects import (
+    ConversationCancelled,
+    ConversationExpired,
+    Effect,
+    HelpOffered,
+)
+from conversations.flow import Flow, Step
+from conversations.messages import Inbound, Msg, Option, Reply
+from conversations.types import Answer, Answers, Context, Retry, State, Turn
+
+logger = logging.getLogger(__name__)
+
+MAX_MISSES_PER_STEP: Final = 3
+"""Wrong answers to one question before we stop repeating it and offer help."""
+
+MAX_STEPS_PER_TURN: Final = 20
+"""Steps one inbound may walk through (skips included): a guard against a cycle in a flow."""
+
+MAX_TEXT_CHARS: Final = 4000
+"""Longer input is cut before parsing; parsers apply their own, smaller limits."""
+
+
+@dataclass(slots=True)
+class Builder:
+    state: State
+    replies: list[Reply] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    budget: int = MAX_STEPS_PER_TURN
+
+
+Command = Callable[["Engine", Builder, Context], None]
+
+
+class Engine:
+    """Holds the flows and the global commands; `step` is its only entry point."""
+
+    def __init__(self, flows: Mapping[str, Flow], *, home: str, entry: str) -> None:
+        self.flows = dict(flows)
+        self.home = home
+        self.entry = entry
+        self.commands: dict[str, Command] = {}
+
+    # --- public -----------------------------------------------------------
+
+    def command(self, *names: str) -> Callable[[Command], Command]:
+        """Register a global command, checked before the current step (like PTB's fallbacks)."""
+
+        def register(fn: Command) -> Command:
+            for name in names:
+                self.commands[fold(name)] = fn
+            return fn
+
+        return register
+
+    def step(self, state: State, inbound: Inbound, ctx: Context) -> Turn:
+        b = Builder(state=state)
+        self._handle(b, inbound, ctx)
+        if not b.replies:  # the contract: never silence
+            self.prompt_current(b, ctx)
+        new_state = replace(b.state, version=state.version + 1, updated_at=ctx.now)
+        return Turn(state=new_state, replies=tuple(b.replies), effects=tuple(b.effects))
+
+    def start(self, b: Builder, flow_id: str, ctx: Context) -> None:
+        flow = self.flows[flow_id]
+        b.state = State(flow_id=flow.id, flow_version=flow.version, version=b.state.version)
+        self.enter(b, flow, flow.first, ctx)
+
+    def finish(self, b: Builder) -> None:
+        b.state = State(version=b.state.version)
+
+    def current(self, b: Builder) -> tuple[Flow, Step] | None:
+        s = b.state
+        if s.flow_id is None or s.step_id is None:
+            return None
+        flow = self.flows.get(s.flow_id)
+        if flow is None or flow.version != s.flow_version or s.step_id not in flow.steps:
+            return None
+        return flow, flow.steps[s.step_id]
+
+    def prompt_current(self, b: Builder, ctx: Context, lead: Msg | None = None) -> None:
+        """Ask the current question again (or show the home menu when there is none)."""
+        here = self.current(b)
+        if here is None:
+            self.start(b, self.home, ctx)
+            return
+        flow, st = here
+        b.replies.append(_prompt(st, b.state.answers, ctx, lead))
+
+    def enter(self, b: Builder, flow: Flow, step_id: str, ctx: Context) -> None:
+        """Move to `step_id` (or to an ending), skipping steps that say so."""
+        while True:
+            b.budget -= 1
+            if b.budget < 0:
+                logger.error("flow %s looped at %s", flow.id, step_id)
+                self.finish(b)
+                b.replies.append(Reply(Msg("common.error")))
+                return
+            if step_id in flow.endings:
+                outcome = flow.endings[step_id](b.state.answers, ctx)
+                b.replies.extend(outcome.replies)
+                b.effects.extend(outcome.effects)
+                self.finish(b)
+                if outcome.start is not None:
+                    self.start(b, outcome.start, ctx)
+                return
+            st = flow.steps[step_id]
+            if st.skip is not None and st.skip(b.state.answers, ctx):
+                step_id = _resolve_next(st, None, b.state.answers)
+                continue
+            b.state = replace(b.state, step_id=st.id, misses=0)
+            b.replies.append(_prompt(st, b.state.answers, ctx))
+            return
+
+    # --- internals -------------------------------------------------------
+
+    def _handle(self, b: Builder, inbound: Inbound, ctx: Context) -> None:
+        s = b.state
+        if s.is_active and s.updated_at is not None and ctx.now - s.updated_at > ctx.idle_timeout:
+            b.effects.append(ConversationExpired(flow_id=s.flow_id or "", step_id=s.step_id or ""))
+            b.replies.append(Reply(Msg("common.expired")))
+            self.finish(b)
+            self._handle_command_or_start(b, inbound, ctx)
+            return
+        if s.is_active and self.current(b) is None:
+            # A deploy changed the flow under this citizen: start again politely.
+            b.replies.append(Reply(Msg("common.flow_changed")))
+            self.finish(b)
+            self._handle_command_or_start(b, inbound, ctx)
+            return
+        if inbound.is_unsupported:
+            b.replies.append(Reply(Msg("common.unsupported")))
+            if s.is_active:
+                self.prompt_current(b, ctx)
+            return
+        if self._run_command(b, inbound, ctx):
+            return
+        if not s.is_active:
+            b.replies.append(Reply(Msg("common.welcome")))
+            self.start(b, self.entry if inbound.media or inbound.location else self.home, ctx)
+            if inbound.media or inbound.location:
+                self._attach(b, inbound)
+            return
+        if inbound.media or inbound.location:
+            self._attach(b, inbound)
+            if not inbound.text:
+                self.prompt_current(b, ctx)
+                return
+        if (
+            inbound.choice is not None
+            and inbound.conversation_version is not None
+            and inbound.conversation_version != s.version
+        ):
+            self.prompt_current(b, ctx, lead=Msg("common.stale_button"))
+            return
+        self._answer(b, inbound, ctx)
+
+    def _handle_command_or_start(self, b: Builder, inbound: Inbound, ctx: Context) -> None:
+        if not self._run_command(b, inbound, ctx):
+            self.start(b, self.home, ctx)
+
+    def _run_command(self, b: Builder, inbound: Inbound, ctx: Context) -> bool:
+        name = command_name(inbound.text or inbound.choice or "")
+        if name is None or name not in self.commands:
+            return False
+        self.commands[name](self, b, ctx)
+        return True
+
+    def _attach(self, b: Builder, inbound: Inbound) -> None:
+        answers = dict(b.state.answers)
+        if inbound.location is not None:
+            answers["location"] = [inbound.location.latitude, inbound.location.longitude]
+            b.replies.insert(0, Reply(Msg("common.location_received")))
+        if inbound.media:
+            stored = list(answers.get("media", []))  # type: ignore[call-overload]
+            for m in inbound.media:
+                stored.append({"kind": str(m.kind), "ref": m.ref, "content_type": m.content_type, "size": m.size})
+            answers["media"] = stored
+            is_voice = any(m.kind == "voice" for m in inbound.media)
+            b.replies.insert(0, Reply(Msg("common.voice_received" if is_voice else "common.media_received")))
+        b.state = replace(b.state, answers=MappingProxyType(answers))
+
+    def _answer(self, b: Builder, inbound: Inbound, ctx: Context) -> None:
+        here = self.current(b)
+        assert here is not None  # _handle checked it
+        flow, st = here
+        text = clean(inbound.text or "")[:MAX_TEXT_CHARS]
+        options = _options(st, b.state.answers, ctx)
+        if options:
+            picked = match_option(options, choice=inbound.choice, text=text)
+            if picked is None:
+                result: object = Retry(st.retry or "common.retry_choice")
+            else:
+                result = st.parse(Answer(text=text, choice=picked.payload), b.state.answers, ctx)
+        else:
+            result = st.parse(Answer(text=text, choice=inbound.choice), b.state.answers, ctx)
+        if isinstance(result, Retry):
+            self._miss(b, flow, st, result, ctx)
+            return
+        if st.emit is not None:
+            b.effects.extend(st.emit(result, ctx))
+        # A correction in progress returns to the summary; read the flag before this
+        # step's own answer, because the "which field?" step is what sets it.
+        editing = bool(b.state.answers.get("_editing"))
+        answers = dict(b.state.answers)
+        answers.update(st.store(result, b.state.answers))
+        target = _resolve_next(st, result, answers)
+        if editing and target in flow.editable and flow.summary is not None:
+            target = flow.summary
+        if target == flow.summary:
+            answers.pop("_editing", None)
+        history = b.state.history + (st.id,)
+        b.state = replace(b.state, answers=MappingProxyType(answers), history=history)
+        self.enter(b, flow, target, ctx)
+
+    def _miss(self, b: Builder, flow: Flow, st: Step, retry: Retry, ctx: Context) -> None:
+        misses = b.state.misses + 1
+        if misses >= MAX_MISSES_PER_STEP:
+            b.effects.append(HelpOffered(flow_id=flow.id, step_id=st.id, misses=misses))
+            b.replies.append(Reply(Msg("common.help_offer", {"help": Msg(st.help)})))
+            b.state = replace(b.state, misses=0)
+            self.prompt_current(b, ctx)
+            return
+        b.state = replace(b.state, misses=misses)
+        b.replies.append(_prompt(st, b.state.answers, ctx, lead=Msg(retry.msgid, retry.params)))
+
+    # --- commands used by the flows module -------------------------------
+
+    def go_back(self, b: Builder, ctx: Context) -> None:
+        here = self.current(b)
+        if here is None:
+            self.prompt_current(b, ctx)
+            return
+        flow, _ = here
+        if not b.state.history:
+            self.prompt_current(b, ctx, lead=Msg("common.at_start"))
+            return
+        previous = b.state.history[-1]
+        b.state = replace(b.state, history=b.state.history[:-1], step_id=previous, misses=0)
+        b.replies.append(_prompt(flow.steps[previous], b.state.answers, ctx))
+
+    def cancel(self, b: Builder, ctx: Context) -> None:
+        s = b.state
+        if s.is_active and s.flow_id != self.home:
+            b.effects.append(ConversationCancelled(flow_id=s.flow_id or "", step_id=s.step_id or ""))
+            b.replies.append(Reply(Msg("common.cancelled")))
+        else:
+            b.replies.append(Reply(Msg("common.nothing_to_cancel")))
+        self.finish(b)
+
+    def help(self, b: Builder, ctx: Context) -> None:
+        here = self.current(b)
+        if here is None:
+            b.replies.append(Reply(Msg("common.help_general")))
+            self.start(b, self.home, ctx)
+            return
+        _, st = here
+        b.replies.append(Reply(Msg("common.help_step", {"help": Msg(st.help)})))
+        self.prompt_current(b, ctx)
+
+
+def command_name(text: str) -> str | None:
+    """The global command a message names, if it is one: "/annulla@AscoltoBot" -> "annulla".
+
+    A plain word counts too ("Annulla", "indietro"), because WhatsApp has no
+    slash commands and elderly users type words.
+    """
+    raw = text.strip()
+    if not raw or len(raw) > 64:
+        return None
+    if raw.startswith("/"):
+        head = raw[1:].split(maxsplit=1)[0] if len(raw) > 1 else ""
+        return fold(head.split("@", 1)[0]) or None
+    folded = fold(raw)
+    return folded if folded and " " not in folded else None
+
+
+def match_option(options: tuple[Option, ...], *, choice: str | None, text: str) -> Option | None:
+    """Pick the option meant by a button payload, a number, or a word ("2", "sì", "Casa")."""
+    if choice is not None:
+        return next((o for o in options if o.payload == choice), None)
+    folded = fold(text)
+    if not folded:
+        return None
+    if folded.isdigit():
+        index = int(folded) - 1 if len(folded) < 4 else -1
+        return options[index] if 0 <= index < len(options) else None
+    words = f" {folded} "
+    hits = []
+    for option in options:
+        names = (option.payload, *option.aliases)
+        if isinstance(option.label, str):
+            names = (*names, option.label)
+        keys = {fold(n) for n in names if fold(n)}
+        if folded in keys or any(f" {k} " in words for k in keys if len(k) > 1):
+            hits.append(option)
+    if len(hits) == 1:
+        return hits[0]
+    exact = [o for o in hits if folded in {fold(n) for n in (o.payload, *o.aliases)}]
+    return exact[0] if len(exact) == 1 else None
+
+
+def _resolve_next(st: Step, value: object, answers: Answers) -> str:
+    return st.next if isinstance(st.next, str) else st.next(value, answers)
+
+
+def _options(st: Step, answers: Answers, ctx: Context) -> tuple[Option, ...]:
+    return st.options(answers, ctx) if callable(st.options) else st.options
+
+
+def _prompt(st: Step, answers: Answers, ctx: Context, lead: Msg | None = None) -> Reply:
+    text = st.prompt(answers, ctx) if callable(st.prompt) else st.prompt
+    if lead is not None:
+        text = Msg("common.lead", {"lead": lead, "text": text})
+    return Reply(text=text, options=_options(st, answers, ctx))

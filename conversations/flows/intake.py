@@ -1,0 +1,290 @@
+"""The intake flow: consent, category, description, comune, urgency, contact, summary, ticket."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from conversations.comuni import Comune, ComuneLookup
+from conversations.effects import ConsentGiven, ConsentRefused, Effect, NeedCreated
+from conversations.flow import Flow, Step
+from conversations.messages import Location, Media, MediaKind, Msg, Option, Reply
+from conversations.parsers import parse_comune, parse_description, parse_phone
+from conversations.types import Answer, Answers, Context, Outcome, Retry
+
+FLOW_ID = "intake"
+VERSION = 1
+
+
+class Urgency(StrEnum):
+    HIGH = "alta"
+    MEDIUM = "media"
+    LOW = "bassa"
+
+
+class ContactMethod(StrEnum):
+    CHAT = "chat"
+    PHONE = "telefono"
+
+
+YES = ("si", "sì", "yes", "ok", "certo", "va bene", "accetto", "acconsento", "invia")
+NO = ("no", "non accetto", "rifiuto")
+
+CONSENT_OPTIONS = (
+    Option("si", Msg("intake.consent_yes"), YES),
+    Option("no", Msg("intake.consent_no"), NO),
+)
+URGENCY_OPTIONS = (
+    Option(Urgency.HIGH, Msg("urgency.alta"), ("urgente", "subito", "urgent", "high")),
+    Option(Urgency.MEDIUM, Msg("urgency.media"), ("giorni", "prossimi giorni", "medium", "presto")),
+    Option(Urgency.LOW, Msg("urgency.bassa"), ("non urgente", "nessuna fretta", "low", "calma")),
+)
+CONTACT_OPTIONS = (
+    Option(ContactMethod.CHAT, Msg("contact.chat"), ("chat", "qui", "scrivere", "messaggio")),
+    Option(ContactMethod.PHONE, Msg("contact.telefono"), ("telefono", "telefonata", "chiamata", "phone", "call")),
+)
+CONFIRM_OPTIONS = (
+    Option("invia", Msg("intake.confirm_send"), YES),
+    Option("correggi", Msg("intake.confirm_fix"), ("correggi", "cambia", "modifica", "no", "fix")),
+)
+EDITABLE = ("category", "description", "comune", "urgency", "contact")
+CORRECT_OPTIONS = (
+    Option("category", Msg("field.category"), ("categoria", "tipo")),
+    Option("description", Msg("field.description"), ("descrizione", "testo")),
+    Option("comune", Msg("field.comune"), ("comune", "citta", "paese", "luogo")),
+    Option("urgency", Msg("field.urgency"), ("urgenza",)),
+    Option("contact", Msg("field.contact"), ("contatto", "telefono")),
+)
+NONE_OF_THESE = "nessuno"
+
+
+def comune_as_answer(comune: Comune) -> dict[str, str]:
+    return {"istat": comune.istat_code, "name": comune.name, "province": comune.province_code}
+
+
+def comune_label(comune: Comune | dict[str, str]) -> str:
+    if isinstance(comune, Comune):
+        return f"{comune.name} ({comune.province_code})"
+    return f"{comune['name']} ({comune['province']})"
+
+
+def _category_options(answers: Answers, ctx: Context) -> tuple[Option, ...]:
+    return tuple(Option(c.slug, c.label, c.aliases) for c in ctx.categories)
+
+
+def _category_label(slug: object, ctx: Context) -> str:
+    return next((c.label for c in ctx.categories if c.slug == slug), str(slug))
+
+
+def _save_comune(value: object, answers: Answers) -> dict[str, object]:
+    assert isinstance(value, ComuneLookup)
+    if value.is_exact:
+        return {"comune": comune_as_answer(value.candidates[0]), "comune_candidates": []}
+    return {"comune": None, "comune_candidates": [comune_as_answer(c) for c in value.candidates]}
+
+
+def _after_comune(value: object, answers: Answers) -> str:
+    return "urgency" if answers.get("comune") else "comune_choice"
+
+
+def _candidate_options(answers: Answers, ctx: Context) -> tuple[Option, ...]:
+    candidates = answers.get("comune_candidates") or []
+    assert isinstance(candidates, list)
+    picked = tuple(Option(c["istat"], comune_label(c), (c["name"],)) for c in candidates)
+    return (*picked, Option(NONE_OF_THESE, Msg("intake.comune_none"), ("nessuno", "altro", "none")))
+
+
+def _pick_candidate(answer: Answer, answers: Answers, ctx: Context) -> object:
+    if answer.choice == NONE_OF_THESE:
+        return NONE_OF_THESE
+    comune = ctx.gazetteer.get(answer.choice or "")
+    return comune_as_answer(comune) if comune else Retry("common.retry_choice")
+
+
+def _save_candidate(value: object, answers: Answers) -> dict[str, object]:
+    return {"comune": None if value == NONE_OF_THESE else value}
+
+
+def _comune_choice_prompt(answers: Answers, ctx: Context) -> Msg:
+    candidates = answers.get("comune_candidates") or []
+    assert isinstance(candidates, list)
+    return Msg("intake.ask_comune_choice" if len(candidates) > 1 else "intake.ask_comune_confirm")
+
+
+def _save_contact(value: object, answers: Answers) -> dict[str, object]:
+    return {"contact": value, "phone": None} if value == ContactMethod.CHAT else {"contact": value}
+
+
+def _summary(answers: Answers, ctx: Context) -> Msg:
+    comune = answers.get("comune")
+    assert isinstance(comune, dict)
+    contact = answers.get("contact")
+    how = (
+        Msg("contact.summary_phone", {"phone": str(answers.get("phone") or "")})
+        if contact == ContactMethod.PHONE
+        else Msg("contact.summary_chat")
+    )
+    return Msg(
+        "intake.summary",
+        {
+            "category": _category_label(answers.get("category"), ctx),
+            "description": str(answers.get("description", "")),
+            "comune": comune_label(comune),
+            "urgency": Msg(f"urgency.{answers.get('urgency')}"),
+            "contact": how,
+        },
+    )
+
+
+def _consent_effects(value: object, ctx: Context) -> tuple[Effect, ...]:
+    return (ConsentGiven(notice_version=ctx.notice_version, at=ctx.now),) if value == "si" else ()
+
+
+def _media(answers: Answers) -> tuple[Media, ...]:
+    stored = answers.get("media") or []
+    assert isinstance(stored, list)
+    return tuple(
+        Media(kind=MediaKind(m["kind"]), ref=m["ref"], content_type=m.get("content_type"), size=m.get("size"))
+        for m in stored
+    )
+
+
+def _location(answers: Answers) -> Location | None:
+    point = answers.get("location")
+    if isinstance(point, list) and len(point) == 2:
+        return Location(float(point[0]), float(point[1]))
+    return None
+
+
+def submit(answers: Answers, ctx: Context) -> Outcome:
+    comune = answers["comune"]
+    assert isinstance(comune, dict)
+    need = NeedCreated(
+        need_id=ctx.new_id,
+        ticket=ctx.ticket,
+        category=str(answers["category"]),
+        description=str(answers["description"]),
+        comune_istat=comune["istat"],
+        urgency=str(answers["urgency"]),
+        contact_method=str(answers["contact"]),
+        contact_phone=str(answers["phone"]) if answers.get("phone") else None,
+        location=_location(answers),
+        media=_media(answers),
+        at=ctx.now,
+    )
+    return Outcome(replies=(Reply(Msg("intake.done", {"ticket": ctx.ticket})),), effects=(need,))
+
+
+def refuse(answers: Answers, ctx: Context) -> Outcome:
+    return Outcome(replies=(Reply(Msg("intake.refused")),), effects=(ConsentRefused(at=ctx.now),))
+
+
+STEPS = (
+    Step(
+        "consent",
+        prompt=Msg("intake.ask_consent"),
+        options=CONSENT_OPTIONS,
+        save_as="consent",
+        next=lambda v, a: "category" if v == "si" else "end.refused",
+        help="intake.help_consent",
+        retry="intake.retry_consent",
+        skip=lambda answers, ctx: ctx.has_consent,
+        emit=_consent_effects,
+    ),
+    Step(
+        "category",
+        prompt=Msg("intake.ask_category"),
+        options=_category_options,
+        save_as="category",
+        next="description",
+        help="intake.help_category",
+        retry="intake.retry_category",
+    ),
+    Step(
+        "description",
+        prompt=Msg("intake.ask_description"),
+        parse=parse_description,
+        save_as="description",
+        next="comune",
+        help="intake.help_description",
+    ),
+    Step(
+        "comune",
+        prompt=Msg("intake.ask_comune"),
+        parse=parse_comune,
+        save=_save_comune,
+        next=_after_comune,
+        help="intake.help_comune",
+    ),
+    Step(
+        "comune_choice",
+        prompt=_comune_choice_prompt,
+        options=_candidate_options,
+        parse=_pick_candidate,
+        save=_save_candidate,
+        next=lambda v, a: "comune" if v == NONE_OF_THESE else "urgency",
+        help="intake.help_comune_choice",
+    ),
+    Step(
+        "urgency",
+        prompt=Msg("intake.ask_urgency"),
+        options=URGENCY_OPTIONS,
+        save_as="urgency",
+        next="contact",
+        help="intake.help_urgency",
+        retry="intake.retry_urgency",
+    ),
+    Step(
+        "contact",
+        prompt=Msg("intake.ask_contact"),
+        options=CONTACT_OPTIONS,
+        save=_save_contact,
+        next=lambda v, a: "phone" if v == ContactMethod.PHONE else "confirm",
+        help="intake.help_contact",
+    ),
+    Step(
+        "phone",
+        prompt=Msg("intake.ask_phone"),
+        parse=parse_phone,
+        save_as="phone",
+        next="confirm",
+        help="intake.help_phone",
+    ),
+    Step(
+        "confirm",
+        prompt=_summary,
+        options=CONFIRM_OPTIONS,
+        save_as="confirmed",
+        next=lambda v, a: "end.submit" if v == "invia" else "correct",
+        help="intake.help_confirm",
+    ),
+    Step(
+        "correct",
+        prompt=Msg("intake.ask_correct"),
+        options=CORRECT_OPTIONS,
+        save=lambda v, a: {"_editing": True},
+        next=lambda v, a: str(v),
+        help="intake.help_correct",
+    ),
+)
+
+TARGETS = {
+    "consent": ("category", "end.refused"),
+    "comune": ("urgency", "comune_choice"),
+    "comune_choice": ("comune", "urgency"),
+    "contact": ("phone", "confirm"),
+    "confirm": ("end.submit", "correct"),
+    "correct": EDITABLE,
+}
+
+
+def build(known_msgids: set[str] | None = None) -> Flow:
+    return Flow.build(
+        FLOW_ID,
+        VERSION,
+        STEPS,
+        endings={"end.submit": submit, "end.refused": refuse},
+        editable=EDITABLE,
+        summary="confirm",
+        targets=TARGETS,
+        known_msgids=known_msgids,
+    )

@@ -1,0 +1,34 @@
+"""Types every channel adapter shares: the outgoing message and the sender contract."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeAlias
+
+from conversations import Inbound
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One outbox row as a sender sees it: already in the citizen's language."""
+
+    outbox_id: int
+    recipient: str
+    text: str
+    options: tuple[tuple[str, str], ...] = ()
+    """(payload, label) pairs."""
+    number_hint: str = ""
+    conversation_version: int | None = None
+
+
+class Sender(Protocol):
+    """Sends one message; returns the provider's message id or raises a `SendError`."""
+
+    channel: str
+
+    async def send(self, message: Outgoing) -> str | None: ...
+
+
+InboundSink: TypeAlias = Callable[[Inbound], Awaitable[object]]
+"""Where adapters hand inbound events: the pipeline's `handle`."""

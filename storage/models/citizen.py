@@ -1,0 +1,27 @@
+"""A person who writes to the bot, once per channel identity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.models._columns import utc_field
+
+
+class Citizen(SQLModel, table=True):
+    __tablename__ = "citizen"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_citizen_channel_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    """Chat id or phone number: needed to answer, erased with the citizen's data."""
+    language: str = Field(default="it", max_length=8)
+    consent_version: int | None = None
+    consent_at: datetime | None = utc_field(nullable=True, default=None)
+    is_unreachable: bool = False
+    """The channel told us they blocked the bot; we stop sending until they write again."""
+    last_inbound_at: datetime | None = utc_field(nullable=True, default=None)
+    created_at: datetime = utc_field()

@@ -1,0 +1,23 @@
+"""Every inbound event we accepted: the key that makes redeliveries harmless."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.models._columns import utc_field
+
+
+class InboundEvent(SQLModel, table=True):
+    """Holds no message text: deduplication needs only the provider's id."""
+
+    __tablename__ = "inbound_event"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_inbound_channel_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=128)
+    citizen_id: int | None = Field(default=None, foreign_key="citizen.id", ondelete="SET NULL")
+    received_at: datetime = utc_field()

@@ -1,0 +1,61 @@
+"""A need a citizen reported, its status history and attachments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from storage.models._columns import utc_field
+
+
+class NeedStatus(StrEnum):
+    NEW = "nuova"
+    CLAIMED = "presa_in_carico"
+    IN_PROGRESS = "in_corso"
+    RESOLVED = "risolta"
+    CLOSED = "chiusa"
+
+
+class Need(SQLModel, table=True):
+    __tablename__ = "need"
+
+    id: str = Field(primary_key=True, max_length=32)
+    ticket: str = Field(unique=True, max_length=8)
+    citizen_id: int | None = Field(default=None, foreign_key="citizen.id", index=True, ondelete="SET NULL")
+    category_slug: str = Field(foreign_key="category.slug", max_length=32, index=True)
+    description: str = Field(max_length=1000)
+    comune_istat: str = Field(foreign_key="comune.istat_code", max_length=6, index=True)
+    urgency: str = Field(max_length=8)
+    contact_method: str = Field(max_length=16)
+    contact_phone: str | None = Field(default=None, max_length=20)
+    latitude: float | None = None
+    longitude: float | None = None
+    status: str = Field(default=NeedStatus.NEW, max_length=20, index=True)
+    created_at: datetime = utc_field(index=True)
+    updated_at: datetime = utc_field()
+
+
+class NeedStatusChange(SQLModel, table=True):
+    __tablename__ = "need_status_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    need_id: str = Field(foreign_key="need.id", index=True, max_length=32, ondelete="CASCADE")
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str = Field(max_length=20)
+    actor: str = Field(max_length=64)
+    """"citizen", or "operator:<id>": never a name."""
+    note: str | None = Field(default=None, max_length=1000)
+    at: datetime = utc_field()
+
+
+class NeedAttachment(SQLModel, table=True):
+    __tablename__ = "need_attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    need_id: str = Field(foreign_key="need.id", index=True, max_length=32, ondelete="CASCADE")
+    kind: str = Field(max_length=16)
+    ref: str = Field(max_length=500)
+    content_type: str | None = Field(default=None, max_length=100)
+    size: int | None = None

@@ -1,0 +1,47 @@
+"""Replies waiting to be sent, or sent: a row survives until delivered or given up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+from storage.models._columns import utc_field
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    HELD = "held"
+    """Not sendable now (e.g. outside WhatsApp's window with no template): waits for an admin."""
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    recipient: str = Field(max_length=64, index=True)
+    citizen_id: int | None = Field(default=None, foreign_key="citizen.id", ondelete="SET NULL")
+    text: str
+    options: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    number_hint: str = Field(default="", max_length=200)
+    conversation_version: int | None = None
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = utc_field()
+    last_error: str | None = Field(default=None, max_length=300)
+    provider_message_id: str | None = Field(default=None, max_length=64, index=True)
+    created_at: datetime = utc_field()
+    sent_at: datetime | None = utc_field(nullable=True, default=None)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return {"text": self.text, "options": self.options}

@@ -1,0 +1,75 @@
+"""Needs: creation from the intake, listing for the citizen and for inspection."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conversations import NeedCreated
+from storage.models import Category, ComuneRow, Need, NeedAttachment, NeedStatus, NeedStatusChange
+
+
+class TicketTaken(Exception):
+    """The drawn ticket code already exists; the caller retries with a new one."""
+
+
+async def create(session: AsyncSession, *, citizen_id: int, need: NeedCreated) -> Need:
+    row = Need(
+        id=need.need_id,
+        ticket=need.ticket,
+        citizen_id=citizen_id,
+        category_slug=need.category,
+        description=need.description,
+        comune_istat=need.comune_istat,
+        urgency=need.urgency,
+        contact_method=need.contact_method,
+        contact_phone=need.contact_phone,
+        latitude=need.location.latitude if need.location else None,
+        longitude=need.location.longitude if need.location else None,
+        status=NeedStatus.NEW,
+        created_at=need.at,
+        updated_at=need.at,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError as exc:
+        if await session.scalar(select(Need.id).where(Need.ticket == need.ticket)):
+            raise TicketTaken(need.ticket) from exc
+        raise
+    session.add(NeedStatusChange(need_id=row.id, to_status=NeedStatus.NEW, actor="citizen", at=need.at))
+    for media in need.media:
+        session.add(
+            NeedAttachment(
+                need_id=row.id, kind=str(media.kind), ref=media.ref, content_type=media.content_type, size=media.size
+            )
+        )
+    return row
+
+
+async def of_citizen(session: AsyncSession, *, citizen_id: int, limit: int = 10) -> Sequence[Need]:
+    result = await session.execute(
+        select(Need).where(Need.citizen_id == citizen_id).order_by(Need.created_at.desc()).limit(limit)
+    )
+    return result.scalars().all()
+
+
+async def listing(
+    session: AsyncSession, *, since: datetime | None = None, limit: int = 1000
+) -> Sequence[tuple[Need, ComuneRow, Category]]:
+    """Needs with their comune and category, newest first (for `ascolto needs`)."""
+    query = (
+        select(Need, ComuneRow, Category)
+        .join(ComuneRow, ComuneRow.istat_code == Need.comune_istat)
+        .join(Category, Category.slug == Need.category_slug)
+        .order_by(Need.created_at.desc(), Need.id)
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(Need.created_at >= since)
+    result = await session.execute(query)
+    return [(n, c, k) for n, c, k in result.all()]

@@ -1,0 +1,48 @@
+"""Reference data kept in SQL: the comuni (from the ISTAT list) and the categories."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conversations.comuni import Gazetteer
+from storage.models import Category, ComuneRow
+
+CHUNK = 500
+
+
+async def sync_comuni(session: AsyncSession, *, gazetteer: Gazetteer) -> int:
+    """Insert the comuni the table lacks; returns how many were added.
+
+    Names of existing rows are refreshed only when the count differs, so a
+    normal start costs one COUNT query.
+    """
+    count = (await session.execute(select(func.count()).select_from(ComuneRow))).scalar_one()
+    if count == len(gazetteer):
+        return 0
+    existing = set((await session.execute(select(ComuneRow.istat_code))).scalars())
+    rows = [
+        ComuneRow(
+            istat_code=c.istat_code,
+            name=c.name,
+            province_code=c.province_code,
+            province_name=c.province_name,
+            region=c.region,
+            caps=" ".join(c.caps),
+        )
+        for c in gazetteer
+        if c.istat_code not in existing
+    ]
+    for start in range(0, len(rows), CHUNK):
+        session.add_all(rows[start : start + CHUNK])
+        await session.flush()
+    return len(rows)
+
+
+async def active_categories(session: AsyncSession) -> Sequence[Category]:
+    result = await session.execute(
+        select(Category).where(Category.is_active).order_by(Category.position, Category.slug)
+    )
+    return result.scalars().all()
