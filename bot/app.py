@@ -22,6 +22,8 @@ from storage.db import create_engine, is_sqlite, session_factory
 
 logger = logging.getLogger(__name__)
 
+LOCALES = Path(__file__).resolve().parent.parent / "locales"
+
 
 @dataclass(slots=True)
 class Core:
@@ -65,7 +67,7 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
     ensure_sqlite_dir(settings.database.url)
     db = create_engine(settings.database.url, sqlite_synchronous=settings.database.sqlite_synchronous)
     gazetteer = load_gazetteer()
-    translator = Translator(settings.app.locales_dir, timezone=settings.app.timezone)
+    translator = Translator(settings.app.locales_dir or LOCALES, timezone=settings.app.timezone)
     engine = build_engine(known_msgids=set(translator.msgids))
     should_migrate = settings.database.migrate_on_start if migrate_now is None else migrate_now
     if should_migrate:

@@ -27,7 +27,8 @@ class _Section(BaseModel):
 class AppSettings(_Section):
     language: Literal["it", "en"] = "it"
     timezone: str = "Europe/Rome"
-    locales_dir: Path = Path("locales")
+    locales_dir: Path | None = None
+    """Catalogs folder; unset means the catalogs shipped with Ascolto."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
@@ -128,9 +129,10 @@ def load_settings(path: Path | None = None) -> Settings:
         {"model_config": {**Settings.model_config, "toml_file": str(toml_path)}},
     )
     try:
-        return bound()
+        settings: Settings = bound()
     except ValidationError as exc:
         raise ConfigError(describe(exc)) from None
+    return settings
 
 
 def describe(exc: ValidationError) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
+from sqlmodel import col
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.pipeline import utc_now
@@ -169,4 +170,4 @@ class Dispatcher:
 
 async def _mark_unreachable(session: AsyncSession, row: OutboxMessage) -> None:
     if row.citizen_id is not None:
-        await session.execute(update(Citizen).where(Citizen.id == row.citizen_id).values(is_unreachable=True))
+        await session.execute(update(Citizen).where(col(Citizen.id) == row.citizen_id).values(is_unreachable=True))

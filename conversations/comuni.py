@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import unicodedata
@@ -16,14 +17,14 @@ logger = logging.getLogger(__name__)
 MAX_TEXT_LENGTH = 100
 """Longer texts are not a comune name: they get no candidates."""
 
-FUZZY_CUTOFF = 0.80
+FUZZY_CUTOFF = 0.78
 """Minimum fuzzy similarity (0-1): `OSA.normalized_similarity`, i.e. 1 - edits / length of the longer string.
 
 An edit is an insertion, deletion, substitution or swap of two neighbouring letters, so this allows
-one slip every five letters: "ravena" (0.86) finds Ravenna, "torimo" (0.83) Torino, "bolgona" (0.71,
-a swap plus a slip) nothing. Four-letter words are left alone even at one edit ("ciao" vs Cino is 0.75).
-Measured on 1,500 comuni with one random slip each, 98% find the comune among the first six; a
-higher cutoff (0.84) drops that to 85%, a lower one (0.75) lets in twice as many everyday words.
+one slip in five letters (0.80; the cutoff sits a little lower so float rounding cannot drop it):
+"ravena" (0.86) finds Ravenna, "torimo" (0.83) Torino, "luca" (0.80) Lucca, while four-letter words
+stay alone ("ciao" vs Cino is 0.75). On 1,500 comuni with one random slip each, 97% find the comune
+among the first six; 0.84 drops that to 84%, and 0.75 lets in almost twice as many everyday words.
 """
 
 MIN_FUZZY_QUERY_LENGTH = 3
@@ -160,6 +161,7 @@ class Gazetteer:
         "_by_generic_cap",
         "_by_name",
         "_choice_keys",
+        "_choice_lengths",
         "_choices",
         "_completions",
         "_comuni",
@@ -209,9 +211,11 @@ class Gazetteer:
             head: tuple(keys) for head, keys in completions.items() if len(keys) <= MAX_COMPLETIONS
         }
 
-        choices, choice_keys = self._fuzzy_choices(self._by_name)
-        self._choices = choices
-        self._choice_keys = choice_keys
+        # Sorted by length: a name can only be similar enough to a text of about its own length.
+        pairs = sorted(zip(*self._fuzzy_choices(self._by_name)), key=lambda pair: (len(pair[0]), pair[0]))
+        self._choices = [choice for choice, _key in pairs]
+        self._choice_keys = [key for _choice, key in pairs]
+        self._choice_lengths = [len(choice) for choice in self._choices]
         logger.debug("gazetteer built: %s comuni, %s names, %s CAPs", len(self._comuni), len(by_name), len(by_cap))
 
     @staticmethod
@@ -291,12 +295,20 @@ class Gazetteer:
         if not words:
             return _Hits(by_cap, exact=not generic)
         named = self._match_words(words, accented, within=frozenset(found))
+        if named is not None and named.exact:
+            return _Hits(named.comuni, exact=not generic)
+        text = f" {' '.join(words)} "
+        mentioned = tuple(comune for comune in by_cap if f" {_normalize(comune.name)} " in text)
+        if mentioned:  # an address: "via Roma 12, 47121 Forlì"
+            return _Hits(mentioned, exact=not generic and len(mentioned) == 1)
         if named is not None and named.comuni:
-            # The name picks among the comuni of the CAP; a CAP of one comune confirms a misspelt name.
-            return _Hits(named.comuni, exact=not generic and (named.exact or len(by_cap) == 1))
-        # The name contradicts the CAP: offer both, the name first.
+            # A misspelt name picks among the comuni of the CAP; a CAP of one comune confirms it.
+            return _Hits(named.comuni, exact=not generic and len(by_cap) == 1)
         elsewhere = self._match_words(words, accented, within=None)
         others = elsewhere.comuni if elsewhere is not None else ()
+        if not others:  # the other words name no comune: the CAP alone decides
+            return _Hits(by_cap, exact=not generic)
+        # The words name another comune than the CAP: offer both, the name first.
         merged = {comune.istat_code: comune for comune in (*others, *by_cap)}
         return _Hits(tuple(merged.values()), exact=False)
 
@@ -332,8 +344,18 @@ class Gazetteer:
         return _Hits(found, exact=False)  # the province contradicts the name
 
     def _named(self, words: Sequence[str], within: frozenset[str] | None) -> tuple[Comune, ...]:
+        """The comuni called exactly `words`, or written without spaces and apostrophes ("sandonadipiave").
+
+        A spelling without spaces may also be how a longer name starts: "santarcangelo" is
+        Sant'Arcangelo (PZ) but also Santarcangelo di Romagna, so both are returned.
+        """
         key = " ".join(words)
-        found = self._by_name.get(key) or self._by_compact.get(key.replace(" ", ""), ())
+        found = self._by_name.get(key, ())
+        if not found:
+            found = self._by_compact.get(key.replace(" ", ""), ())
+            if found:
+                longer = (comune for head in self._completions.get(key, ()) for comune in self._by_name[head])
+                found = tuple({comune.istat_code: comune for comune in (*found, *longer)}.values())
         if within is not None:
             found = tuple(comune for comune in found if comune.istat_code in within)
         return found
@@ -404,7 +426,10 @@ class Gazetteer:
         if len(query) < MIN_FUZZY_QUERY_LENGTH:
             return scores
         if within is None:
-            choices, keys = self._choices, self._choice_keys
+            # similarity <= shorter / longer, so only names within the cutoff's length ratio can pass.
+            low = bisect.bisect_left(self._choice_lengths, int(len(query) * FUZZY_CUTOFF))
+            high = bisect.bisect_right(self._choice_lengths, int(len(query) / FUZZY_CUTOFF) + 1)
+            choices, keys = self._choices[low:high], self._choice_keys[low:high]
         else:
             names = {_normalize(self._by_code[code].name) for code in within if code in self._by_code}
             choices, keys = self._fuzzy_choices(sorted(names))

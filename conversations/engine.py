@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Final
 
+from rapidfuzz import fuzz
+
 from conversations._text import clean, fold
 from conversations.effects import (
     ConversationCancelled,
@@ -26,6 +28,9 @@ MAX_MISSES_PER_STEP: Final = 3
 
 MAX_STEPS_PER_TURN: Final = 20
 """Steps one inbound may walk through (skips included): a guard against a cycle in a flow."""
+
+FUZZY_CUTOFF: Final = 80
+"""rapidfuzz ratio (0-100) above which a typed word selects an option ("spessa" -> "spesa")."""
 
 MAX_TEXT_CHARS: Final = 4000
 """Longer input is cut before parsing; parsers apply their own, smaller limits."""
@@ -116,7 +121,7 @@ class Engine:
                 return
             st = flow.steps[step_id]
             if st.skip is not None and st.skip(b.state.answers, ctx):
-                step_id = _resolve_next(st, None, b.state.answers)
+                step_id = st.skip_to or _resolve_next(st, None, b.state.answers)
                 continue
             b.state = replace(b.state, step_id=st.id, misses=0)
             b.replies.append(_prompt(st, b.state.answers, ctx))
@@ -286,7 +291,12 @@ def command_name(text: str) -> str | None:
 
 
 def match_option(options: tuple[Option, ...], *, choice: str | None, text: str) -> Option | None:
-    """Pick the option meant by a button payload, a number, or a word ("2", "sì", "Casa")."""
+    """Pick the option meant by a button payload, a number, or words ("2", "sì", "Castro (LE)").
+
+    Tries, in order: the exact word(s) of an option, an option's word inside a
+    longer answer (the longest wins), then a typo-tolerant match; anything
+    ambiguous is no match, so the citizen is asked again rather than guessed at.
+    """
     if choice is not None:
         return next((o for o in options if o.payload == choice), None)
     folded = fold(text)
@@ -295,19 +305,29 @@ def match_option(options: tuple[Option, ...], *, choice: str | None, text: str) 
     if folded.isdigit():
         index = int(folded) - 1 if len(folded) < 4 else -1
         return options[index] if 0 <= index < len(options) else None
+    keyed = [(o, _keys(o)) for o in options]
+    exact = [o for o, keys in keyed if folded in keys]
+    if len(exact) == 1:
+        return exact[0]
     words = f" {folded} "
-    hits = []
-    for option in options:
-        names = (option.payload, *option.aliases)
-        if isinstance(option.label, str):
-            names = (*names, option.label)
-        keys = {fold(n) for n in names if fold(n)}
-        if folded in keys or any(f" {k} " in words for k in keys if len(k) > 1):
-            hits.append(option)
-    if len(hits) == 1:
-        return hits[0]
-    exact = [o for o in hits if folded in {fold(n) for n in (o.payload, *o.aliases)}]
-    return exact[0] if len(exact) == 1 else None
+    best: dict[int, list[Option]] = {}
+    for option, keys in keyed:
+        inside = [len(k) for k in keys if len(k) > 1 and f" {k} " in words]
+        if inside:
+            best.setdefault(max(inside), []).append(option)
+    if best:
+        longest = best[max(best)]
+        return longest[0] if len(longest) == 1 else None
+    scored = [(max(fuzz.ratio(folded, k) for k in keys), o) for o, keys in keyed if keys]
+    scored = sorted((s for s in scored if s[0] >= FUZZY_CUTOFF), key=lambda s: -s[0])
+    if len(scored) == 1 or (len(scored) > 1 and scored[0][0] > scored[1][0]):
+        return scored[0][1]
+    return None
+
+
+def _keys(option: Option) -> set[str]:
+    names = (option.payload, *option.aliases, *((option.label,) if isinstance(option.label, str) else ()))
+    return {k for k in (fold(n) for n in names) if k}
 
 
 def _resolve_next(st: Step, value: object, answers: Answers) -> str:

@@ -51,6 +51,8 @@ class Step:
     """Msgid shown when no option matched, e.g. ``"intake.retry_urgency"``."""
     skip: Callable[[Answers, Context], bool] | None = None
     """Skip this step when true, e.g. consent already given."""
+    skip_to: str | None = None
+    """Where a skipped step leads when `next` is a function, e.g. ``"category"``."""
     emit: Callable[[object, Context], tuple[Effect, ...]] | None = None
     """Effects of a valid answer, e.g. ``ConsentGiven`` when the notice is accepted."""
 
@@ -121,6 +123,8 @@ class Flow:
                 exits[st.id] = tuple(targets[st.id])
             else:
                 raise FlowError(f"flow {id!r}: step {st.id!r} chooses its next step but declares no targets")
+            if st.skip_to is not None:
+                exits[st.id] = (*exits[st.id], st.skip_to)
             for target in exits[st.id]:
                 if target not in by_id and target not in endings:
                     raise FlowError(f"flow {id!r}: step {st.id!r} goes to unknown step {target!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlmodel import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ async def get_or_create(
     query = select(Citizen).where(Citizen.channel == channel, Citizen.external_id == external_id)
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update()
-    found = (await session.execute(query)).scalar_one_or_none()
+    found: Citizen | None = (await session.execute(query)).scalar_one_or_none()
     if found is not None:
         return found
     citizen = Citizen(channel=channel, external_id=external_id, language=language, created_at=now)
@@ -30,7 +30,8 @@ async def get_or_create(
         async with session.begin_nested():
             session.add(citizen)
     except IntegrityError:
-        return (await session.execute(query)).scalar_one()
+        winner: Citizen = (await session.execute(query)).scalar_one()
+        return winner
     return citizen
 
 

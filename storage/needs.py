@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlmodel import col, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,7 +53,7 @@ async def create(session: AsyncSession, *, citizen_id: int, need: NeedCreated) -
 
 async def of_citizen(session: AsyncSession, *, citizen_id: int, limit: int = 10) -> Sequence[Need]:
     result = await session.execute(
-        select(Need).where(Need.citizen_id == citizen_id).order_by(Need.created_at.desc()).limit(limit)
+        select(Need).where(Need.citizen_id == citizen_id).order_by(col(Need.created_at).desc()).limit(limit)
     )
     return result.scalars().all()
 
@@ -64,12 +64,12 @@ async def listing(
     """Needs with their comune and category, newest first (for `ascolto needs`)."""
     query = (
         select(Need, ComuneRow, Category)
-        .join(ComuneRow, ComuneRow.istat_code == Need.comune_istat)
-        .join(Category, Category.slug == Need.category_slug)
-        .order_by(Need.created_at.desc(), Need.id)
+        .join(ComuneRow, col(ComuneRow.istat_code) == col(Need.comune_istat))
+        .join(Category, col(Category.slug) == col(Need.category_slug))
+        .order_by(col(Need.created_at).desc(), col(Need.id))
         .limit(limit)
     )
     if since is not None:
-        query = query.where(Need.created_at >= since)
+        query = query.where(col(Need.created_at) >= since)
     result = await session.execute(query)
     return [(n, c, k) for n, c, k in result.all()]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, update
+from sqlmodel import col, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage, OutboxStatus
@@ -55,8 +56,8 @@ async def claim_batch(
     """
     query = (
         select(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.channel.in_(channels))
-        .order_by(OutboxMessage.id)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, col(OutboxMessage.channel).in_(channels))
+        .order_by(col(OutboxMessage.id))
         .limit(limit * SCAN_FACTOR)
     )
     if session.bind is not None and session.bind.dialect.name == "postgresql":
@@ -82,7 +83,7 @@ async def claim_batch(
 async def mark_sent(session: AsyncSession, *, message_id: int, provider_message_id: str | None, now: datetime) -> None:
     await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
+        .where(col(OutboxMessage.id) == message_id)
         .values(status=OutboxStatus.SENT, provider_message_id=provider_message_id, sent_at=now, last_error=None)
     )
 
@@ -93,21 +94,21 @@ async def retry_at(
     values: dict[str, object] = {"next_attempt_at": at, "last_error": error[:300]}
     if count_attempt:
         values["attempts"] = OutboxMessage.attempts + 1
-    await session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+    await session.execute(update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(**values))
 
 
 async def release(session: AsyncSession, *, message_ids: Sequence[int], now: datetime) -> None:
     """Give back claimed rows that were not attempted (an earlier row of their chat failed)."""
     if message_ids:
         await session.execute(
-            update(OutboxMessage).where(OutboxMessage.id.in_(message_ids)).values(next_attempt_at=now)
+            update(OutboxMessage).where(col(OutboxMessage.id).in_(message_ids)).values(next_attempt_at=now)
         )
 
 
 async def fail(session: AsyncSession, *, message_id: int, error: str) -> None:
     await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
+        .where(col(OutboxMessage.id) == message_id)
         .values(status=OutboxStatus.FAILED, last_error=error[:300], attempts=OutboxMessage.attempts + 1)
     )
 
@@ -117,9 +118,9 @@ async def fail_recipient(session: AsyncSession, *, channel: str, recipient: str,
     result = await session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.channel == channel,
-            OutboxMessage.recipient == recipient,
-            OutboxMessage.status == OutboxStatus.PENDING,
+            col(OutboxMessage.channel) == channel,
+            col(OutboxMessage.recipient) == recipient,
+            col(OutboxMessage.status) == OutboxStatus.PENDING,
         )
         .values(status=OutboxStatus.FAILED, last_error=error[:300])
     )
@@ -137,6 +138,6 @@ async def next_due(session: AsyncSession, *, channels: Sequence[str]) -> datetim
     """When the earliest pending row becomes due, so the dispatcher can sleep until then."""
     return await session.scalar(
         select(func.min(OutboxMessage.next_attempt_at)).where(
-            OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.channel.in_(channels)
+            OutboxMessage.status == OutboxStatus.PENDING, col(OutboxMessage.channel).in_(channels)
         )
     )

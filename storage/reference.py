@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert
+from sqlmodel import col, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations.comuni import Gazetteer
@@ -24,25 +25,25 @@ async def sync_comuni(session: AsyncSession, *, gazetteer: Gazetteer) -> int:
         return 0
     existing = set((await session.execute(select(ComuneRow.istat_code))).scalars())
     rows = [
-        ComuneRow(
-            istat_code=c.istat_code,
-            name=c.name,
-            province_code=c.province_code,
-            province_name=c.province_name,
-            region=c.region,
-            caps=" ".join(c.caps),
-        )
+        {
+            "istat_code": c.istat_code,
+            "name": c.name,
+            "province_code": c.province_code,
+            "province_name": c.province_name,
+            "region": c.region,
+            "caps": " ".join(c.caps),
+        }
         for c in gazetteer
         if c.istat_code not in existing
     ]
+    table = ComuneRow.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
     for start in range(0, len(rows), CHUNK):
-        session.add_all(rows[start : start + CHUNK])
-        await session.flush()
+        await session.execute(insert(table), rows[start : start + CHUNK])
     return len(rows)
 
 
 async def active_categories(session: AsyncSession) -> Sequence[Category]:
     result = await session.execute(
-        select(Category).where(Category.is_active).order_by(Category.position, Category.slug)
+        select(Category).where(col(Category.is_active)).order_by(col(Category.position), col(Category.slug))
     )
     return result.scalars().all()

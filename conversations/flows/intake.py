@@ -188,6 +188,7 @@ STEPS = (
         help="intake.help_consent",
         retry="intake.retry_consent",
         skip=lambda answers, ctx: ctx.has_consent,
+        skip_to="category",
         emit=_consent_effects,
     ),
     Step(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
 
 
@@ -13,5 +14,5 @@ class ComuneRow(SQLModel, table=True):
     province_code: str = Field(max_length=2, index=True)
     province_name: str = Field(max_length=80)
     region: str = Field(max_length=40, index=True)
-    caps: str = Field(default="", max_length=400)
+    caps: str = Field(default="", sa_type=Text)
     """Space-separated CAPs."""

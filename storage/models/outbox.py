@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
-
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from storage.models._columns import utc_field
@@ -30,7 +28,7 @@ class OutboxMessage(SQLModel, table=True):
     channel: str = Field(max_length=16)
     recipient: str = Field(max_length=64, index=True)
     citizen_id: int | None = Field(default=None, foreign_key="citizen.id", ondelete="SET NULL")
-    text: str
+    text: str = Field(sa_type=Text)
     options: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     number_hint: str = Field(default="", max_length=200)
     conversation_version: int | None = None
@@ -41,7 +39,3 @@ class OutboxMessage(SQLModel, table=True):
     provider_message_id: str | None = Field(default=None, max_length=64, index=True)
     created_at: datetime = utc_field()
     sent_at: datetime | None = utc_field(nullable=True, default=None)
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        return {"text": self.text, "options": self.options}

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 
@@ -37,18 +36,18 @@ CATEGORIES = [
 def upgrade() -> None:
 
     op.create_table('category',
-    sa.Column('slug', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('name_it', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-    sa.Column('name_en', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('slug', sa.String(length=32), nullable=False),
+    sa.Column('name_it', sa.String(length=80), nullable=False),
+    sa.Column('name_en', sa.String(length=80), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('slug')
     )
     op.create_table('citizen',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('external_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('language', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('external_id', sa.String(length=64), nullable=False),
+    sa.Column('language', sa.String(length=8), nullable=False),
     sa.Column('consent_version', sa.Integer(), nullable=True),
     sa.Column('consent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('is_unreachable', sa.Boolean(), nullable=False),
@@ -58,12 +57,12 @@ def upgrade() -> None:
     sa.UniqueConstraint('channel', 'external_id', name='uq_citizen_channel_external')
     )
     op.create_table('comune',
-    sa.Column('istat_code', sqlmodel.sql.sqltypes.AutoString(length=6), nullable=False),
-    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-    sa.Column('province_code', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
-    sa.Column('province_name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-    sa.Column('region', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('caps', sqlmodel.sql.sqltypes.AutoString(length=400), nullable=False),
+    sa.Column('istat_code', sa.String(length=6), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('province_code', sa.String(length=2), nullable=False),
+    sa.Column('province_name', sa.String(length=80), nullable=False),
+    sa.Column('region', sa.String(length=40), nullable=False),
+    sa.Column('caps', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('istat_code')
     )
     with op.batch_alter_table('comune', schema=None) as batch_op:
@@ -73,9 +72,9 @@ def upgrade() -> None:
 
     op.create_table('conversation',
     sa.Column('citizen_id', sa.Integer(), nullable=False),
-    sa.Column('flow_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('flow_id', sa.String(length=32), nullable=True),
     sa.Column('flow_version', sa.Integer(), nullable=False),
-    sa.Column('step_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('step_id', sa.String(length=32), nullable=True),
     sa.Column('answers', sa.JSON(), nullable=False),
     sa.Column('history', sa.JSON(), nullable=False),
     sa.Column('misses', sa.Integer(), nullable=False),
@@ -86,8 +85,8 @@ def upgrade() -> None:
     )
     op.create_table('inbound_event',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('external_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('external_id', sa.String(length=128), nullable=False),
     sa.Column('citizen_id', sa.Integer(), nullable=True),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['citizen_id'], ['citizen.id'], ondelete='SET NULL'),
@@ -95,18 +94,18 @@ def upgrade() -> None:
     sa.UniqueConstraint('channel', 'external_id', name='uq_inbound_channel_external')
     )
     op.create_table('need',
-    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('ticket', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('ticket', sa.String(length=8), nullable=False),
     sa.Column('citizen_id', sa.Integer(), nullable=True),
-    sa.Column('category_slug', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('description', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
-    sa.Column('comune_istat', sqlmodel.sql.sqltypes.AutoString(length=6), nullable=False),
-    sa.Column('urgency', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
-    sa.Column('contact_method', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('contact_phone', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+    sa.Column('category_slug', sa.String(length=32), nullable=False),
+    sa.Column('description', sa.String(length=1000), nullable=False),
+    sa.Column('comune_istat', sa.String(length=6), nullable=False),
+    sa.Column('urgency', sa.String(length=8), nullable=False),
+    sa.Column('contact_method', sa.String(length=16), nullable=False),
+    sa.Column('contact_phone', sa.String(length=20), nullable=True),
     sa.Column('latitude', sa.Float(), nullable=True),
     sa.Column('longitude', sa.Float(), nullable=True),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['category_slug'], ['category.slug'], ),
@@ -124,18 +123,18 @@ def upgrade() -> None:
 
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('recipient', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('recipient', sa.String(length=64), nullable=False),
     sa.Column('citizen_id', sa.Integer(), nullable=True),
-    sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
     sa.Column('options', sa.JSON(), nullable=False),
-    sa.Column('number_hint', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('number_hint', sa.String(length=200), nullable=False),
     sa.Column('conversation_version', sa.Integer(), nullable=True),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
-    sa.Column('provider_message_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('last_error', sa.String(length=300), nullable=True),
+    sa.Column('provider_message_id', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['citizen_id'], ['citizen.id'], ondelete='SET NULL'),
@@ -148,10 +147,10 @@ def upgrade() -> None:
 
     op.create_table('need_attachment',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('need_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('ref', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-    sa.Column('content_type', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('need_id', sa.String(length=32), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('ref', sa.String(length=500), nullable=False),
+    sa.Column('content_type', sa.String(length=100), nullable=True),
     sa.Column('size', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['need_id'], ['need.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
@@ -161,11 +160,11 @@ def upgrade() -> None:
 
     op.create_table('need_status_change',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('need_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('from_status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
-    sa.Column('to_status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
+    sa.Column('need_id', sa.String(length=32), nullable=False),
+    sa.Column('from_status', sa.String(length=20), nullable=True),
+    sa.Column('to_status', sa.String(length=20), nullable=False),
+    sa.Column('actor', sa.String(length=64), nullable=False),
+    sa.Column('note', sa.String(length=1000), nullable=True),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['need_id'], ['need.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')

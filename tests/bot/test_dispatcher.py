@@ -1,0 +1,159 @@
+"""The dispatcher's retry policy, decided by error class, and per-chat ordering."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import Core
+from bot.dispatcher import Dispatcher, RetryPolicy
+from handlers import Outgoing, Rejected, SendError, Throttled, Transient, Unreachable
+from storage import outbox
+from storage.db import transaction
+from storage.models import Citizen, OutboxMessage
+from tests.helpers.clock import FakeClock
+
+
+class ScriptedSender:
+    """Answers each send with the next scripted outcome (an exception, or success)."""
+
+    channel = "test"
+
+    def __init__(self, *outcomes: SendError | None) -> None:
+        self.outcomes = list(outcomes)
+        self.sent: list[Outgoing] = []
+        self.calls = 0
+
+    async def send(self, message: Outgoing) -> str | None:
+        self.calls += 1
+        outcome = self.outcomes.pop(0) if self.outcomes else None
+        if outcome is not None:
+            raise outcome
+        self.sent.append(message)
+        return f"p{len(self.sent)}"
+
+
+async def enqueue(core: Core, clock: FakeClock, *texts: str, recipient: str = "anna", citizen_id: int | None = None) -> None:
+    async with transaction(core.sessions) as session:
+        for text in texts:
+            await outbox.enqueue(
+                session, channel="test", recipient=recipient, citizen_id=citizen_id, text=text, now=clock.now
+            )
+
+
+async def rows(core: Core) -> list[OutboxMessage]:
+    async with core.sessions() as session:
+        return list((await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars().all())
+
+
+def make(core: Core, sender: ScriptedSender, clock: FakeClock, **kw: object) -> Dispatcher:
+    return Dispatcher(core.sessions, {"test": sender}, clock=clock, rng=random.Random(1), **kw)  # type: ignore[arg-type]
+
+
+async def test_retry_after_is_honoured_exactly_and_is_not_a_failed_attempt(core: Core, clock: FakeClock) -> None:
+    sender = ScriptedSender(Throttled(retry_after=7))
+    await enqueue(core, clock, "uno")
+    d = make(core, sender, clock)
+    await d.flush()
+    [row] = await rows(core)
+    assert row.status == "pending" and row.attempts == 0
+    assert (row.next_attempt_at - clock.now).total_seconds() == 7
+    clock.advance(seconds=6.9)
+    assert await d.flush() == 0
+    clock.advance(seconds=0.1)
+    assert await d.flush() == 1
+    assert [m.text for m in sender.sent] == ["uno"]
+
+
+async def test_transient_errors_back_off_then_fail_for_good_and_stay_visible(core: Core, clock: FakeClock) -> None:
+    sender = ScriptedSender(*[Transient("HTTP 502")] * 10)
+    await enqueue(core, clock, "uno")
+    d = make(core, sender, clock, policy=RetryPolicy(max_attempts=3, base=1, cap=10))
+    for _ in range(10):
+        await d.flush()
+        clock.advance(seconds=11)
+    [row] = await rows(core)
+    assert sender.calls == 3
+    assert row.status == "failed" and row.attempts == 3 and "502" in (row.last_error or "")
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    policy = RetryPolicy(base=1, cap=30)
+    rng = random.Random(3)
+    maxima = [max(policy.delay(n, rng) for _ in range(200)) for n in range(1, 9)]
+    assert maxima[0] <= 1 and maxima[3] <= 8 and maxima[-1] <= 30
+    assert maxima[3] > maxima[0]
+
+
+async def test_blocked_user_is_marked_unreachable_and_never_retried(core: Core, clock: FakeClock) -> None:
+    async with transaction(core.sessions) as session:
+        citizen = Citizen(channel="test", external_id="anna", created_at=clock.now)
+        session.add(citizen)
+        await session.flush()
+        citizen_id = citizen.id
+    await enqueue(core, clock, "uno", "due", "tre", citizen_id=citizen_id)
+    sender = ScriptedSender(Unreachable("Forbidden: bot was blocked by the user"))
+    d = make(core, sender, clock)
+    for _ in range(5):
+        await d.flush()
+        clock.advance(minutes=10)
+    assert sender.calls == 1
+    assert {r.status for r in await rows(core)} == {"failed"}
+    async with core.sessions() as session:
+        assert (await session.get(Citizen, citizen_id)).is_unreachable  # type: ignore[union-attr]
+
+
+async def test_rejected_message_fails_without_retry(core: Core, clock: FakeClock) -> None:
+    sender = ScriptedSender(Rejected(400, "Bad Request: chat not found"))
+    await enqueue(core, clock, "uno")
+    d = make(core, sender, clock)
+    await d.flush()
+    clock.advance(hours=1)
+    await d.flush()
+    [row] = await rows(core)
+    assert sender.calls == 1 and row.status == "failed"
+
+
+async def test_a_failing_reply_holds_back_later_replies_to_the_same_chat(core: Core, clock: FakeClock) -> None:
+    sender = ScriptedSender(Transient("timeout"))
+    await enqueue(core, clock, "uno", "due", "tre", recipient="anna")
+    await enqueue(core, clock, "altro", recipient="bruno")
+    d = make(core, sender, clock, policy=RetryPolicy(base=1, cap=1))
+    await d.flush()
+    assert [m.text for m in sender.sent] == ["altro"]
+    clock.advance(seconds=2)
+    await d.flush()
+    assert [m.text for m in sender.sent] == ["altro", "uno", "due", "tre"]
+
+
+async def test_a_crashing_adapter_does_not_lose_the_row(core: Core, clock: FakeClock) -> None:
+    class Broken:
+        channel = "test"
+
+        async def send(self, message: Outgoing) -> str | None:
+            raise KeyError("bug")
+
+    await enqueue(core, clock, "uno")
+    d = Dispatcher(core.sessions, {"test": Broken()}, clock=clock)
+    await d.flush()
+    [row] = await rows(core)
+    assert row.status == "pending" and row.attempts == 1 and "KeyError" in (row.last_error or "")
+
+
+async def test_sent_row_records_the_provider_id_and_is_never_sent_again(core: Core, clock: FakeClock) -> None:
+    sender = ScriptedSender()
+    await enqueue(core, clock, "uno")
+    d = make(core, sender, clock)
+    await d.flush()
+    clock.advance(hours=2)
+    await d.flush()
+    [row] = await rows(core)
+    assert row.status == "sent" and row.provider_message_id == "p1" and len(sender.sent) == 1
+
+
+@pytest.mark.parametrize("make_error", [lambda: Throttled(1), lambda: Transient("x")], ids=["throttled", "transient"])
+async def test_retryable_errors_are_retryable(make_error: Callable[[], SendError]) -> None:
+    assert make_error().retryable

@@ -1,0 +1,165 @@
+"""The pipeline on SQLite and PostgreSQL: dedup, one transaction, outbox, crash recovery."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import Core
+from conversations import Inbound
+from handlers import Outgoing
+from storage.models import Citizen, Conversation, InboundEvent, Need, NeedStatusChange, OutboxMessage
+from tests.helpers.clock import FakeClock
+from tests.helpers.entropy import seeded
+
+INTAKE = ("ciao", "1", "1", "5", "Mia madre ha 85 anni e le serve aiuto per la spesa", "Ravenna", "1", "1", "1")
+
+
+class RecordingSender:
+    channel = "test"
+
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+
+    async def send(self, message: Outgoing) -> str | None:
+        self.sent.append(message)
+        return f"m{len(self.sent)}"
+
+
+def inbound(n: int | str, text: str, *, sender: str = "anna", clock: FakeClock) -> Inbound:
+    return Inbound(channel="test", external_id=str(n), sender=sender, received_at=clock.now, text=text)
+
+
+async def count(core: Core, model: type, *where: object) -> int:
+    async with core.sessions() as session:
+        query = select(func.count()).select_from(model)
+        for clause in where:
+            query = query.where(clause)  # type: ignore[arg-type]
+        return int((await session.execute(query)).scalar_one())
+
+
+async def run_intake(core: Core, clock: FakeClock, *, sender: str = "anna", start: int = 0) -> None:
+    for i, text in enumerate(INTAKE, start=start):
+        await core.pipeline.handle(inbound(f"{sender}-{i}", text, sender=sender, clock=clock))
+        clock.advance(seconds=5)
+
+
+async def test_whole_intake_stores_one_need_with_its_history(core: Core, clock: FakeClock) -> None:
+    await run_intake(core, clock)
+    async with core.sessions() as session:
+        [need] = (await session.execute(select(Need))).scalars().all()
+        history = (await session.execute(select(NeedStatusChange))).scalars().all()
+        citizen = (await session.execute(select(Citizen))).scalar_one()
+    assert need.category_slug == "spesa" and need.comune_istat == "039014" and need.status == "nuova"
+    assert len(need.ticket) == 7 and need.ticket[3] == "-"
+    assert need.created_at.tzinfo is not None
+    assert [h.to_status for h in history] == ["nuova"]
+    assert citizen.consent_version == 1 and citizen.consent_at is not None
+
+
+async def test_redelivered_update_creates_one_need_and_one_set_of_replies(core: Core, clock: FakeClock) -> None:
+    for i, text in enumerate(INTAKE):
+        first = await core.pipeline.handle(inbound(i, text, clock=clock))
+        again = await core.pipeline.handle(inbound(i, text, clock=clock))
+        assert not first.duplicate and again.duplicate
+    assert await count(core, Need) == 1
+    assert await count(core, InboundEvent) == len(INTAKE)
+    # welcome+menu, then one or two replies per answer: never a doubled set
+    async with core.sessions() as session:
+        texts = (await session.execute(select(OutboxMessage.text).order_by(OutboxMessage.id))).scalars().all()
+    assert sum("Il tuo codice è" in t for t in texts) == 1
+    assert len(texts) == len(INTAKE) + 1
+
+
+async def test_concurrent_redeliveries_create_one_need(core: Core, clock: FakeClock) -> None:
+    for i, text in enumerate(INTAKE[:-1]):
+        await core.pipeline.handle(inbound(i, text, clock=clock))
+    final = inbound("final", INTAKE[-1], clock=clock)
+    results = await asyncio.gather(*(core.pipeline.handle(final) for _ in range(5)))
+    assert sorted(r.duplicate for r in results) == [False, True, True, True, True]
+    assert await count(core, Need) == 1
+
+
+async def test_crash_after_commit_before_send_sends_the_reply_once_after_restart(
+    core: Core, clock: FakeClock
+) -> None:
+    # The process "dies" right after the commit: no dispatcher ever ran.
+    await core.pipeline.handle(inbound(1, "ciao", clock=clock))
+    pending = await count(core, OutboxMessage, OutboxMessage.status == "pending")
+    assert pending == 2
+
+    # A new process starts on the same database.
+    restarted = RecordingSender()
+    dispatcher = core.dispatcher({"test": restarted}, clock=clock)
+    assert await dispatcher.flush() == 2
+    assert await dispatcher.flush() == 0
+    assert [m.recipient for m in restarted.sent] == ["anna", "anna"]
+    assert "Ciao" in restarted.sent[0].text
+    assert await count(core, OutboxMessage, OutboxMessage.status == "sent") == 2
+
+
+async def test_crash_while_sending_resends_after_the_lease(core: Core, clock: FakeClock) -> None:
+    await core.pipeline.handle(inbound(1, "ciao", clock=clock))
+
+    class Dies:
+        channel = "test"
+
+        async def send(self, message: Outgoing) -> str | None:
+            raise asyncio.CancelledError  # the worker is killed mid-send
+
+    dying = core.dispatcher({"test": Dies()}, clock=clock)
+    with pytest.raises(asyncio.CancelledError):
+        await dying.run_once()
+    survivor = RecordingSender()
+    dispatcher = core.dispatcher({"test": survivor}, clock=clock)
+    assert await dispatcher.flush() == 0  # still leased to the dead worker
+    clock.advance(seconds=61)
+    await dispatcher.flush()
+    assert len(survivor.sent) == 2
+
+
+async def test_ticket_collision_draws_a_new_code(core: Core, clock: FakeClock) -> None:
+    await run_intake(core, clock, sender="anna")
+    async with core.sessions() as session:
+        first = (await session.execute(select(Need.ticket))).scalar_one()
+    # Bob's turns replay Anna's random bytes: his first ticket draw is hers.
+    core.pipeline.entropy = seeded()
+    await run_intake(core, clock, sender="bob", start=100)
+    async with core.sessions() as session:
+        tickets = (await session.execute(select(Need.ticket))).scalars().all()
+    assert len(set(tickets)) == 2 and first in tickets
+
+
+async def test_state_survives_between_messages(core: Core, clock: FakeClock) -> None:
+    for i, text in enumerate(INTAKE[:4]):
+        await core.pipeline.handle(inbound(i, text, clock=clock))
+    async with core.sessions() as session:
+        row = (await session.execute(select(Conversation))).scalar_one()
+    assert row.flow_id == "intake" and row.step_id == "description" and row.answers["category"] == "spesa"
+
+
+async def test_miei_lists_stored_needs_with_status(core: Core, clock: FakeClock) -> None:
+    await run_intake(core, clock)
+    await core.pipeline.handle(inbound("m", "/miei", clock=clock))
+    async with core.sessions() as session:
+        last = (await session.execute(select(OutboxMessage.text).order_by(OutboxMessage.id.desc()))).scalars().first()
+    assert last is not None and "Le tue richieste" in last and "ricevuta" in last
+
+
+async def test_inbound_event_stores_no_message_text(core: Core, clock: FakeClock) -> None:
+    await core.pipeline.handle(inbound(1, "testo personale", clock=clock))
+    async with core.sessions() as session:
+        row = (await session.execute(select(InboundEvent))).scalar_one()
+    assert "testo personale" not in repr(row.model_dump())
+
+
+async def test_two_citizens_do_not_share_state(core: Core, clock: FakeClock) -> None:
+    await run_intake(core, clock, sender="anna")
+    await core.pipeline.handle(inbound("b1", "ciao", sender="bruno", clock=clock))
+    async with core.sessions() as session:
+        rows: Sequence[Conversation] = (await session.execute(select(Conversation))).scalars().all()
+    assert len(rows) == 2
+    assert await count(core, Need) == 1

@@ -1,0 +1,1 @@
+"""Deliberately broken flows: each must fail to build with its own message."""
