@@ -24,4 +24,7 @@ class Citizen(SQLModel, table=True):
     is_unreachable: bool = False
     """The channel told us they blocked the bot; we stop sending until they write again."""
     last_inbound_at: datetime | None = utc_field(nullable=True, default=None)
+    """Opens WhatsApp's 24-hour customer-service window."""
+    opted_out_at: datetime | None = utc_field(nullable=True, default=None)
+    """Set by WhatsApp STOP (or Twilio error 21610); cleared by START."""
     created_at: datetime = utc_field()

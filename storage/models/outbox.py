@@ -37,5 +37,7 @@ class OutboxMessage(SQLModel, table=True):
     next_attempt_at: datetime = utc_field()
     last_error: str | None = Field(default=None, max_length=300)
     provider_message_id: str | None = Field(default=None, max_length=64, index=True)
+    error_code: str | None = Field(default=None, max_length=16)
+    """The provider's own error code (Twilio 21610, Telegram 403), for admins."""
     created_at: datetime = utc_field()
     sent_at: datetime | None = utc_field(nullable=True, default=None)
