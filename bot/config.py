@@ -74,8 +74,13 @@ class TelegramSettings(_Section):
     base_file_url: str = "https://api.telegram.org/file/bot"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
-    listen_host: str = "127.0.0.1"
-    listen_port: Annotated[int, Field(ge=1, le=65535)] = 8080
+
+
+class WebSettings(_Section):
+    """The one HTTP server every webhook shares (behind a reverse proxy in production)."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
 
 
 class Settings(BaseSettings):
@@ -95,6 +100,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = PrivacySettings()
     dispatcher: DispatcherSettings = DispatcherSettings()
     telegram: TelegramSettings = TelegramSettings()
+    web: WebSettings = WebSettings()
 
     @classmethod
     def settings_customise_sources(

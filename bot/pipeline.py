@@ -26,6 +26,7 @@ from conversations import (
     Turn,
     make_ticket,
 )
+from handlers import render_numbered, split_text, text_limit
 from storage import citizens, conversations, inbound, needs, outbox, reference
 from storage.db import transaction
 from storage.models import Citizen
@@ -33,6 +34,7 @@ from storage.models import Citizen
 logger = logging.getLogger(__name__)
 
 MAX_TICKET_DRAWS: Final = 5
+MIN_PART_CHARS: Final = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,16 +167,23 @@ class Pipeline:
             logger.info("effect %s for citizen %s", type(effect).__name__, citizen.id)
 
     async def _enqueue(self, session: AsyncSession, citizen: Citizen, turn: Turn, now: datetime) -> None:
+        limit = text_limit(citizen.channel)
         for reply in turn.replies:
             rendered = self.translator.render(reply, citizen.language)
-            await outbox.enqueue(
-                session,
-                channel=citizen.channel,
-                recipient=citizen.external_id,
-                citizen_id=citizen.id,
-                text=rendered.text,
-                options=[(o.payload, o.label) for o in rendered.options],
-                number_hint=rendered.number_hint,
-                conversation_version=turn.state.version,
-                now=now,
-            )
+            options = tuple((o.payload, o.label) for o in rendered.options)
+            # Text-only channels append the options as a numbered list: keep room for it.
+            room = max(MIN_PART_CHARS, limit - len(render_numbered("", options, rendered.number_hint)) - 2)
+            parts = split_text(rendered.text, room)
+            for index, part in enumerate(parts):
+                is_last = index == len(parts) - 1
+                await outbox.enqueue(
+                    session,
+                    channel=citizen.channel,
+                    recipient=citizen.external_id,
+                    citizen_id=citizen.id,
+                    text=part,
+                    options=options if is_last else (),
+                    number_hint=rendered.number_hint if is_last else "",
+                    conversation_version=turn.state.version,
+                    now=now,
+                )

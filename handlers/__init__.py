@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.console import ConsoleSender, render_numbered
 from handlers.errors import Rejected, SendError, Throttled, Transient, Unreachable
+from handlers.render import split_text, text_limit
 from handlers.types import InboundSink, Outgoing, Sender
 
 __all__ = [
@@ -17,4 +18,6 @@ __all__ = [
     "Transient",
     "Unreachable",
     "render_numbered",
+    "split_text",
+    "text_limit",
 ]

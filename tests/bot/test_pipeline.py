@@ -163,3 +163,20 @@ async def test_two_citizens_do_not_share_state(core: Core, clock: FakeClock) -> 
         rows: Sequence[Conversation] = (await session.execute(select(Conversation))).scalars().all()
     assert len(rows) == 2
     assert await count(core, Need) == 1
+
+
+async def test_a_reply_longer_than_the_channel_allows_is_split_on_lines(core: Core, clock: FakeClock) -> None:
+    from conversations import Msg, Reply
+    from conversations.types import Turn
+
+    long_reply = Reply(Msg("needs.list", {"items": tuple(Msg("status.nuova") for _ in range(600))}))
+    original = core.engine.step
+    core.engine.step = lambda state, event, ctx: Turn(state=state, replies=(long_reply,), effects=())  # type: ignore[method-assign]
+    try:
+        await core.pipeline.handle(Inbound(channel="whatsapp", external_id="w1", sender="+39333", received_at=clock.now, text="x"))
+    finally:
+        core.engine.step = original  # type: ignore[method-assign]
+    async with core.sessions() as session:
+        parts = (await session.execute(select(OutboxMessage.text).order_by(OutboxMessage.id))).scalars().all()
+    assert len(parts) >= 4 and all(len(p) <= 1600 for p in parts)
+    assert sum(p.count("ricevuta") for p in parts) == 600
