@@ -34,20 +34,12 @@ def build_engine(known_msgids: set[str] | None = None) -> Engine:
     def _back(e: Engine, b: Builder, ctx: Context) -> None:
         e.go_back(b, ctx)
 
-    @engine.command("miei", "mie", "richieste", "mine")
+    @engine.command("miei", "mie", "mine")
     def _mine(e: Engine, b: Builder, ctx: Context) -> None:
-        b.replies.append(menu.my_needs(ctx))
-        if b.state.is_active and b.state.flow_id != menu.FLOW_ID:
-            e.prompt_current(b, ctx)
-        else:
-            e.finish(b)
+        e.inform(b, ctx, menu.my_needs(ctx))
 
     @engine.command("privacy")
     def _privacy(e: Engine, b: Builder, ctx: Context) -> None:
-        b.replies.append(menu.privacy_notice(ctx))
-        if b.state.is_active and b.state.flow_id != menu.FLOW_ID:
-            e.prompt_current(b, ctx)
-        else:
-            e.finish(b)
+        e.inform(b, ctx, menu.privacy_notice(ctx))
 
     return engine

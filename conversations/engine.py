@@ -254,6 +254,14 @@ class Engine:
         b.state = replace(b.state, history=b.state.history[:-1], step_id=previous, misses=0)
         b.replies.append(_prompt(flow.steps[previous], b.state.answers, ctx))
 
+    def inform(self, b: Builder, ctx: Context, reply: Reply) -> None:
+        """Answer a side question; a flow in progress asks its question again, the menu closes."""
+        b.replies.append(reply)
+        if b.state.is_active and b.state.flow_id != self.home:
+            self.prompt_current(b, ctx)
+        else:
+            self.finish(b)
+
     def cancel(self, b: Builder, ctx: Context) -> None:
         s = b.state
         if s.is_active and s.flow_id != self.home:
