@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.dispatcher import Dispatcher, RetryPolicy
+from bot.notify import Recipient
+from bot.operations import Admins, Operations
 from bot.pipeline import Pipeline, PipelineConfig, utc_now
 from conversations import Engine, Gazetteer, Translator, build_engine
 from handlers import Sender
@@ -86,5 +88,16 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
             notice_version=settings.privacy.notice_version,
         ),
         clock=clock,
+        operations=Operations(translator, admins_from(settings), page_size=settings.operators.page_size),
     )
     return Core(settings, db, sessions, gazetteer, translator, engine, pipeline)
+
+
+def admins_from(settings: Settings) -> Admins:
+    """The admins of `[admin]`, one recipient per channel identity, written to in the default language."""
+    a, lang = settings.admin, settings.app.language
+    return Admins(
+        tuple(Recipient("telegram", str(i), lang) for i in a.telegram_ids)
+        + tuple(Recipient("whatsapp", n, lang) for n in a.whatsapp_numbers)
+        + tuple(Recipient("console", n, lang) for n in a.console_names)
+    )

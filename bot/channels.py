@@ -36,9 +36,13 @@ class Channel:
 async def build_channels(core: Core) -> list[Channel]:
     channels: list[Channel] = []
     if core.settings.telegram.token is not None:
-        from bot.telegram_channel import build as build_telegram  # type: ignore[import-not-found, unused-ignore]
+        from bot.telegram_channel import build as build_telegram
 
         channels.append(await build_telegram(core))
+    if core.settings.whatsapp.is_configured:
+        from bot.whatsapp_channel import build as build_whatsapp
+
+        channels.append(await build_whatsapp(core))
     return channels
 
 
@@ -68,11 +72,19 @@ async def serve(core: Core, *, stop: asyncio.Event | None = None) -> int:
         jobs.append(
             asyncio.create_task(serve_web(web, host=web_settings.host, port=web_settings.port, stop=stop))
         )
+    scheduler = None
+    if core.settings.scheduler.enabled:
+        from bot.scheduler import Scheduler
+
+        scheduler = Scheduler(core)
+        await scheduler.start()
     logger.info("running: %s", ", ".join(c.name for c in channels))
     try:
         await stop.wait()
     finally:
         stop.set()
+        if scheduler is not None:
+            scheduler.shutdown()
         await asyncio.gather(*jobs, return_exceptions=True)
         for channel in channels:
             if channel.shutdown is not None:

@@ -1,4 +1,4 @@
-"""The `ascolto` command line: run, chat, db upgrade, needs."""
+"""The `ascolto` command line: run, chat, db upgrade, needs, coops, invite, digest."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot import coops_cli
 from bot.app import Core, build_core
 from bot.config import ConfigError, Settings, load_settings
 from storage import needs as needs_repo
@@ -34,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     needs = sub.add_parser("needs", help="list stored needs")
     needs.add_argument("--json", action="store_true", help="one JSON object a line")
     needs.add_argument("--limit", type=int, default=1000)
+    coops_cli.add_parsers(sub)
     return parser
 
 
@@ -70,6 +72,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _needs(core, as_json=args.json, limit=args.limit)
         if args.command == "chat":
             return await _chat(core, name=args.name)
+        if args.command in coops_cli.COMMANDS:
+            return await coops_cli.dispatch(args, core)
         return await _run(core)
     finally:
         await core.close()
@@ -82,11 +86,20 @@ async def _chat(core: Core, *, name: str) -> int:
 
 
 async def _run(core: Core) -> int:
-    if core.settings.telegram.token is None:
+    if not has_remote_channel(core.settings):
         return await _chat(core, name="console")
     from bot.channels import serve
 
-    return await serve(core)
+    try:
+        return await serve(core)
+    except ConfigError as exc:  # a channel found its settings incomplete while starting
+        print(f"ascolto: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def has_remote_channel(settings: Settings) -> bool:
+    """Any channel reached over the network is configured: otherwise `run` opens the console chat."""
+    return settings.telegram.token is not None or settings.whatsapp.is_configured
 
 
 async def _needs(core: Core, *, as_json: bool, limit: int) -> int:

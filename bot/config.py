@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Final, Literal
@@ -12,7 +13,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_CONFIG: Final = Path("config.toml")
-SECRETS: Final = {("telegram", "token"), ("telegram", "webhook_secret")}
+SECRETS: Final = {
+    ("telegram", "token"),
+    ("telegram", "webhook_secret"),
+    ("whatsapp", "account_sid"),
+    ("whatsapp", "auth_token"),
+}
 """Keys that must come from the environment, never from a file in the repository."""
 
 
@@ -74,6 +80,92 @@ class TelegramSettings(_Section):
     base_file_url: str = "https://api.telegram.org/file/bot"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    per_chat_per_second: Annotated[float, Field(gt=0, le=1000)] = 1.0
+    """Messages a second to one chat; Telegram's guidance is about one (bots FAQ)."""
+
+
+class WhatsAppContentSettings(_Section):
+    """Approved Twilio Content templates (ContentSid "HX…"); see README "WhatsApp"."""
+
+    window_template_sid: str | None = Field(default=None, pattern=r"^HX[0-9a-fA-F]{32}$")
+    """Sent outside the 24-hour window; its body has one variable, {{1}}, our message."""
+    quick_reply: dict[int, Annotated[str, Field(pattern=r"^HX[0-9a-fA-F]{32}$")]] = {}
+    """Number of options (1-3) -> a twilio/quick-reply template."""
+    list_picker: dict[int, Annotated[str, Field(pattern=r"^HX[0-9a-fA-F]{32}$")]] = {}
+    """Number of options (up to 10) -> a twilio/list-picker template."""
+
+
+class WhatsAppSettings(_Section):
+    """WhatsApp through Twilio; on when both credentials are in the environment."""
+
+    account_sid: SecretStr | None = None
+    auth_token: SecretStr | None = None
+    from_number: str = ""
+    """The WhatsApp sender in E.164, e.g. +14155238886 (Twilio's sandbox)."""
+    public_base_url: str | None = None
+    """https://HOST as Twilio sees it (behind a proxy too): signatures are checked against it."""
+    api_base_url: str = "https://api.twilio.com"
+    messages_per_second: Annotated[float, Field(gt=0, le=400)] = 5.0
+    content: WhatsAppContentSettings = WhatsAppContentSettings()
+
+    @field_validator("from_number")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        number = value.removeprefix("whatsapp:").strip()
+        if number and not re.fullmatch(r"\+[1-9]\d{6,14}", number):
+            raise ValueError("expected an E.164 number like +14155238886")
+        return number
+
+    @field_validator("public_base_url", "api_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("expected a URL like https://ascolto.example.org")
+        return value.rstrip("/") if value is not None else None
+
+    @property
+    def is_configured(self) -> bool:
+        return self.account_sid is not None and self.auth_token is not None
+
+
+class AdminSettings(_Section):
+    """Who is told about needs no cooperative covers and unclaimed urgent needs (issue 7 moves this to the database)."""
+
+    telegram_ids: list[str] = []
+    whatsapp_numbers: list[str] = []
+    console_names: list[str] = []
+
+
+class OperatorsSettings(_Section):
+    invite_days: Annotated[int, Field(ge=1, le=90)] = 7
+    """How long an invite code from `ascolto invite` stays valid."""
+    page_size: Annotated[int, Field(ge=1, le=20)] = 5
+    """Needs per page of /richieste."""
+
+
+class SchedulerSettings(_Section):
+    """The jobs started by `ascolto run`; every period and delay is here."""
+
+    enabled: bool = True
+    timezone: str = "Europe/Rome"
+    scan_minutes: Annotated[int, Field(ge=1, le=1440)] = 15
+    """How often follow-ups, reminders and retention look for due work."""
+    misfire_grace_seconds: Annotated[int, Field(ge=1)] = 6 * 3600
+    """A job whose time passed while we were down still runs if we are back within this."""
+    follow_up_days: Annotated[int, Field(ge=1, le=365)] = 7
+    """Ask "is it still needed?" this long after submission, if still open."""
+    satisfaction_hours: Annotated[int, Field(ge=1, le=24 * 90)] = 24
+    """Ask "how did it go?" this long after resolution."""
+    reminder_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 4
+    """Remind the cooperatives when an urgent need is unclaimed this long."""
+    escalation_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 8
+    """Then tell the admins after this much more."""
+    digest_catch_up_hours: Annotated[int, Field(ge=1, le=24 * 31)] = 48
+    """A digest period that ended longer ago than this is not sent late after downtime."""
+    digest_dir: Path = Path("var/digests")
+    """Where digest charts (PNG) are written before being attached."""
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
+    """Needs one scan handles; the next scan continues."""
 
 
 class WebSettings(_Section):
@@ -100,7 +192,11 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = PrivacySettings()
     dispatcher: DispatcherSettings = DispatcherSettings()
     telegram: TelegramSettings = TelegramSettings()
+    whatsapp: WhatsAppSettings = WhatsAppSettings()
     web: WebSettings = WebSettings()
+    admin: AdminSettings = AdminSettings()
+    operators: OperatorsSettings = OperatorsSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
 
     @classmethod
     def settings_customise_sources(

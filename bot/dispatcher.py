@@ -15,8 +15,8 @@ from sqlmodel import col
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.pipeline import utc_now
-from handlers import Outgoing, Rejected, SendError, Sender, Throttled, Unreachable
-from storage import outbox
+from handlers import Held, Outgoing, Rejected, SendError, Sender, Throttled, Unreachable, Unsubscribed
+from storage import delivery, outbox
 from storage.db import transaction
 from storage.models import Citizen, OutboxMessage
 
@@ -75,12 +75,13 @@ class Dispatcher:
             rows = await outbox.claim_batch(
                 session, channels=list(self.senders), now=now, limit=self.batch_size, lease=self.lease
             )
+            contacts = await delivery.contacts(session, citizen_ids={r.citizen_id for r in rows if r.citizen_id})
         if not rows:
             return 0
         by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
         for row in rows:
             by_chat[(row.channel, row.recipient)].append(row)
-        counts = await asyncio.gather(*(self._send_chat(chat) for chat in by_chat.values()))
+        counts = await asyncio.gather(*(self._send_chat(chat, contacts) for chat in by_chat.values()))
         return sum(counts)
 
     async def flush(self, *, max_rounds: int = 1000) -> int:
@@ -109,11 +110,11 @@ class Dispatcher:
             waiter.cancel()
             stopper.cancel()
 
-    async def _send_chat(self, rows: list[OutboxMessage]) -> int:
+    async def _send_chat(self, rows: list[OutboxMessage], contacts: Mapping[int, delivery.Contact]) -> int:
         attempted = 0
         for index, row in enumerate(rows):
             attempted += 1
-            is_sent = await self._send_row(row)
+            is_sent = await self._send_row(row, contacts.get(row.citizen_id or 0))
             if not is_sent:
                 # Keep the chat in order: later rows wait behind the one that failed.
                 rest = [r.id for r in rows[index + 1 :] if r.id is not None]
@@ -122,9 +123,16 @@ class Dispatcher:
                 break
         return attempted
 
-    async def _send_row(self, row: OutboxMessage) -> bool:
+    async def _send_row(self, row: OutboxMessage, contact: delivery.Contact | None = None) -> bool:
+        """Send one row; False when the rest of its chat must wait behind it."""
         assert row.id is not None
         sender = self.senders[row.channel]
+        if contact is not None and contact.opted_out_at is not None and not _is_reply(row, contact):
+            # STOP: we still answer what they write, but start nothing ourselves (docs/architecture.md).
+            async with transaction(self.sessions) as session:
+                await outbox.fail(session, message_id=row.id, error="opted out: not a reply to their message")
+            logger.info("outbox %s not sent: citizen %s opted out", row.id, row.citizen_id)
+            return True
         message = Outgoing(
             outbox_id=row.id,
             recipient=row.recipient,
@@ -132,9 +140,16 @@ class Dispatcher:
             options=tuple((o["payload"], o["label"]) for o in row.options),
             number_hint=row.number_hint,
             conversation_version=row.conversation_version,
+            last_inbound_at=contact.last_inbound_at if contact is not None else None,
+            previous_error_code=row.error_code,
         )
         try:
             provider_id = await sender.send(message)
+        except Held as exc:
+            async with transaction(self.sessions) as session:
+                await delivery.hold(session, message_id=row.id, reason=f"Held: {exc.reason}")
+            logger.warning("outbox %s held: %s", row.id, exc.reason)
+            return True
         except SendError as exc:
             await self._record_failure(row, exc)
             return False
@@ -157,7 +172,7 @@ class Dispatcher:
                 await outbox.retry_at(session, message_id=row.id, at=at, error=reason, count_attempt=False)
             elif isinstance(exc, Unreachable):
                 await outbox.fail_recipient(session, channel=row.channel, recipient=row.recipient, error=reason)
-                await _mark_unreachable(session, row)
+                await _mark_unreachable(session, row, now=now, is_opt_out=isinstance(exc, Unsubscribed))
                 logger.warning("outbox %s: recipient unreachable, pending messages failed", row.id)
             elif isinstance(exc, Rejected) or row.attempts + 1 >= self.policy.max_attempts:
                 await outbox.fail(session, message_id=row.id, error=reason)
@@ -168,6 +183,14 @@ class Dispatcher:
                 logger.warning("outbox %s: %s, retrying in %.1fs", row.id, reason, delay)
 
 
-async def _mark_unreachable(session: AsyncSession, row: OutboxMessage) -> None:
+def _is_reply(row: OutboxMessage, contact: delivery.Contact) -> bool:
+    """Written no later than the citizen's last message: an answer to them, not something we started."""
+    return contact.last_inbound_at is not None and row.created_at <= contact.last_inbound_at
+
+
+async def _mark_unreachable(session: AsyncSession, row: OutboxMessage, *, now: datetime, is_opt_out: bool) -> None:
     if row.citizen_id is not None:
-        await session.execute(update(Citizen).where(col(Citizen.id) == row.citizen_id).values(is_unreachable=True))
+        values: dict[str, object] = {"is_unreachable": True}
+        if is_opt_out:
+            values["opted_out_at"] = now
+        await session.execute(update(Citizen).where(col(Citizen.id) == row.citizen_id).values(**values))

@@ -6,7 +6,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -21,11 +21,14 @@ from conversations import (
     Gazetteer,
     Inbound,
     NeedCreated,
+    OptedIn,
+    OptedOut,
     NeedSummary,
     Translator,
     Turn,
     make_ticket,
 )
+from bot.operations import Conflict, Operations
 from handlers import render_numbered, split_text, text_limit
 from storage import citizens, conversations, inbound, needs, outbox, reference
 from storage.db import transaction
@@ -73,6 +76,7 @@ class Pipeline:
         clock: Callable[[], datetime] = utc_now,
         entropy: Callable[[int], bytes] = os.urandom,
         on_commit: Callable[[], None] | None = None,
+        operations: Operations | None = None,
     ) -> None:
         self.sessions = sessions
         self.engine = engine
@@ -82,6 +86,7 @@ class Pipeline:
         self.clock = clock
         self.entropy = entropy
         self.on_commit = on_commit
+        self.operations = operations or Operations(translator)
 
     async def handle(self, event: Inbound) -> Handled:
         """Apply one inbound exactly once; raises only if the database fails (then nothing was written)."""
@@ -91,6 +96,9 @@ class Pipeline:
                     result = await self._apply(session, event)
             except needs.TicketTaken:
                 logger.warning("ticket collision, drawing again")
+                continue
+            except Conflict as exc:  # a claim or status change raced another one: replay on fresh data
+                logger.info("turn replayed: %s", exc)
                 continue
             if not result.duplicate and self.on_commit is not None:
                 self.on_commit()
@@ -115,6 +123,7 @@ class Pipeline:
             return Handled(duplicate=True, citizen_id=citizen.id)
         state = await conversations.load(session, citizen_id=citizen.id)
         ctx = await self._context(session, citizen, now)
+        ctx = replace(ctx, desk=await self.operations.load_desk(session, event=event))
         turn = self.engine.step(state, event, ctx)
         await conversations.save(session, citizen_id=citizen.id, state=turn.state)
         for effect in turn.effects:
@@ -153,6 +162,7 @@ class Pipeline:
             notice_version=self.config.notice_version,
             controller=self.config.controller,
             retention_days=self.config.retention_days,
+            is_opted_out=citizen.opted_out_at is not None,
         )
 
     async def _apply_effect(self, session: AsyncSession, citizen: Citizen, effect: Effect) -> None:
@@ -160,6 +170,15 @@ class Pipeline:
         if isinstance(effect, NeedCreated):
             await needs.create(session, citizen_id=citizen.id, need=effect)
             logger.info("need %s created for citizen %s", effect.need_id, citizen.id)
+            await self.operations.route(session, need=effect)
+        elif await self.operations.apply(session, citizen=citizen, effect=effect, now=self.clock()):
+            pass
+        elif isinstance(effect, OptedOut):
+            citizen.opted_out_at = effect.at
+            logger.info("citizen %s opted out", citizen.id)
+        elif isinstance(effect, OptedIn):
+            citizen.opted_out_at = None
+            logger.info("citizen %s opted back in", citizen.id)
         elif isinstance(effect, ConsentGiven):
             citizen.consent_version = effect.notice_version
             citizen.consent_at = effect.at

@@ -4,25 +4,52 @@ from __future__ import annotations
 
 from conversations.commands import build_engine
 from conversations.comuni import Comune, ComuneLookup, Gazetteer
+from conversations import notifications
 from conversations.effects import (
+    CommandRefused,
     ConsentGiven,
     ConsentRefused,
     ConversationCancelled,
     ConversationExpired,
     Effect,
+    FollowUpAnswered,
     HelpOffered,
+    NeedClaimed,
     NeedCreated,
+    NeedDeclined,
+    NoteAdded,
+    OperatorEnrolled,
+    OptedIn,
+    OptedOut,
+    SatisfactionGiven,
+    StatusChanged,
 )
-from conversations.engine import Engine, command_name, match_option
+from conversations.engine import Engine, command_name, is_explicit_command, match_option
 from conversations.flow import Flow, FlowError, Step
 from conversations.i18n import Rendered, RenderedOption, Translator, compile_catalogs
 from conversations.messages import Inbound, Location, Media, MediaKind, Msg, Option, Reply
-from conversations.ticket import make_ticket, normalize_ticket
-from conversations.types import Answer, Category, Context, NeedSummary, Outcome, Retry, State, Turn
+from conversations.operator import OPERATOR_COMMANDS, OperatorCommand, parse_operator_command
+from conversations.ticket import compact_code, make_invite_code, make_ticket, normalize_ticket
+from conversations.types import (
+    Answer,
+    Category,
+    Context,
+    Desk,
+    HistoryItem,
+    InviteView,
+    NeedSummary,
+    NeedView,
+    OperatorView,
+    Outcome,
+    Retry,
+    State,
+    Turn,
+)
 
 __all__ = [
     "Answer",
     "Category",
+    "CommandRefused",
     "Comune",
     "ComuneLookup",
     "ConsentGiven",
@@ -30,33 +57,54 @@ __all__ = [
     "Context",
     "ConversationCancelled",
     "ConversationExpired",
+    "Desk",
     "Effect",
     "Engine",
     "Flow",
     "FlowError",
+    "FollowUpAnswered",
     "Gazetteer",
     "HelpOffered",
+    "HistoryItem",
     "Inbound",
+    "InviteView",
     "Location",
     "Media",
     "MediaKind",
     "Msg",
+    "NeedClaimed",
     "NeedCreated",
+    "NeedDeclined",
     "NeedSummary",
+    "NeedView",
+    "NoteAdded",
+    "OPERATOR_COMMANDS",
+    "OperatorCommand",
+    "OperatorEnrolled",
+    "OperatorView",
+    "OptedIn",
+    "OptedOut",
     "Option",
     "Outcome",
     "Rendered",
     "RenderedOption",
     "Reply",
     "Retry",
+    "SatisfactionGiven",
     "State",
+    "StatusChanged",
     "Step",
     "Translator",
     "Turn",
     "build_engine",
     "command_name",
+    "compact_code",
     "compile_catalogs",
+    "is_explicit_command",
+    "make_invite_code",
     "make_ticket",
     "match_option",
     "normalize_ticket",
+    "notifications",
+    "parse_operator_command",
 ]

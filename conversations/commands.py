@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from conversations import optout
+from conversations import operator
 from conversations.engine import Builder, Engine
-from conversations.flows import intake, menu
+from conversations.flows import followup, intake, menu
 from conversations.messages import Msg, Reply
 from conversations.types import Context
 
@@ -11,16 +13,35 @@ from conversations.types import Context
 def build_engine(known_msgids: set[str] | None = None) -> Engine:
     """The engine with every flow and command; `known_msgids` turns on catalog checks."""
     engine = Engine(
-        {f.id: f for f in (menu.build(known_msgids), intake.build(known_msgids))},
+        {
+            f.id: f
+            for f in (
+                menu.build(known_msgids),
+                intake.build(known_msgids),
+                followup.build_still_needed(known_msgids),
+                followup.build_satisfaction(known_msgids),
+            )
+        },
         home=menu.FLOW_ID,
         entry=intake.FLOW_ID,
     )
 
     @engine.command("start", "nuovo", "nuova", "inizia", "new")
     def _start(e: Engine, b: Builder, ctx: Context) -> None:
+        if optout.wants_opt_in(b, ctx):
+            optout.opt_in(e, b, ctx)
+            return
         if b.state.is_active and b.state.flow_id == intake.FLOW_ID:
             b.replies.append(Reply(Msg("common.restarted")))
         e.start(b, intake.FLOW_ID, ctx)
+
+    @engine.command(*optout.STOP_WORDS, allowed=optout.has_keywords)
+    def _stop(e: Engine, b: Builder, ctx: Context) -> None:
+        optout.opt_out(e, b, ctx)
+
+    @engine.command("unstop", allowed=optout.has_keywords)
+    def _unstop(e: Engine, b: Builder, ctx: Context) -> None:
+        optout.opt_in(e, b, ctx)
 
     @engine.command("annulla", "cancel", "basta")
     def _cancel(e: Engine, b: Builder, ctx: Context) -> None:
@@ -42,4 +63,5 @@ def build_engine(known_msgids: set[str] | None = None) -> Engine:
     def _privacy(e: Engine, b: Builder, ctx: Context) -> None:
         e.inform(b, ctx, menu.privacy_notice(ctx))
 
+    operator.register(engine)
     return engine

@@ -65,6 +65,103 @@ class HelpOffered:
     misses: int
 
 
+@dataclass(frozen=True, slots=True)
+class CommandRefused:
+    """Someone typed a command they may not use, e.g. ``CommandRefused(command="stato")``: logged, ids only."""
+
+    command: str
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorEnrolled:
+    """A valid invite was used: ``OperatorEnrolled(invite_code="K7MR4PXA", cooperative_id=3, role="operatore", at=now)``."""
+
+    invite_code: str
+    cooperative_id: int
+    role: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NeedClaimed:
+    """An operator pressed "Prendo in carico": the pipeline's conditional UPDATE decides who wins."""
+
+    need_id: str
+    ticket: str
+    operator_id: int
+    cooperative_id: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NeedDeclined:
+    """ "Non di nostra competenza": the need leaves this cooperative's list, e.g. ``NeedDeclined("ab12", ...)``."""
+
+    need_id: str
+    ticket: str
+    operator_id: int
+    cooperative_id: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    """``/stato K7M-R4P risolta``: recorded with who and when; the citizen is told."""
+
+    need_id: str
+    ticket: str
+    from_status: str
+    to_status: str
+    note: str | None
+    actor: str
+    """``"operator:3"`` or ``"citizen"``: never a name."""
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NoteAdded:
+    """``/nota K7M-R4P chiamata la figlia``: a note on the need's history."""
+
+    need_id: str
+    ticket: str
+    operator_id: int
+    text: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpAnswered:
+    """The citizen answered "is it still needed?": ``answer`` is ``si``, ``no`` or ``da_sola``."""
+
+    need_id: str
+    answer: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SatisfactionGiven:
+    """The score 1-5 after resolution, and an optional comment."""
+
+    need_id: str
+    score: int
+    comment: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OptedOut:
+    """WhatsApp STOP: we start no conversation with them any more, e.g. ``OptedOut(at=now)``."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OptedIn:
+    """WhatsApp START after a STOP: they receive follow-ups and updates again."""
+
+    at: datetime
+
+
 Effect = (
     ConsentGiven
     | ConsentRefused
@@ -72,4 +169,14 @@ Effect = (
     | ConversationCancelled
     | ConversationExpired
     | HelpOffered
+    | OptedOut
+    | OptedIn
+    | CommandRefused
+    | OperatorEnrolled
+    | NeedClaimed
+    | NeedDeclined
+    | StatusChanged
+    | NoteAdded
+    | FollowUpAnswered
+    | SatisfactionGiven
 )

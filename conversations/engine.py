@@ -12,6 +12,7 @@ from rapidfuzz import fuzz
 
 from conversations._text import clean, fold
 from conversations.effects import (
+    CommandRefused,
     ConversationCancelled,
     ConversationExpired,
     Effect,
@@ -42,9 +43,13 @@ class Builder:
     replies: list[Reply] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     budget: int = MAX_STEPS_PER_TURN
+    inbound: Inbound | None = None
+    """The message being handled, for commands that read arguments (``/stato K7M-R4P risolta``)."""
 
 
 Command = Callable[["Engine", Builder, Context], None]
+Guard = Callable[[Inbound, Context], bool]
+"""Whether this sender may use a command now; a refused command is handled as if it were none."""
 
 
 class Engine:
@@ -55,21 +60,29 @@ class Engine:
         self.home = home
         self.entry = entry
         self.commands: dict[str, Command] = {}
+        self.guards: dict[str, Guard] = {}
 
     # --- public -----------------------------------------------------------
 
-    def command(self, *names: str) -> Callable[[Command], Command]:
-        """Register a global command, checked before the current step (like PTB's fallbacks)."""
+    def command(self, *names: str, allowed: Guard | None = None) -> Callable[[Command], Command]:
+        """Register a global command, checked before the current step (like PTB's fallbacks).
+
+        With `allowed`, a sender it refuses gets exactly what an unknown command gets (the
+        message goes to the current step), and a typed ``/command`` attempt emits
+        `CommandRefused` so the pipeline can log it.
+        """
 
         def register(fn: Command) -> Command:
             for name in names:
                 self.commands[fold(name)] = fn
+                if allowed is not None:
+                    self.guards[fold(name)] = allowed
             return fn
 
         return register
 
     def step(self, state: State, inbound: Inbound, ctx: Context) -> Turn:
-        b = Builder(state=state)
+        b = Builder(state=state, inbound=inbound)
         self._handle(b, inbound, ctx)
         if not b.replies:  # the contract: never silence
             self.prompt_current(b, ctx)
@@ -161,11 +174,9 @@ class Engine:
             if not inbound.text:
                 self.prompt_current(b, ctx)
                 return
-        if (
-            inbound.choice is not None
-            and inbound.conversation_version is not None
-            and inbound.conversation_version != s.version
-        ):
+        # Any button press carries its version (a payload, or a position when the payload did
+        # not fit Telegram's callback_data): a press on an old question is refused, not applied.
+        if inbound.conversation_version is not None and inbound.conversation_version != s.version:
             self.prompt_current(b, ctx, lead=Msg("common.stale_button"))
             return
         self._answer(b, inbound, ctx)
@@ -177,6 +188,11 @@ class Engine:
     def _run_command(self, b: Builder, inbound: Inbound, ctx: Context) -> bool:
         name = command_name(inbound.text or inbound.choice or "")
         if name is None or name not in self.commands:
+            return False
+        guard = self.guards.get(name)
+        if guard is not None and not guard(inbound, ctx):
+            if is_explicit_command(inbound):
+                b.effects.append(CommandRefused(command=name))
             return False
         self.commands[name](self, b, ctx)
         return True
@@ -296,6 +312,11 @@ def command_name(text: str) -> str | None:
         return fold(head.split("@", 1)[0]) or None
     folded = fold(raw)
     return folded if folded and " " not in folded else None
+
+
+def is_explicit_command(inbound: Inbound) -> bool:
+    """A button press or a message starting with "/": not a plain word that happens to be a command."""
+    return inbound.choice is not None or (inbound.text or "").lstrip().startswith("/")
 
 
 def match_option(options: tuple[Option, ...], *, choice: str | None, text: str) -> Option | None:

@@ -7,12 +7,12 @@ import logging
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 DOMAIN: Final = "ascolto"
 SOURCE_LANGUAGE: Final = "it"
 DATE_FORMAT: Final = "d MMMM y, HH:mm"
+DAY_FORMAT: Final = "d MMMM y"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,8 @@ class Translator:
             return "\n".join(str(self._value(v, lang)) for v in value)
         if isinstance(value, datetime):
             return format_datetime(value, DATE_FORMAT, tzinfo=self.tz, locale=lang)
+        if isinstance(value, date):  # a calendar day, already in the reader's zone
+            return format_date(value, DAY_FORMAT, locale=lang)
         if isinstance(value, bool):
             return str(value)
         if isinstance(value, int | float):

@@ -27,3 +27,19 @@ def normalize_ticket(text: str) -> str:
     if len(compact) != LENGTH:
         return compact
     return compact[:3] + "-" + compact[3:]
+
+
+INVITE_LENGTH: Final = 8
+
+
+def make_invite_code(entropy: bytes) -> str:
+    """An operator invite code like ``K7MR-4PXA``: the ticket alphabet, 22**8 (about 55 billion) codes."""
+    if len(entropy) < INVITE_LENGTH:
+        raise ValueError(f"need at least {INVITE_LENGTH} bytes of entropy")
+    chars = "".join(ALPHABET[b % len(ALPHABET)] for b in entropy[:INVITE_LENGTH])
+    return chars[:4] + "-" + chars[4:]
+
+
+def compact_code(text: str) -> str:
+    """An invite code as stored: upper case, separators dropped ("k7mr 4pxa" -> "K7MR4PXA")."""
+    return "".join(ch for ch in text.upper() if ch.isalnum())[:16]

@@ -40,6 +40,73 @@ class NeedSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class OperatorView:
+    """The operator writing, loaded only for operator commands."""
+
+    id: int
+    cooperative_id: int
+    cooperative_name: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class InviteView:
+    """The invite named by ``/operatore CODICE``, if it exists."""
+
+    code: str
+    cooperative_id: int
+    cooperative_name: str
+    role: str
+    expires_at: datetime
+    is_used: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """One line of a need's history: a status (or ``"nota"``) and its note."""
+
+    at: datetime
+    status: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NeedView:
+    """A need as an operator of `cooperative` may see it; `contact_phone` is set only once they claimed it."""
+
+    id: str
+    ticket: str
+    category_label: str
+    comune_name: str
+    urgency: str
+    status: str
+    description: str
+    created_at: datetime
+    contact_method: str = "chat"
+    contact_phone: str | None = None
+    claimed_by: str | None = None
+    """The name of the cooperative that claimed it."""
+    is_ours: bool = False
+    """Claimed by the operator's own cooperative."""
+    is_offered: bool = False
+    """Routed to the operator's cooperative and not declined."""
+    history: tuple[HistoryItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Desk:
+    """What an operator command may read: loaded by the pipeline only for those commands."""
+
+    operator: OperatorView | None = None
+    invite: InviteView | None = None
+    need: NeedView | None = None
+    open_needs: tuple[NeedView, ...] = ()
+    open_total: int = 0
+    page: int = 1
+    page_size: int = 5
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
     """Everything `step` may know about the world, passed in so `step` stays pure.
 
@@ -58,6 +125,10 @@ class Context:
     notice_version: int = 1
     controller: str = ""
     retention_days: int = 365
+    desk: Desk = field(default_factory=Desk)
+    """Operator data; empty unless the message is an operator command."""
+    is_opted_out: bool = False
+    """The citizen wrote STOP on WhatsApp (or Twilio said 21610); START clears it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from handlers.console import ConsoleSender, render_numbered
-from handlers.errors import Rejected, SendError, Throttled, Transient, Unreachable
+from handlers.errors import Held, Rejected, SendError, Throttled, Transient, Unreachable, Unsubscribed
 from handlers.render import split_text, text_limit
 from handlers.types import InboundSink, Outgoing, Sender
 
 __all__ = [
     "ConsoleSender",
+    "Held",
     "InboundSink",
     "Outgoing",
     "Rejected",
@@ -17,6 +18,7 @@ __all__ = [
     "Throttled",
     "Transient",
     "Unreachable",
+    "Unsubscribed",
     "render_numbered",
     "split_text",
     "text_limit",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, TypeAlias
 
 from conversations import Inbound
@@ -20,6 +21,10 @@ class Outgoing:
     """(payload, label) pairs."""
     number_hint: str = ""
     conversation_version: int | None = None
+    last_inbound_at: datetime | None = None
+    """The citizen's last message (filled by the dispatcher): WhatsApp's 24-hour window starts there."""
+    previous_error_code: str | None = None
+    """The provider's error for an earlier attempt of this row (Twilio 63016: resend as a template)."""
 
 
 class Sender(Protocol):

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
-from storage import citizens, conversations, inbound, needs, outbox, reference
+from storage import (
+    citizens,
+    conversations,
+    cooperatives,
+    delivery,
+    digests,
+    followups,
+    inbound,
+    needs,
+    operators,
+    outbox,
+    reference,
+    routing,
+)
 from storage.db import create_engine, is_sqlite, session_factory, transaction
 
 __all__ = [
     "citizens",
     "conversations",
+    "cooperatives",
     "create_engine",
+    "delivery",
+    "digests",
+    "followups",
     "inbound",
     "is_sqlite",
     "needs",
+    "operators",
     "outbox",
     "reference",
+    "routing",
     "session_factory",
     "transaction",
 ]

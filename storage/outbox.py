@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import case, func, update
 from sqlmodel import col, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,7 +84,13 @@ async def mark_sent(session: AsyncSession, *, message_id: int, provider_message_
     await session.execute(
         update(OutboxMessage)
         .where(col(OutboxMessage.id) == message_id)
-        .values(status=OutboxStatus.SENT, provider_message_id=provider_message_id, sent_at=now, last_error=None)
+        .values(
+            # A delivery callback can land before this commit (WhatsApp): never move it backwards.
+            status=case((col(OutboxMessage.status) == OutboxStatus.PENDING, OutboxStatus.SENT), else_=col(OutboxMessage.status)),
+            provider_message_id=provider_message_id,
+            sent_at=now,
+            last_error=None,
+        )
     )
 
 

@@ -34,6 +34,16 @@ PG_HOST = os.environ.get("ASCOLTO_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("ASCOLTO_TEST_PG_PORT", "5432"))
 PG_ADMIN_URL = f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/test"
 MUTABLE_TABLES = (
+    "audit_log",
+    "digest_run",
+    "follow_up",
+    "need_note",
+    "need_assignment",
+    "invite",
+    "operator",
+    "cooperative_territory",
+    "cooperative_category",
+    "cooperative",
     "need_attachment",
     "need_status_change",
     "need",

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from conversations.flows import intake, menu
+from conversations.flows import followup, intake, menu
 
-__all__ = ["intake", "menu"]
+__all__ = ["followup", "intake", "menu"]

@@ -35,6 +35,21 @@ class Need(SQLModel, table=True):
     status: str = Field(default=NeedStatus.NEW, max_length=20, index=True)
     created_at: datetime = utc_field(index=True)
     updated_at: datetime = utc_field()
+    claimed_by_cooperative_id: int | None = Field(
+        default=None, foreign_key="cooperative.id", ondelete="SET NULL", index=True
+    )
+    claimed_by_operator_id: int | None = Field(default=None, foreign_key="operator.id", ondelete="SET NULL")
+    claimed_at: datetime | None = utc_field(nullable=True, default=None)
+    resolved_at: datetime | None = utc_field(nullable=True, default=None)
+    """When it became `risolta` (time to resolve, satisfaction question)."""
+    closed_at: datetime | None = utc_field(nullable=True, default=None)
+    """When it first became `risolta` or `chiusa`: retention counts from here."""
+    follow_up_answer: str | None = Field(default=None, max_length=16)
+    """The citizen's answer to "is it still needed?": ``si``, ``no``, ``da_sola``."""
+    satisfaction: int | None = None
+    """1-5, asked after resolution."""
+    satisfaction_comment: str | None = Field(default=None, max_length=1000)
+    anonymised_at: datetime | None = utc_field(nullable=True, default=None)
 
 
 class NeedStatusChange(SQLModel, table=True):

@@ -41,3 +41,7 @@ class OutboxMessage(SQLModel, table=True):
     """The provider's own error code (Twilio 21610, Telegram 403), for admins."""
     created_at: datetime = utc_field()
     sent_at: datetime | None = utc_field(nullable=True, default=None)
+    attachment_path: str | None = Field(default=None, max_length=300)
+    """A local file sent with the text (the digest chart); senders attach it as a photo/document."""
+    attachment_type: str | None = Field(default=None, max_length=64)
+    """Its content type, e.g. ``image/png``."""

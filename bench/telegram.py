@@ -1,0 +1,195 @@
+"""Telegram throughput: updates a second through Ascolto's full pipeline vs a bare PTB echo bot, same fake.
+
+Both bots get the same load on the same loopback fake Bot API: CONNECTIONS chats side by
+side, each writing the intake (MESSAGES) one message after the other, delivered as
+webhook POSTs the way Telegram does (the next update of a chat after the 2xx of
+the previous one). The clock runs from the first POST to the last reply accepted
+by the fake.
+
+- echo: PTB's Application, one MessageHandler that answers with the same text.
+- Ascolto: webhook -> secret check -> pipeline (engine, one SQLite transaction,
+  synchronous=FULL) -> outbox -> dispatcher -> TelegramSender -> fake.
+
+Telegram's flood limits are off on both sides (fake, AIORateLimiter, per-chat
+pacing): with them on both bots would measure Telegram's 30 messages/s, not
+themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Final
+
+from pydantic import SecretStr
+from sqlalchemy import func, select
+from sqlmodel import col
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ContextTypes, MessageHandler, filters
+
+from bench import Row
+from bot.app import Core, build_core
+from bot.config import DatabaseSettings, Settings, TelegramSettings
+from bot.telegram_channel import SECRET_HEADER, build
+from bot.web import build_web_app
+from storage.models import OutboxMessage, OutboxStatus
+from tests.fakes.telegram_api import FakeTelegram, FloodPolicy, serve_loopback
+
+CONNECTIONS: Final = (10, 40)
+"""Chats written to side by side; 40 is Telegram's default max_connections for a webhook."""
+MESSAGES: Final = ("ciao", "1", "1", "5", "Mi serve aiuto per la spesa, abito da sola", "Ravenna", "1", "1", "1")
+"""A whole intake: welcome, consent, category, description, comune, urgency, contact, confirm."""
+UPDATES: Final = 360
+"""At each level: with fewer chats, each chat goes through the intake several times."""
+WARMUP_CHATS: Final = 2
+SECRET: Final = "bench-secret"
+DEADLINE_SECONDS: Final = 60.0
+TARGET_RATIO: Final = 0.5
+
+
+async def run() -> list[Row]:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="ascolto-bench-") as folder:
+        async with FakeTelegram(flood=FloodPolicy(enabled=False)) as fake:
+            for n, chats in enumerate(CONNECTIONS):
+                first = (n + 1) * 1_000_000
+                echo = await _measure(fake, _echo_bot, chats=chats, first_chat=first)
+                database = Path(folder) / f"bench-{chats}.sqlite3"
+                ours = await _measure(fake, _ascolto(database), chats=chats, first_chat=first + 500_000)
+                load = f"{UPDATES} updates, {chats} chats side by side"
+                ratio = ours / echo
+                verdict = "meets" if ratio >= TARGET_RATIO else "misses"
+                rows += [
+                    Row("telegram", f"bare PTB echo bot, {chats} connections", echo, "updates/s", load),
+                    Row("telegram", f"Ascolto full pipeline, {chats} connections", ours, "updates/s", load + ", SQLite FULL"),
+                    Row("telegram", f"ratio Ascolto / echo, {chats} connections", ratio, "×", f"{verdict} the target ≥ {TARGET_RATIO}"),
+                ]
+    return rows
+
+
+IsDone = Callable[[int], Awaitable[bool]]
+"""Given how many updates were delivered so far, whether every reply to them has reached the fake."""
+BotUnderTest = Callable[[FakeTelegram], contextlib.AbstractAsyncContextManager[IsDone]]
+"""Starts a bot and points the fake's webhook at it."""
+
+
+async def _measure(fake: FakeTelegram, bot: BotUnderTest, *, chats: int, first_chat: int) -> float:
+    delivered = [0]
+    script = MESSAGES * max(1, UPDATES // (chats * len(MESSAGES)))
+    async with bot(fake) as is_done:
+        await _drive(fake, range(first_chat - WARMUP_CHATS, first_chat), MESSAGES, is_done, delivered)
+        started = time.perf_counter()
+        await _drive(fake, range(first_chat, first_chat + chats), script, is_done, delivered)
+        elapsed = time.perf_counter() - started
+    return chats * len(script) / elapsed
+
+
+async def _drive(
+    fake: FakeTelegram, chats: range, script: tuple[str, ...], is_done: IsDone, delivered: list[int]
+) -> None:
+    async def one_chat(chat: int) -> None:
+        for text in script:
+            status = await fake.deliver_webhook(fake.push_message(chat, text))
+            if status != 200:
+                error = fake.webhook.last_error_message if fake.webhook is not None else None
+                raise RuntimeError(f"webhook answered {status}: {error}")
+            delivered[0] += 1
+
+    await asyncio.wait_for(asyncio.gather(*(one_chat(c) for c in chats)), DEADLINE_SECONDS)
+    deadline = time.perf_counter() + DEADLINE_SECONDS
+    while not await is_done(delivered[0]):
+        if time.perf_counter() > deadline:
+            raise TimeoutError("replies still pending")
+        await asyncio.sleep(0.002)
+
+
+@contextlib.asynccontextmanager
+async def _echo_bot(fake: FakeTelegram) -> AsyncIterator[IsDone]:
+    """The smallest webhook bot PTB's docs show: check the secret, process the update, answer 200."""
+
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.message is not None and update.message.text is not None
+        await update.message.reply_text(update.message.text)
+
+    application = Application.builder().token(fake.token).base_url(fake.base_url).updater(None).build()
+    application.add_handler(MessageHandler(filters.TEXT, echo))
+
+    async def receive(request: Request) -> Response:
+        if request.headers.get(SECRET_HEADER) != SECRET:
+            return Response(status_code=403)
+        await application.process_update(Update.de_json(await request.json(), application.bot))
+        return Response(status_code=200)
+
+    before = len(fake.sent)
+
+    async def is_done(delivered: int) -> bool:
+        return len(fake.sent) - before >= delivered  # one reply an update
+
+    async with application, serve_loopback(Starlette(routes=[Route("/echo", receive, methods=["POST"])])) as root:
+        await application.bot.set_webhook(root + "/echo", secret_token=SECRET)
+        yield is_done
+
+
+def _ascolto(database: Path) -> BotUnderTest:
+    @contextlib.asynccontextmanager
+    async def running(fake: FakeTelegram) -> AsyncIterator[IsDone]:
+        late = _LateApp()
+        async with serve_loopback(late) as root:
+            settings = Settings(
+                database=DatabaseSettings(url=f"sqlite+aiosqlite:///{database}"),
+                telegram=TelegramSettings(
+                    token=SecretStr(fake.token),
+                    base_url=fake.base_url,
+                    base_file_url=fake.base_file_url,
+                    webhook_url=root + "/telegram",
+                    webhook_secret=SecretStr(SECRET),
+                    per_chat_per_second=1000,
+                ),
+            )
+            core = await build_core(settings)  # migrates: outside the measured time
+            try:
+                unlimited = AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=0)
+                channel = await build(core, rate_limiter=unlimited)
+                assert channel.startup is not None and channel.shutdown is not None
+                await channel.startup()
+                dispatcher = core.dispatcher({channel.name: channel.sender})
+                late.app = build_web_app(core, channel.routes)
+                stop = asyncio.Event()
+                sending = asyncio.create_task(dispatcher.run_forever(stop))
+                try:
+                    yield lambda delivered: _outbox_drained(core)
+                finally:
+                    stop.set()
+                    await sending
+                    await channel.shutdown()
+            finally:
+                await core.close()
+
+    return running
+
+
+async def _outbox_drained(core: Core) -> bool:
+    async with core.sessions() as session:
+        pending = await session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.status) == OutboxStatus.PENDING)
+        )
+    return pending == 0
+
+
+class _LateApp:
+    """The webhook URL needs the server's port before the app that serves it can be built."""
+
+    app: Starlette | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.app is not None
+        await self.app(scope, receive, send)

@@ -1,0 +1,115 @@
+"""`ascolto coops import FILE`, `ascolto coops list`, `ascolto invite COOP` and `ascolto digest COOP`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+from babel.dates import format_datetime
+
+from bot import coops_file
+from bot.app import Core
+from conversations import make_invite_code
+from conversations.ticket import compact_code
+from storage import cooperatives, operators, reference
+from storage.db import transaction
+from storage.models import OperatorRole
+
+COMMANDS: Final = frozenset({"coops", "invite", "digest"})
+EXIT_INVALID: Final = 1
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    coops = sub.add_parser("coops", help="cooperatives: import from a TOML file, list")
+    coops_sub = coops.add_subparsers(dest="coops_command", required=True)
+    imp = coops_sub.add_parser("import", help="create or update cooperatives from a TOML file (idempotent)")
+    imp.add_argument("file", type=Path)
+    coops_sub.add_parser("list", help="list cooperatives")
+    invite = sub.add_parser("invite", help="print a single-use invite code for an operator of COOP")
+    invite.add_argument("coop", help="the cooperative's slug")
+    invite.add_argument("--days", type=int, default=None, help="valid for this many days (default: operators.invite_days)")
+    invite.add_argument("--role", choices=("operatore", "coordinatore"), default="operatore")
+    digest = sub.add_parser("digest", help="the digest of COOP for its latest period")
+    digest.add_argument("coop", help="the cooperative's slug")
+    how = digest.add_mutually_exclusive_group()
+    how.add_argument("--print", dest="mode", action="store_const", const="print", help="print it here (default)")
+    how.add_argument("--send", dest="mode", action="store_const", const="send", help="send it to the operators")
+    digest.add_argument("--at", default=None, help="as if now were this ISO time (default: now)")
+
+
+async def dispatch(args: argparse.Namespace, core: Core) -> int:
+    if args.command == "coops":
+        if args.coops_command == "import":
+            return await import_file(core, args.file)
+        return await list_coops(core)
+    if args.command == "invite":
+        return await invite(core, slug=args.coop, days=args.days, role=args.role)
+    from bot.jobs import digest_command
+
+    return await digest_command(core, slug=args.coop, mode=args.mode or "print", at=args.at)
+
+
+async def import_file(core: Core, path: Path) -> int:
+    if not path.is_file():
+        print(f"ascolto: {path}: no such file", file=sys.stderr)
+        return EXIT_INVALID
+    async with core.sessions() as session:
+        categories = {c.slug for c in await reference.active_categories(session)}
+    specs, errors = coops_file.read(path, categories=categories, gazetteer=core.gazetteer)
+    if errors:
+        for line in errors:
+            print(line, file=sys.stderr)
+        print(f"ascolto: {len(errors)} error(s); nothing imported", file=sys.stderr)
+        return EXIT_INVALID
+    now = core.pipeline.clock()
+    created = updated = unchanged = 0
+    async with transaction(core.sessions) as session:
+        for spec in specs:
+            existed = await cooperatives.by_slug(session, slug=spec.slug) is not None
+            _, changed = await cooperatives.upsert(session, spec=spec, now=now)
+            if not existed:
+                created += 1
+            elif changed:
+                updated += 1
+            else:
+                unchanged += 1
+    print(f"{len(specs)} cooperative(s): {created} created, {updated} updated, {unchanged} unchanged")
+    return 0
+
+
+async def list_coops(core: Core) -> int:
+    async with core.sessions() as session:
+        rows = await cooperatives.active(session)
+    for coop in rows:
+        print(f"{coop.slug:<28} {coop.digest_cron:<14} {coop.language}  {coop.name}")
+    if not rows:
+        print("no cooperatives yet: ascolto coops import FILE")
+    return 0
+
+
+async def invite(core: Core, *, slug: str, days: int | None, role: str) -> int:
+    now = core.pipeline.clock()
+    valid = timedelta(days=days or core.settings.operators.invite_days)
+    async with transaction(core.sessions) as session:
+        coop = await cooperatives.by_slug(session, slug=slug)
+        if coop is None or coop.id is None:
+            print(f"ascolto: no cooperative {slug!r} (see `ascolto coops list`)", file=sys.stderr)
+            return EXIT_INVALID
+        code = make_invite_code(os.urandom(8))
+        await operators.create_invite(
+            session, cooperative_id=coop.id, code=compact_code(code), expires_at=now + valid, now=now, role=OperatorRole(role)
+        )
+    print(f"{code}")
+    print(
+        f"Valid once, until {_local(now + valid, core)}. "
+        f"The operator sends to the bot: /operatore {code}"
+    )
+    return 0
+
+
+def _local(at: datetime, core: Core) -> str:
+    return str(format_datetime(at, "d MMMM y, HH:mm", tzinfo=core.translator.tz, locale=core.settings.app.language))

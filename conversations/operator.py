@@ -1,0 +1,343 @@
+"""Operator commands (enrol, list, detail, claim, decline, status, note): parsed and answered by pure code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+from typing import Final
+
+from conversations._text import clean, fold
+from conversations.effects import NeedClaimed, NeedDeclined, NoteAdded, OperatorEnrolled, StatusChanged
+from conversations.engine import Builder, Engine, command_name, is_explicit_command
+from conversations.messages import Inbound, Msg, Option, Reply
+from conversations.ticket import compact_code, normalize_ticket
+from conversations.types import Context, NeedView
+
+ENROL: Final = "operatore"
+DESK_COMMANDS: Final = frozenset({"richieste", "richiesta", "stato", "nota", "prendo", "declino"})
+OPERATOR_COMMANDS: Final = DESK_COMMANDS | {ENROL}
+"""Commands whose data the pipeline loads into `ctx.desk` (and only for them)."""
+
+MAX_NOTE_CHARS: Final = 1000
+NEW: Final = "nuova"
+CLAIMED: Final = "presa_in_carico"
+TRANSITIONS: Final = {
+    CLAIMED: frozenset({"in_corso", "risolta", "chiusa"}),
+    "in_corso": frozenset({"risolta", "chiusa"}),
+    "risolta": frozenset({"in_corso", "chiusa"}),
+    "chiusa": frozenset(),
+}
+"""Where an operator may move a need from each status; a need must be claimed first."""
+STATUS_WORDS: Final = {
+    "in corso": "in_corso",
+    "incorso": "in_corso",
+    "corso": "in_corso",
+    "risolta": "risolta",
+    "risolto": "risolta",
+    "chiusa": "chiusa",
+    "chiuso": "chiusa",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorCommand:
+    """``/stato K7M-R4P risolta consegnata la spesa`` -> name="stato", code="K7M-R4P", arg="risolta", rest="consegnata la spesa"."""
+
+    name: str
+    code: str = ""
+    arg: str = ""
+    rest: str = ""
+
+
+def parse_operator_command(text: str) -> OperatorCommand | None:
+    """The operator command a message (or button payload) names, with its arguments, or None."""
+    name = command_name(text)
+    if name not in OPERATOR_COMMANDS:
+        return None
+    parts = clean(text).lstrip("/").split(maxsplit=1)
+    rest = parts[1] if len(parts) > 1 else ""
+    if name == ENROL:
+        return OperatorCommand(name, code=compact_code(rest))
+    if name == "richieste":
+        return OperatorCommand(name, arg=rest.split()[0] if rest.split() else "")
+    tokens = rest.split()
+    ticket, used = _take_ticket(tokens)
+    remaining = tokens[used:]
+    if name == "stato":
+        status_words, note_start = _take_status(remaining)
+        return OperatorCommand(name, code=ticket, arg=status_words, rest=" ".join(remaining[note_start:]))
+    return OperatorCommand(name, code=ticket, rest=" ".join(remaining))
+
+
+def _take_ticket(tokens: list[str]) -> tuple[str, int]:
+    """A ticket typed as "K7M-R4P", "k7mr4p" or "K7M R4P"; returns it and how many tokens it used."""
+    if not tokens:
+        return "", 0
+    first = "".join(ch for ch in tokens[0].upper() if ch.isalnum())
+    if len(first) == 3 and len(tokens) > 1 and len("".join(ch for ch in tokens[1] if ch.isalnum())) == 3:
+        return normalize_ticket(tokens[0] + tokens[1]), 2
+    return normalize_ticket(tokens[0]), 1
+
+
+def _take_status(tokens: list[str]) -> tuple[str, int]:
+    if len(tokens) >= 2 and fold(" ".join(tokens[:2])) in STATUS_WORDS:
+        return STATUS_WORDS[fold(" ".join(tokens[:2]))], 2
+    if tokens:
+        return STATUS_WORDS.get(fold(tokens[0]), fold(tokens[0])), 1
+    return "", 0
+
+
+def is_operator(inbound: Inbound, ctx: Context) -> bool:
+    """Guard of the desk commands: an enrolled operator typing a ``/command`` (or pressing a button)."""
+    return ctx.desk.operator is not None and is_explicit_command(inbound)
+
+
+def claim_options(ticket: str) -> tuple[Option, ...]:
+    """The buttons under a routed need; their payloads are commands, so they work from any chat state."""
+    return (
+        Option(f"/prendo {ticket}", Msg("op.option_claim")),
+        Option(f"/declino {ticket}", Msg("op.option_decline")),
+    )
+
+
+def register(engine: Engine) -> None:
+    """Add the operator commands to the engine's global command table."""
+    engine.command(ENROL, allowed=lambda inbound, ctx: is_explicit_command(inbound))(_enrol)
+    engine.command("richieste", allowed=is_operator)(_list)
+    engine.command("richiesta", allowed=is_operator)(_detail)
+    engine.command("prendo", allowed=is_operator)(_claim)
+    engine.command("declino", allowed=is_operator)(_decline)
+    engine.command("stato", allowed=is_operator)(_status)
+    engine.command("nota", allowed=is_operator)(_note)
+
+
+def _command(b: Builder) -> OperatorCommand:
+    inbound = b.inbound
+    assert inbound is not None
+    parsed = parse_operator_command(inbound.text or inbound.choice or "")
+    assert parsed is not None  # the engine dispatched on the same name
+    return parsed
+
+
+def _say(e: Engine, b: Builder, ctx: Context, msgid: str, **params: object) -> None:
+    e.inform(b, ctx, Reply(Msg(msgid, params)))
+
+
+def _enrol(e: Engine, b: Builder, ctx: Context) -> None:
+    cmd = _command(b)
+    desk = ctx.desk
+    if desk.operator is not None:
+        _say(e, b, ctx, "op.already_enrolled", cooperative=desk.operator.cooperative_name)
+        return
+    if not cmd.code:
+        _say(e, b, ctx, "op.usage_operatore")
+        return
+    invite = desk.invite
+    if invite is None:
+        _say(e, b, ctx, "op.unknown_code")
+    elif invite.is_used:
+        _say(e, b, ctx, "op.code_used")
+    elif invite.expires_at <= ctx.now:
+        _say(e, b, ctx, "op.code_expired")
+    else:
+        b.effects.append(
+            OperatorEnrolled(invite_code=invite.code, cooperative_id=invite.cooperative_id, role=invite.role, at=ctx.now)
+        )
+        _say(e, b, ctx, "op.enrolled", cooperative=invite.cooperative_name, commands=Msg("op.commands"))
+
+
+def _list(e: Engine, b: Builder, ctx: Context) -> None:
+    desk = ctx.desk
+    assert desk.operator is not None
+    if desk.open_total == 0:
+        _say(e, b, ctx, "op.needs_none", cooperative=desk.operator.cooperative_name)
+        return
+    pages = max(1, ceil(desk.open_total / desk.page_size))
+    items = tuple(_list_item(n) for n in desk.open_needs)
+    more: object = Msg("op.needs_more", {"next": desk.page + 1}) if desk.page < pages else ""
+    _say(
+        e,
+        b,
+        ctx,
+        "op.needs_page",
+        cooperative=desk.operator.cooperative_name,
+        total=desk.open_total,
+        page=desk.page,
+        pages=pages,
+        items=items,
+        more=more,
+    )
+
+
+def _list_item(n: NeedView) -> Msg:
+    return Msg(
+        "op.needs_item",
+        {
+            "ticket": n.ticket,
+            "urgency": Msg(f"urgency.{n.urgency}"),
+            "category": n.category_label,
+            "comune": n.comune_name,
+            "status": Msg(f"status.{n.status}"),
+            "date": n.created_at,
+        },
+    )
+
+
+def _visible_need(e: Engine, b: Builder, ctx: Context, cmd: OperatorCommand, usage: str) -> NeedView | None:
+    if not cmd.code:
+        _say(e, b, ctx, usage)
+        return None
+    need = ctx.desk.need  # loaded only when routed to, or claimed by, the operator's cooperative
+    if need is None or need.ticket != cmd.code:
+        _say(e, b, ctx, "op.no_such_need", ticket=cmd.code)
+        return None
+    return need
+
+
+def _contact(need: NeedView) -> Msg:
+    if not need.is_ours:
+        return Msg("op.contact_hidden")
+    if need.contact_phone:
+        return Msg("op.contact_phone", {"phone": need.contact_phone})
+    return Msg("op.contact_chat")
+
+
+def _detail(e: Engine, b: Builder, ctx: Context) -> None:
+    cmd = _command(b)
+    need = _visible_need(e, b, ctx, cmd, "op.usage_richiesta")
+    if need is None:
+        return
+    history = tuple(
+        Msg(
+            "op.history_item",
+            {
+                "date": h.at,
+                "status": Msg("op.history_note_label") if h.status == "nota" else Msg(f"status.{h.status}"),
+                "note": Msg("op.history_note", {"note": h.note}) if h.note else "",
+            },
+        )
+        for h in need.history
+    )
+    claimed: object = Msg("op.claimed_by", {"cooperative": need.claimed_by}) if need.claimed_by else ""
+    reply = Reply(
+        Msg(
+            "op.need_detail",
+            {
+                "ticket": need.ticket,
+                "category": need.category_label,
+                "comune": need.comune_name,
+                "urgency": Msg(f"urgency.{need.urgency}"),
+                "status": Msg(f"status.{need.status}"),
+                "claimed": claimed,
+                "date": need.created_at,
+                "description": need.description,
+                "contact": _contact(need),
+                "history": history,
+            },
+        ),
+        options=claim_options(need.ticket) if need.status == NEW else (),
+    )
+    e.inform(b, ctx, reply)
+
+
+def _claim(e: Engine, b: Builder, ctx: Context) -> None:
+    cmd = _command(b)
+    need = _visible_need(e, b, ctx, cmd, "op.usage_richiesta")
+    if need is None:
+        return
+    operator = ctx.desk.operator
+    assert operator is not None
+    if need.status != NEW:
+        if need.is_ours:
+            _say(e, b, ctx, "op.claim_already_ours", ticket=need.ticket)
+        else:
+            _say(e, b, ctx, "op.claim_taken", ticket=need.ticket, cooperative=need.claimed_by or "")
+        return
+    b.effects.append(
+        NeedClaimed(
+            need_id=need.id, ticket=need.ticket, operator_id=operator.id, cooperative_id=operator.cooperative_id, at=ctx.now
+        )
+    )
+    phone = Msg("op.contact_phone", {"phone": need.contact_phone}) if need.contact_phone else Msg("op.contact_chat")
+    _say(e, b, ctx, "op.claim_ok", ticket=need.ticket, description=need.description, contact=phone)
+
+
+def _decline(e: Engine, b: Builder, ctx: Context) -> None:
+    cmd = _command(b)
+    need = _visible_need(e, b, ctx, cmd, "op.usage_richiesta")
+    if need is None:
+        return
+    operator = ctx.desk.operator
+    assert operator is not None
+    if need.is_ours or not need.is_offered or need.status != NEW:
+        _say(e, b, ctx, "op.decline_too_late", ticket=need.ticket)
+        return
+    b.effects.append(
+        NeedDeclined(
+            need_id=need.id, ticket=need.ticket, operator_id=operator.id, cooperative_id=operator.cooperative_id, at=ctx.now
+        )
+    )
+    _say(e, b, ctx, "op.declined", ticket=need.ticket, cooperative=operator.cooperative_name)
+
+
+def _status(e: Engine, b: Builder, ctx: Context) -> None:
+    cmd = _command(b)
+    need = _visible_need(e, b, ctx, cmd, "op.usage_stato")
+    if need is None:
+        return
+    operator = ctx.desk.operator
+    assert operator is not None
+    if need.status == NEW:
+        _say(e, b, ctx, "op.status_claim_first", ticket=need.ticket)
+        return
+    if not need.is_ours:
+        _say(e, b, ctx, "op.status_not_ours", ticket=need.ticket)
+        return
+    target = cmd.arg
+    if target not in {s for targets in TRANSITIONS.values() for s in targets}:
+        _say(e, b, ctx, "op.status_unknown", ticket=need.ticket)
+        return
+    if target == need.status:
+        _say(e, b, ctx, "op.status_same", ticket=need.ticket, status=Msg(f"status.{target}"))
+        return
+    if target not in TRANSITIONS.get(need.status, frozenset()):
+        _say(
+            e,
+            b,
+            ctx,
+            "op.status_not_allowed",
+            from_status=Msg(f"status.{need.status}"),
+            to_status=Msg(f"status.{target}"),
+        )
+        return
+    note = clean(cmd.rest)[:MAX_NOTE_CHARS] or None
+    b.effects.append(
+        StatusChanged(
+            need_id=need.id,
+            ticket=need.ticket,
+            from_status=need.status,
+            to_status=target,
+            note=note,
+            actor=f"operator:{operator.id}",
+            at=ctx.now,
+        )
+    )
+    _say(e, b, ctx, "op.status_changed", ticket=need.ticket, status=Msg(f"status.{target}"))
+
+
+def _note(e: Engine, b: Builder, ctx: Context) -> None:
+    cmd = _command(b)
+    need = _visible_need(e, b, ctx, cmd, "op.usage_nota")
+    if need is None:
+        return
+    operator = ctx.desk.operator
+    assert operator is not None
+    text = clean(cmd.rest)[:MAX_NOTE_CHARS]
+    if not text:
+        _say(e, b, ctx, "op.usage_nota")
+        return
+    if not need.is_ours:
+        _say(e, b, ctx, "op.status_claim_first" if need.status == NEW else "op.status_not_ours", ticket=need.ticket)
+        return
+    b.effects.append(NoteAdded(need_id=need.id, ticket=need.ticket, operator_id=operator.id, text=text, at=ctx.now))
+    _say(e, b, ctx, "op.note_added", ticket=need.ticket)

@@ -1,0 +1,119 @@
+"""Delivery status on outbox rows: provider callbacks (never backwards), held rows, contact windows."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+from typing import Final
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from storage.models import Citizen, OutboxMessage, OutboxStatus
+
+STATUS_RANK: Final = MappingProxyType(
+    {
+        OutboxStatus.PENDING: 0,
+        OutboxStatus.SENT: 1,
+        OutboxStatus.DELIVERED: 2,
+        OutboxStatus.READ: 3,
+        OutboxStatus.FAILED: 4,
+        OutboxStatus.HELD: 4,
+    }
+)
+"""Status callbacks arrive in any order, so a row only moves up this ladder: delivered stays delivered."""
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """What the dispatcher needs to know about a recipient before sending."""
+
+    last_inbound_at: datetime | None
+    opted_out_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """What a status callback did: `row` is None when no row matched, `changed` False when it was stale."""
+
+    row: OutboxMessage | None
+    changed: bool = False
+    previous_error_code: str | None = None
+
+
+async def contacts(session: AsyncSession, *, citizen_ids: Collection[int]) -> dict[int, Contact]:
+    if not citizen_ids:
+        return {}
+    result = await session.execute(
+        select(Citizen.id, Citizen.last_inbound_at, Citizen.opted_out_at).where(col(Citizen.id).in_(citizen_ids))
+    )
+    return {int(cid): Contact(last, out) for cid, last, out in result.all() if cid is not None}
+
+
+async def record_status(
+    session: AsyncSession,
+    *,
+    provider_message_id: str,
+    status: str,
+    error_code: str | None,
+    outbox_id: int | None = None,
+) -> StatusUpdate:
+    """Apply a provider's status report to its outbox row, only ever forwards.
+
+    The row is found by `outbox_id` when the callback URL carries it (so a
+    callback that beats our own "sent" commit still lands), else by the
+    provider's message id. A report about an earlier attempt of the row (another
+    provider id) is ignored.
+    """
+    query = select(OutboxMessage)
+    if outbox_id is not None:
+        query = query.where(col(OutboxMessage.id) == outbox_id)
+    else:
+        query = query.where(col(OutboxMessage.provider_message_id) == provider_message_id)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await session.execute(query)).scalars().first()
+    if row is None:
+        return StatusUpdate(row=None)
+    if row.provider_message_id not in (None, provider_message_id):
+        return StatusUpdate(row=row)
+    if STATUS_RANK.get(OutboxStatus(status), 0) <= STATUS_RANK.get(OutboxStatus(row.status), 0):
+        return StatusUpdate(row=row)
+    previous = row.error_code
+    row.status = status
+    row.provider_message_id = provider_message_id
+    if error_code is not None:
+        row.error_code = error_code[:16]
+        row.last_error = f"provider error {error_code}"[:300]
+    await session.flush()
+    return StatusUpdate(row=row, changed=True, previous_error_code=previous)
+
+
+async def hold(session: AsyncSession, *, message_id: int, reason: str, error_code: str | None = None) -> None:
+    """Keep a row that may not be sent now; admins see it (``/healthz`` counts `held`)."""
+    values: dict[str, object] = {"status": OutboxStatus.HELD, "last_error": reason[:300]}
+    if error_code is not None:
+        values["error_code"] = error_code[:16]
+    await session.execute(update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(**values))
+
+
+async def resend(session: AsyncSession, *, row: OutboxMessage, error_code: str, now: datetime) -> OutboxMessage:
+    """A new pending copy of `row` carrying the provider's error, so its sender can send it another way."""
+    copy = OutboxMessage(
+        channel=row.channel,
+        recipient=row.recipient,
+        citizen_id=row.citizen_id,
+        text=row.text,
+        options=list(row.options),
+        number_hint=row.number_hint,
+        conversation_version=row.conversation_version,
+        error_code=error_code[:16],
+        next_attempt_at=now,
+        created_at=row.created_at,
+    )
+    session.add(copy)
+    await session.flush()
+    return copy

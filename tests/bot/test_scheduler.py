@@ -1,0 +1,290 @@
+"""Scheduled jobs with controlled time: digests (figures by hand), follow-ups, reminders, retention, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from bot.app import Core, build_core
+from bot.jobs import apply_retention, ask_satisfaction, latest_period, remind_unclaimed, send_digest, send_follow_ups
+from bot.notify import Recipient
+from bot.operations import Admins
+from bot.scheduler import JOBS, Scheduler
+from bot.config import SchedulerSettings
+from conversations import Translator
+from conversations.digest import Count, render
+from storage import conversations, digests
+from storage.models import Cooperative, DigestRun, FollowUp, Need, OutboxMessage
+from tests.conftest import make_settings
+from tests.helpers.clock import START, FakeClock
+from tests.helpers.coops import CERVIA, RAVENNA, add_coop, add_need, add_operator, say
+
+MON = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)  # Monday 8:00 in Rome: the digest period starts here
+END = MON + timedelta(days=7)
+
+
+def at(day: int, hour: int = 10) -> datetime:
+    return datetime(2026, 11, day, hour, tzinfo=UTC)
+
+
+async def texts_to(core: Core, recipient: str) -> list[str]:
+    async with core.sessions() as session:
+        rows = await session.execute(select(OutboxMessage.text).where(OutboxMessage.recipient == recipient).order_by(OutboxMessage.id))
+        return list(rows.scalars())
+
+
+# --- periods -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cron", "now", "expected"),
+    [
+        pytest.param("0 8 * * mon", START, (MON, END), id="weekly-just-after-the-run"),
+        pytest.param("0 8 * * mon", END - timedelta(seconds=1), (MON - timedelta(days=7), MON), id="weekly-just-before"),
+        pytest.param(
+            "30 7 1 * *", START, (datetime(2026, 10, 1, 5, 30, tzinfo=UTC), datetime(2026, 11, 1, 6, 30, tzinfo=UTC)), id="monthly-across-dst"
+        ),
+    ],
+)
+def test_latest_period_comes_from_the_schedule_not_from_the_run_time(cron: str, now: datetime, expected: tuple[datetime, datetime]) -> None:
+    assert latest_period(cron, "Europe/Rome", now) == expected
+
+
+# --- digest figures ------------------------------------------------------------
+
+
+@pytest.fixture
+async def digest_world(core: Core) -> tuple[int, dict[str, Need]]:
+    coop = await add_coop(core, "cantiere", categories=("spesa", "anziani"), comuni=(RAVENNA, CERVIA), name="Il Cantiere")
+    other = await add_coop(core, "altra", comuni=(RAVENNA,))
+    mk = add_need
+    n = {
+        "o1": await mk(core, cooperative_ids=(coop,), category="anziani", at=datetime(2026, 10, 20, 10, tzinfo=UTC)),
+        "p1": await mk(core, cooperative_ids=(coop,), at=at(10), status="risolta", claimed_by=coop,
+                       claimed_after=timedelta(hours=1), resolved_after=timedelta(days=8)),
+        "p2": await mk(core, cooperative_ids=(coop,), at=at(11)),
+        "c1": await mk(core, cooperative_ids=(coop,), urgency="alta", at=at(17), status="risolta", claimed_by=coop,
+                       claimed_after=timedelta(hours=2), resolved_after=timedelta(hours=30)),
+        "c2": await mk(core, cooperative_ids=(coop,), urgency="alta", at=at(18), status="presa_in_carico", claimed_by=coop,
+                       claimed_after=timedelta(hours=4)),
+        "c3": await mk(core, cooperative_ids=(coop,), urgency="alta", at=at(19)),
+        "c4": await mk(core, cooperative_ids=(coop,), comune=CERVIA, at=at(20)),
+        "c5": await mk(core, cooperative_ids=(coop,), category="anziani", urgency="bassa", at=at(21),
+                       status="presa_in_carico", claimed_by=coop, claimed_after=timedelta(hours=9)),
+        "x1": await mk(core, cooperative_ids=(coop,), at=END),  # the next period
+        "y1": await mk(core, cooperative_ids=(other,), at=at(17)),  # another cooperative's
+    }
+    return coop, n
+
+
+async def test_digest_figures_match_the_hand_computed_ones(core: Core, digest_world: tuple[int, dict[str, Need]]) -> None:
+    coop_id, n = digest_world
+    async with core.sessions() as session:
+        coop = await session.get(Cooperative, coop_id)
+        assert coop is not None
+        f = await digests.figures(session, cooperative=coop, period_start=MON, period_end=END)
+    assert (f.total, f.previous_total, f.unclaimed) == (5, 2, 4)
+    assert [(c.key, c.count, c.previous, c.baseline) for c in f.by_category] == [("spesa", 4, 2, 2), ("anziani", 1, 0, 1)]
+    assert [(c.key, c.count) for c in f.by_urgency] == [("alta", 3), ("media", 1), ("bassa", 1)]
+    assert [(c.label, c.count, c.previous, c.baseline) for c in f.by_comune] == [("Ravenna", 4, 2, 3), ("Cervia", 1, 0, 0)]
+    assert [o.ticket for o in f.oldest_open] == [n[k].ticket for k in ("o1", "p2", "c2", "c3", "c4")]
+    assert f.median_claim_hours == pytest.approx(4.0)  # 2 h, 4 h, 9 h
+    assert f.median_resolve_hours == pytest.approx(111.0)  # (30 h + 192 h) / 2
+
+
+def test_emerging_rule_needs_twice_the_mean_and_three_needs() -> None:
+    from conversations.digest import is_emerging
+
+    assert is_emerging(Count("a", "a", 4, baseline=2))  # mean 0.5
+    assert is_emerging(Count("a", "a", 3, baseline=0))
+    assert not is_emerging(Count("a", "a", 2, baseline=0))  # too few to call a trend
+    assert not is_emerging(Count("a", "a", 7, baseline=16))  # mean 4: 7 < 8
+    assert is_emerging(Count("a", "a", 8, baseline=16))
+
+
+async def test_digest_reads_in_italian(core: Core, translator: Translator, digest_world: tuple[int, dict[str, Need]]) -> None:
+    coop_id, _ = digest_world
+    async with core.sessions() as session:
+        coop = await session.get(Cooperative, coop_id)
+        assert coop is not None
+        f = await digests.figures(session, cooperative=coop, period_start=MON, period_end=END)
+    text = translator.render(render(f, local_start=MON.date(), local_end=(END - timedelta(days=1)).date()), "it").text
+    assert "Riepilogo di Il Cantiere\ndal 16 novembre 2026 al 22 novembre 2026" in text
+    assert "Richieste ricevute: 5. In aumento del 150% rispetto al periodo prima (2)." in text
+    assert "• Spesa e beni di prima necessità: 4" in text and "• Urgente, entro 1-2 giorni: 3" in text
+    assert "Bisogni in crescita" in text and "• Ravenna: 4 (media 0,75)" in text
+    assert "Richieste ancora da prendere in carico: 4" in text
+    assert "Tempo mediano per la presa in carico: 4 ore" in text and "Tempo mediano per risolvere: 4,6 giorni" in text
+
+
+# --- digest runs -----------------------------------------------------------------
+
+
+@pytest.fixture
+def digest_dir(tmp_path: Path) -> Path:
+    return tmp_path / "digests"
+
+
+@pytest.fixture
+async def core_with_dir(db_url: str, clock: FakeClock, digest_dir: Path) -> AsyncIterator[Core]:
+    built = await build_core(make_settings(db_url, scheduler=SchedulerSettings(digest_dir=digest_dir)), clock=clock)
+    try:
+        yield built
+    finally:
+        await built.close()
+
+
+async def test_digest_is_queued_once_with_its_chart(core_with_dir: Core, digest_dir: Path) -> None:
+    core = core_with_dir
+    coop = await add_coop(core, "cantiere", comuni=(RAVENNA,))
+    await add_operator(core, coop, "lucia")
+    await add_need(core, cooperative_ids=(coop,), at=at(17))
+    first = await send_digest(core, coop, START)
+    again = await send_digest(core, coop, START + timedelta(hours=1))
+    assert (first.outcome, first.recipients, again.outcome) == ("sent", 1, "already")
+    async with core.sessions() as session:
+        [row] = (await session.execute(select(OutboxMessage).where(OutboxMessage.recipient == "lucia"))).scalars().all()
+        runs = (await session.execute(select(DigestRun))).scalars().all()
+    assert row.attachment_type == "image/png" and row.attachment_path is not None
+    assert Path(row.attachment_path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [(r.period_start, r.period_end, r.recipients) for r in runs] == [(MON, END, 1)]
+
+
+async def test_restart_mid_period_sends_nothing_until_the_next_period(core: Core) -> None:
+    coop = await add_coop(core, "cantiere", comuni=(RAVENNA,))
+    await add_operator(core, coop, "lucia")
+    assert (await send_digest(core, coop, START)).outcome == "sent"
+    # the process restarts on Tuesday: the same period, already recorded; on Thursday it is too old anyway
+    assert (await send_digest(core, coop, START + timedelta(days=1))).outcome == "already"
+    assert (await send_digest(core, coop, START + timedelta(days=3))).outcome == "late"
+    nxt = await send_digest(core, coop, END + timedelta(days=7, minutes=1))
+    assert (nxt.outcome, nxt.period_start) == ("sent", END)
+    assert len(await texts_to(core, "lucia")) == 2
+
+
+async def test_missed_runs_are_caught_up_once_not_once_per_slot(core: Core) -> None:
+    coop = await add_coop(core, "cantiere", comuni=(RAVENNA,))
+    await add_operator(core, coop, "lucia")
+    # down from Sunday 15 to Tuesday 1 December: the Monday runs of the 16th... 30th were missed
+    back = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    results = [await send_digest(core, coop, back + timedelta(minutes=m)) for m in (0, 1, 2)]
+    assert [r.outcome for r in results] == ["sent", "already", "already"]
+    assert results[0].period_end == datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+    # a period that ended longer ago than digest_catch_up_hours is not sent late
+    assert (await send_digest(core, coop, datetime(2026, 12, 3, 9, tzinfo=UTC))).outcome == "late"
+
+
+async def test_two_schedulers_on_one_database_send_one_digest(core: Core, db_url: str, clock: FakeClock) -> None:
+    coop = await add_coop(core, "cantiere", comuni=(RAVENNA,))
+    await add_operator(core, coop, "lucia")
+    other = await build_core(make_settings(db_url), clock=clock)
+    try:
+        results = await asyncio.gather(send_digest(core, coop, START), send_digest(other, coop, START))
+    finally:
+        await other.close()
+    assert sorted(r.outcome for r in results) == ["already", "sent"]
+    async with core.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(DigestRun))).scalar_one() == 1
+    assert len(await texts_to(core, "lucia")) == 1
+
+
+async def test_scheduler_table_and_catch_up_on_start(core: Core, clock: FakeClock) -> None:
+    coop = await add_coop(core, "cantiere", comuni=(RAVENNA,))
+    await add_operator(core, coop, "lucia")
+    with time_machine.travel(clock.now, tick=False):
+        for _ in range(2):  # start, stop, start again: the catch-up sends once
+            scheduler = Scheduler(core, clock=clock)
+            await scheduler.start()
+            jobs = {j.id: j for j in scheduler.aps.get_jobs()}
+            scheduler.shutdown()
+    assert set(jobs) == {*(s.id for s in JOBS), "digest_sync", f"digest:{coop}"}
+    assert all(j.coalesce and j.misfire_grace_time == core.settings.scheduler.misfire_grace_seconds for j in jobs.values())
+    assert str(jobs[f"digest:{coop}"].trigger.timezone) == "Europe/Rome"
+    assert jobs[f"digest:{coop}"].next_run_time == END + timedelta(days=7)  # next Monday, 8:00 in Rome
+    assert len(await texts_to(core, "lucia")) == 1
+
+
+# --- follow-ups, reminders, retention --------------------------------------------------
+
+
+async def test_follow_up_is_asked_after_n_days_once_and_the_answer_closes_the_need(core: Core, clock: FakeClock) -> None:
+    need = await add_need(core, at=START, citizen="anna")
+    assert await send_follow_ups(core, START + timedelta(days=7) - timedelta(seconds=1)) == 0
+    assert await send_follow_ups(core, START + timedelta(days=7)) == 1
+    assert await send_follow_ups(core, START + timedelta(days=8)) == 0
+    [question] = await texts_to(core, "anna")
+    assert f"(richiesta {need.ticket}). La richiesta è ancora attuale?" in question
+    clock.now = START + timedelta(days=7, hours=1)
+    await core.pipeline.handle(say(core, "anna", "2"))
+    assert "Chiudiamo la richiesta" in (await texts_to(core, "anna"))[-1]
+    async with core.sessions() as session:
+        row = await session.get(Need, need.id)
+        answered = (await session.execute(select(FollowUp.answer))).scalar_one()
+    assert row is not None and (row.status, row.follow_up_answer, answered) == ("chiusa", "no", "no")
+
+
+async def test_follow_up_waits_while_the_citizen_is_in_another_conversation(core: Core, clock: FakeClock) -> None:
+    await add_need(core, at=START, citizen="anna")
+    clock.now = START + timedelta(days=7)
+    await core.pipeline.handle(say(core, "anna", "/nuovo"))  # in the middle of a new report
+    assert await send_follow_ups(core, clock.now) == 0
+    assert await send_follow_ups(core, clock.now + timedelta(days=2)) == 1  # the half-done report expired
+
+
+async def test_satisfaction_is_asked_after_resolution_and_recorded(core: Core, clock: FakeClock) -> None:
+    need = await add_need(core, at=START, citizen="anna", status="risolta", resolved_after=timedelta(hours=2))
+    assert await ask_satisfaction(core, START + timedelta(hours=25)) == 0
+    assert await ask_satisfaction(core, START + timedelta(hours=26)) == 1
+    clock.now = START + timedelta(hours=27)
+    await core.pipeline.handle(say(core, "anna", "5"))
+    await core.pipeline.handle(say(core, "anna", "Gentilissimi"))
+    async with core.sessions() as session:
+        row = await session.get(Need, need.id)
+        state = await conversations.load(session, citizen_id=row.citizen_id or 0) if row else None
+    assert row is not None and (row.satisfaction, row.satisfaction_comment) == (5, "Gentilissimi")
+    assert state is not None and not state.is_active
+
+
+async def test_urgent_unclaimed_need_is_reminded_then_escalated(core: Core) -> None:
+    core.pipeline.operations.admins = Admins((Recipient("test", "admin"),))
+    coop = await add_coop(core, "cantiere", comuni=(RAVENNA,))
+    await add_operator(core, coop, "lucia")
+    need = await add_need(core, cooperative_ids=(coop,), urgency="alta", at=START)
+    await add_need(core, cooperative_ids=(coop,), urgency="media", at=START)  # not urgent: never reminded
+    assert await remind_unclaimed(core, START + timedelta(hours=3, minutes=59)) == 0
+    assert await remind_unclaimed(core, START + timedelta(hours=4)) == 1
+    assert await remind_unclaimed(core, START + timedelta(hours=11)) == 0
+    assert await remind_unclaimed(core, START + timedelta(hours=12)) == 1
+    assert await remind_unclaimed(core, START + timedelta(days=3)) == 0
+    [reminder] = await texts_to(core, "lucia")
+    [escalation] = await texts_to(core, "admin")
+    assert f"Promemoria: la richiesta urgente {need.ticket}" in reminder
+    assert f"nessuno ha preso in carico la richiesta urgente {need.ticket}" in escalation
+
+
+async def test_claimed_need_is_not_reminded(core: Core) -> None:
+    coop = await add_coop(core, "cantiere", comuni=(RAVENNA,))
+    await add_operator(core, coop, "lucia")
+    await add_need(core, cooperative_ids=(coop,), urgency="alta", at=START, status="presa_in_carico", claimed_by=coop)
+    assert await remind_unclaimed(core, START + timedelta(days=1)) == 0
+
+
+async def test_retention_anonymises_closed_needs_and_keeps_the_aggregates(core: Core) -> None:
+    closed = await add_need(core, at=START, status="chiusa", resolved_after=timedelta(days=1))
+    still_open = await add_need(core, at=START)
+    done = START + timedelta(days=1)
+    assert await apply_retention(core, done + timedelta(days=365) - timedelta(seconds=1)) == 0
+    assert await apply_retention(core, done + timedelta(days=365)) == 1
+    assert await apply_retention(core, done + timedelta(days=400)) == 0
+    async with core.sessions() as session:
+        a = await session.get(Need, closed.id)
+        b = await session.get(Need, still_open.id)
+    assert a is not None and (a.description, a.contact_phone, a.category_slug, a.comune_istat) == ("", None, "spesa", RAVENNA)
+    assert a.anonymised_at is not None and a.created_at == START
+    assert b is not None and b.description == "Mi serve aiuto"
