@@ -16,6 +16,7 @@ from bot.dispatcher import Dispatcher, RetryPolicy
 from bot.notify import Recipient
 from bot.operations import Admins, Operations
 from bot.pipeline import Pipeline, PipelineConfig, utc_now
+from bot.staff import StaffConfig, StaffOps
 from conversations import Engine, Gazetteer, Translator, build_engine
 from handlers import Sender
 from storage import migrate
@@ -89,6 +90,13 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
         ),
         clock=clock,
         operations=Operations(translator, admins_from(settings), page_size=settings.operators.page_size),
+        staff=StaffOps(
+            translator,
+            StaffConfig(
+                admins=frozenset((r.channel, r.external_id) for r in admins_from(settings).recipients),
+                export_dir=settings.admin.export_dir,
+            ),
+        ),
     )
     return Core(settings, db, sessions, gazetteer, translator, engine, pipeline)
 

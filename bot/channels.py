@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 from dataclasses import dataclass, field
@@ -46,8 +47,8 @@ async def build_channels(core: Core) -> list[Channel]:
     return channels
 
 
-async def serve(core: Core, *, stop: asyncio.Event | None = None) -> int:
-    """Run every configured channel until SIGINT/SIGTERM (or `stop`)."""
+async def serve(core: Core, *, stop: asyncio.Event | None = None, sock: socket.socket | None = None) -> int:
+    """Run every configured channel until SIGINT/SIGTERM (or `stop`); `sock` is a listening socket shared by workers."""
     stop = stop or asyncio.Event()
     channels = await build_channels(core)
     if not channels:
@@ -70,21 +71,18 @@ async def serve(core: Core, *, stop: asyncio.Event | None = None) -> int:
         web = build_web_app(core, routes)
         web_settings = core.settings.web
         jobs.append(
-            asyncio.create_task(serve_web(web, host=web_settings.host, port=web_settings.port, stop=stop))
+            asyncio.create_task(serve_web(web, host=web_settings.host, port=web_settings.port, stop=stop, sock=sock))
         )
-    scheduler = None
     if core.settings.scheduler.enabled:
-        from bot.scheduler import Scheduler
+        from bot.leader import run_scheduler
 
-        scheduler = Scheduler(core)
-        await scheduler.start()
+        # On PostgreSQL only the elected worker schedules (bot/leader.py); on SQLite it just runs.
+        jobs.append(asyncio.create_task(run_scheduler(core, stop), name="scheduler"))
     logger.info("running: %s", ", ".join(c.name for c in channels))
     try:
         await stop.wait()
     finally:
         stop.set()
-        if scheduler is not None:
-            scheduler.shutdown()
         await asyncio.gather(*jobs, return_exceptions=True)
         for channel in channels:
             if channel.shutdown is not None:

@@ -26,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ascolto", description="Ascolto: i bisogni dei cittadini, alle cooperative.")
     parser.add_argument("--config", type=Path, default=None, help="settings file (default: ./config.toml)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the configured channels (the console chat when no token is set)")
+    run = sub.add_parser("run", help="run the configured channels (the console chat when no token is set)")
+    run.add_argument("--workers", type=int, default=1, help="worker processes on one PostgreSQL (docs/deploy.md)")
+    run.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)  # set by --workers
     chat = sub.add_parser("chat", help="chat with the bot in this terminal (one message a line)")
     chat.add_argument("--as", dest="name", default="console", help="chat as this citizen (default: console)")
     db = sub.add_parser("db", help="database tasks")
@@ -66,6 +68,14 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         await core.close()
         print("database up to date")
         return 0
+    if args.command == "run" and args.workers > 1:
+        from bot import workers
+
+        try:
+            return await workers.supervise(settings, count=args.workers, config=args.config)
+        except ConfigError as exc:
+            print(f"ascolto: configuration error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
     core = await build_core(settings)
     try:
         if args.command == "needs":
@@ -74,7 +84,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _chat(core, name=args.name)
         if args.command in coops_cli.COMMANDS:
             return await coops_cli.dispatch(args, core)
-        return await _run(core)
+        return await _run(core, listen_fd=args.listen_fd)
     finally:
         await core.close()
 
@@ -85,12 +95,16 @@ async def _chat(core: Core, *, name: str) -> int:
     return await chat(core, name=name, stdin=sys.stdin, stdout=sys.stdout, interactive=sys.stdin.isatty())
 
 
-async def _run(core: Core) -> int:
+async def _run(core: Core, *, listen_fd: int | None = None) -> int:
     if not has_remote_channel(core.settings):
         return await _chat(core, name="console")
     from bot.channels import serve
 
     try:
+        if listen_fd is not None:
+            from bot.workers import inherited_socket
+
+            return await serve(core, sock=inherited_socket(listen_fd))
         return await serve(core)
     except ConfigError as exc:  # a channel found its settings incomplete while starting
         print(f"ascolto: configuration error: {exc}", file=sys.stderr)

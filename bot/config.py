@@ -134,6 +134,8 @@ class AdminSettings(_Section):
     telegram_ids: list[str] = []
     whatsapp_numbers: list[str] = []
     console_names: list[str] = []
+    export_dir: Path = Path("var/exports")
+    """Where `/esporta` writes its CSV and XLSX files before attaching them."""
 
 
 class OperatorsSettings(_Section):

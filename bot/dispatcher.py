@@ -16,11 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.pipeline import utc_now
 from handlers import Held, Outgoing, Rejected, SendError, Sender, Throttled, Unreachable, Unsubscribed
-from storage import delivery, outbox
+from storage import delivery, erasure, outbox
 from storage.db import transaction
 from storage.models import Citizen, OutboxMessage
 
 logger = logging.getLogger(__name__)
+
+
+_MARK_SENT_RETRIES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 10.0, 10.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +84,37 @@ class Dispatcher:
         by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
         for row in rows:
             by_chat[(row.channel, row.recipient)].append(row)
-        counts = await asyncio.gather(*(self._send_chat(chat, contacts) for chat in by_chat.values()))
+        sent: list[tuple[int, str | None]] = []
+        try:
+            counts = await asyncio.gather(*(self._send_chat(chat, contacts, sent) for chat in by_chat.values()))
+        finally:
+            # One commit for the whole batch instead of one per message: on SQLite each commit
+            # is an fsync. Until it lands the rows stay leased, so nobody sends them again;
+            # a crash before it widens the documented duplicate window to one batch.
+            await self._mark_sent(sent)
         return sum(counts)
+
+    async def _mark_sent(self, sent: list[tuple[int, str | None]]) -> None:
+        if not sent:
+            return
+        now = self.clock()
+        # The provider has these messages: losing this commit to a database blip would send them
+        # again after the lease. Retry within half the lease, so only a crash can duplicate
+        # (docs/architecture.md "Failure model"; tests/faults/test_database_outage.py).
+        deadline = asyncio.get_running_loop().time() + self.lease.total_seconds() / 2
+        for attempt, delay in enumerate(_MARK_SENT_RETRIES, start=1):
+            try:
+                async with transaction(self.sessions) as session:
+                    for message_id, provider_id in sent:
+                        await outbox.mark_sent(session, message_id=message_id, provider_message_id=provider_id, now=now)
+                    # The last message to a citizen who erased their data: now it is out, forget the chat id.
+                    await erasure.purge_sent(session, message_ids=[m for m, _ in sent])
+                return
+            except Exception as exc:
+                if attempt == len(_MARK_SENT_RETRIES) or asyncio.get_running_loop().time() + delay > deadline:
+                    raise
+                logger.warning("marking %s outbox rows sent failed (%s): retrying", len(sent), type(exc).__name__)
+                await asyncio.sleep(delay)
 
     async def flush(self, *, max_rounds: int = 1000) -> int:
         """Send until nothing is due now (used by the console and by tests)."""
@@ -110,11 +142,16 @@ class Dispatcher:
             waiter.cancel()
             stopper.cancel()
 
-    async def _send_chat(self, rows: list[OutboxMessage], contacts: Mapping[int, delivery.Contact]) -> int:
+    async def _send_chat(
+        self,
+        rows: list[OutboxMessage],
+        contacts: Mapping[int, delivery.Contact],
+        sent: list[tuple[int, str | None]],
+    ) -> int:
         attempted = 0
         for index, row in enumerate(rows):
             attempted += 1
-            is_sent = await self._send_row(row, contacts.get(row.citizen_id or 0))
+            is_sent = await self._send_row(row, sent, contacts.get(row.citizen_id or 0))
             if not is_sent:
                 # Keep the chat in order: later rows wait behind the one that failed.
                 rest = [r.id for r in rows[index + 1 :] if r.id is not None]
@@ -123,7 +160,9 @@ class Dispatcher:
                 break
         return attempted
 
-    async def _send_row(self, row: OutboxMessage, contact: delivery.Contact | None = None) -> bool:
+    async def _send_row(
+        self, row: OutboxMessage, sent: list[tuple[int, str | None]], contact: delivery.Contact | None = None
+    ) -> bool:
         """Send one row; False when the rest of its chat must wait behind it."""
         assert row.id is not None
         sender = self.senders[row.channel]
@@ -142,6 +181,8 @@ class Dispatcher:
             conversation_version=row.conversation_version,
             last_inbound_at=contact.last_inbound_at if contact is not None else None,
             previous_error_code=row.error_code,
+            attachment_path=row.attachment_path,
+            attachment_type=row.attachment_type,
         )
         try:
             provider_id = await sender.send(message)
@@ -157,8 +198,7 @@ class Dispatcher:
             logger.exception("sender %s crashed on outbox %s", row.channel, row.id)
             await self._record_failure(row, SendError(type(exc).__name__))
             return False
-        async with transaction(self.sessions) as session:
-            await outbox.mark_sent(session, message_id=row.id, provider_message_id=provider_id, now=self.clock())
+        sent.append((row.id, provider_id))
         return True
 
     async def _record_failure(self, row: OutboxMessage, exc: SendError) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -29,6 +30,7 @@ from conversations import (
     make_ticket,
 )
 from bot.operations import Conflict, Operations
+from bot.staff import StaffOps
 from handlers import render_numbered, split_text, text_limit
 from storage import citizens, conversations, inbound, needs, outbox, reference
 from storage.db import transaction
@@ -37,7 +39,20 @@ from storage.models import Citizen
 logger = logging.getLogger(__name__)
 
 MAX_TICKET_DRAWS: Final = 5
+CATEGORY_CACHE_SECONDS: Final = 5.0
 MIN_PART_CHARS: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryNames:
+    """A category's names, cached between messages."""
+
+    slug: str
+    name_it: str
+    name_en: str
+
+    def name(self, language: str) -> str:
+        return self.name_en if language == "en" and self.name_en else self.name_it
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +92,7 @@ class Pipeline:
         entropy: Callable[[int], bytes] = os.urandom,
         on_commit: Callable[[], None] | None = None,
         operations: Operations | None = None,
+        staff: StaffOps | None = None,
     ) -> None:
         self.sessions = sessions
         self.engine = engine
@@ -86,7 +102,9 @@ class Pipeline:
         self.clock = clock
         self.entropy = entropy
         self.on_commit = on_commit
+        self._categories: tuple[float, Sequence[CategoryNames] | None] = (0.0, None)
         self.operations = operations or Operations(translator)
+        self.staff = staff or StaffOps(translator)
 
     async def handle(self, event: Inbound) -> Handled:
         """Apply one inbound exactly once; raises only if the database fails (then nothing was written)."""
@@ -123,7 +141,13 @@ class Pipeline:
             return Handled(duplicate=True, citizen_id=citizen.id)
         state = await conversations.load(session, citizen_id=citizen.id)
         ctx = await self._context(session, citizen, now)
-        ctx = replace(ctx, desk=await self.operations.load_desk(session, event=event))
+        ctx = replace(
+            ctx,
+            desk=await self.operations.load_desk(session, event=event),
+            staff=await self.staff.load(session, event=event, state=state, now=now),
+        )
+        if citizen.erased_at is not None:  # erased, and writing again before the pseudonym landed: a fresh start
+            citizen.erased_at = None
         turn = self.engine.step(state, event, ctx)
         await conversations.save(session, citizen_id=citizen.id, state=turn.state)
         for effect in turn.effects:
@@ -133,12 +157,27 @@ class Pipeline:
         await self._enqueue(session, citizen, turn, now)
         return Handled(duplicate=False, replies=len(turn.replies), citizen_id=citizen.id)
 
+    async def _active_categories(self, session: AsyncSession) -> Sequence[CategoryNames]:
+        """The categories, re-read at most every CATEGORY_CACHE_SECONDS (they change rarely, by admins)."""
+        loaded_at, rows = self._categories
+        if rows is None or time.monotonic() - loaded_at > CATEGORY_CACHE_SECONDS:
+            # Plain values, not ORM rows: a rolled-back transaction expires its instances.
+            rows = tuple(
+                CategoryNames(c.slug, c.name_it, c.name_en) for c in await reference.active_categories(session)
+            )
+            self._categories = (time.monotonic(), rows)
+        return rows
+
+    def forget_categories(self) -> None:
+        """Called after an admin changes categories, so this process sees it at once."""
+        self._categories = (0.0, None)
+
     async def _context(self, session: AsyncSession, citizen: Citizen, now: datetime) -> Context:
         assert citizen.id is not None
         language = citizen.language
         categories = tuple(
             Category(slug=c.slug, label=c.name(language), aliases=(c.slug, c.name_it, c.name_en))
-            for c in await reference.active_categories(session)
+            for c in await self._active_categories(session)
         )
         labels = {c.slug: c.label for c in categories}
         mine = tuple(
@@ -173,6 +212,8 @@ class Pipeline:
             await self.operations.route(session, need=effect)
         elif await self.operations.apply(session, citizen=citizen, effect=effect, now=self.clock()):
             pass
+        elif await self.staff.apply(session, citizen=citizen, effect=effect, now=self.clock()):
+            pass
         elif isinstance(effect, OptedOut):
             citizen.opted_out_at = effect.at
             logger.info("citizen %s opted out", citizen.id)
@@ -195,7 +236,7 @@ class Pipeline:
             parts = split_text(rendered.text, room)
             for index, part in enumerate(parts):
                 is_last = index == len(parts) - 1
-                await outbox.enqueue(
+                row = await outbox.enqueue(
                     session,
                     channel=citizen.channel,
                     recipient=citizen.external_id,
@@ -206,3 +247,5 @@ class Pipeline:
                     conversation_version=turn.state.version,
                     now=now,
                 )
+                # The confirmation of /cancella_dati: the dispatcher pseudonymises the chat id once it is sent.
+                row.purge_recipient = citizen.erased_at == now

@@ -18,6 +18,7 @@ from bot.app import Core
 from bot.config import SchedulerSettings
 from bot.jobs import apply_retention, ask_satisfaction, remind_unclaimed, send_digest, send_follow_ups
 from bot.pipeline import utc_now
+from bot.staff_jobs import finish_broadcasts, purge_erased
 from storage import cooperatives
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ JOBS: Final = (
     JobSpec("satisfaction", ask_satisfaction, _every_scan),
     JobSpec("reminders", remind_unclaimed, _every_scan),
     JobSpec("retention", apply_retention, _nightly),
+    JobSpec("broadcast_reports", finish_broadcasts, _every_scan),
+    JobSpec("erasure_purge", purge_erased, _nightly),
 )
 """Fixed jobs. Each cooperative adds ``digest:<id>``: a CronTrigger from its own `digest_cron` in its own
 time zone (Europe/Rome by default), with the same misfire policy. Every job is idempotent through its
@@ -61,9 +64,13 @@ DIGEST_SYNC_MINUTES: Final = 15
 class Scheduler:
     """Wraps an `AsyncIOScheduler` with a memory job store of its own (never shared between processes)."""
 
-    def __init__(self, core: Core, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, core: Core, *, clock: Callable[[], datetime] = utc_now, may_run: Callable[[], bool] = lambda: True
+    ) -> None:
         self.core = core
         self.clock = clock
+        self.may_run = may_run
+        """False on a worker that lost the scheduler lease (`bot/leader.py`): its jobs then do nothing."""
         s = core.settings.scheduler
         self.aps = AsyncIOScheduler(
             timezone=ZoneInfo(s.timezone),
@@ -115,6 +122,9 @@ class Scheduler:
 
     async def _run(self, job_id: str, run: JobFn) -> None:
         """Every job goes through here: the time comes from our clock, and an error never kills the scheduler."""
+        if not self.may_run():
+            logger.info("job %s skipped: this worker is not the scheduler leader", job_id)
+            return
         try:
             await run(self.core, self.clock())
         except Exception:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Sequence
 
 import uvicorn
@@ -43,11 +44,13 @@ def build_web_app(core: Core, routes: Sequence[BaseRoute] = ()) -> Starlette:
     return Starlette(routes=[*routes, Route("/healthz", healthz, methods=["GET"])])
 
 
-async def serve_web(app: Starlette, *, host: str, port: int, stop: asyncio.Event) -> None:
-    """Run uvicorn in this event loop until `stop` is set."""
+async def serve_web(
+    app: Starlette, *, host: str, port: int, stop: asyncio.Event, sock: socket.socket | None = None
+) -> None:
+    """Run uvicorn in this event loop until `stop` is set; on `sock` when given (inherited from `--workers`)."""
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock] if sock is not None else None))
     await stop.wait()
     server.should_exit = True
     await task

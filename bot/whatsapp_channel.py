@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from datetime import datetime
 from types import MappingProxyType
 from typing import Final
@@ -11,7 +14,7 @@ from urllib.parse import parse_qsl
 
 from aiolimiter import AsyncLimiter
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
@@ -23,12 +26,19 @@ from bot.config import ConfigError, WhatsAppSettings
 from handlers import whatsapp
 from storage import delivery
 from storage.db import transaction
-from storage.models import OutboxStatus
+from storage.models import OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)
 
 INBOUND_PATH: Final = "/whatsapp"
 STATUS_PATH: Final = "/whatsapp/status"
+FILES_PATH: Final = "/whatsapp/files"
+"""Attachments (digest charts, exports) by capability URL: Twilio fetches media by URL."""
+
+
+def file_signature(auth_token: str, outbox_id: int) -> str:
+    """An unguessable token for one outbox row's attachment, keyed on the account's secret."""
+    return hmac.new(auth_token.encode(), f"file:{outbox_id}".encode(), hashlib.sha256).hexdigest()[:32]
 EMPTY_TWIML: Final = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 """Twilio reads our answer as TwiML: an empty <Response/> says "received, nothing to say now"."""
 REQUEST_TIMEOUT_SECONDS: Final = 10.0
@@ -71,6 +81,9 @@ async def build(core: Core) -> Channel:
         status_callback=settings.public_base_url + STATUS_PATH,
         limiter=limiter_for(settings.messages_per_second),
         clock=core.pipeline.clock,
+        media_url=lambda outbox_id: (
+            f"{settings.public_base_url}{FILES_PATH}/{outbox_id}/{file_signature(auth_token, outbox_id)}"
+        ),
     )
     return Channel(
         name=whatsapp.CHANNEL,
@@ -80,7 +93,8 @@ async def build(core: Core) -> Channel:
             validator=RequestValidator(auth_token),
             public_base_url=settings.public_base_url,
             templates=templates,
-        ),
+        )
+        + [file_route(core, auth_token)],
         shutdown=http.close,
     )
 
@@ -147,6 +161,25 @@ def routes(
         Route(INBOUND_PATH, inbound, methods=["POST"]),
         Route(STATUS_PATH, status, methods=["POST"]),
     ]
+
+
+def file_route(core: Core, auth_token: str) -> BaseRoute:
+    """Serves an outbox row's attachment to whoever holds its signed URL (Twilio), nothing else."""
+
+    async def serve_file(request: Request) -> Response:
+        try:
+            outbox_id = int(request.path_params["outbox_id"])
+        except ValueError:
+            return Response(status_code=404)
+        if not hmac.compare_digest(str(request.path_params["signature"]), file_signature(auth_token, outbox_id)):
+            return Response(status_code=404)
+        async with core.sessions() as session:
+            row = await session.get(OutboxMessage, outbox_id)
+        if row is None or row.attachment_path is None or not Path(row.attachment_path).is_file():
+            return Response(status_code=404)
+        return FileResponse(row.attachment_path, media_type=row.attachment_type)
+
+    return Route(FILES_PATH + "/{outbox_id}/{signature}", serve_file, methods=["GET"])
 
 
 async def apply_status(

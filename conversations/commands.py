@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from conversations import optout
+from conversations import admin, optout, rights
 from conversations import operator
+from conversations.effects import RightsExercised
 from conversations.engine import Builder, Engine
 from conversations.flows import followup, intake, menu
 from conversations.messages import Msg, Reply
@@ -20,6 +21,10 @@ def build_engine(known_msgids: set[str] | None = None) -> Engine:
                 intake.build(known_msgids),
                 followup.build_still_needed(known_msgids),
                 followup.build_satisfaction(known_msgids),
+                rights.build_erase(known_msgids),
+                rights.build_language(known_msgids),
+                admin.build_confirm(known_msgids),
+                admin.build_broadcast(known_msgids),
             )
         },
         home=menu.FLOW_ID,
@@ -57,11 +62,15 @@ def build_engine(known_msgids: set[str] | None = None) -> Engine:
 
     @engine.command("miei", "mie", "mine")
     def _mine(e: Engine, b: Builder, ctx: Context) -> None:
+        b.effects.append(RightsExercised(right="accesso", at=ctx.now))
         e.inform(b, ctx, menu.my_needs(ctx))
 
     @engine.command("privacy")
     def _privacy(e: Engine, b: Builder, ctx: Context) -> None:
+        b.effects.append(RightsExercised(right="informazione", at=ctx.now))
         e.inform(b, ctx, menu.privacy_notice(ctx))
 
     operator.register(engine)
+    rights.register(engine)
+    admin.register(engine)
     return engine

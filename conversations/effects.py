@@ -162,6 +162,110 @@ class OptedIn:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class RightsExercised:
+    """A data-rights request, audited: ``right`` is ``informazione``, ``accesso``, ``cancellazione_chiesta``, ``lingua`` or ``annunci``."""
+
+    right: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageChanged:
+    """``/lingua en``: replies from now on (this one included) are in English."""
+
+    language: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastsRefused:
+    """``/stop_annunci``: no `/annuncio` reaches this citizen any more."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastsAccepted:
+    """``/ricevi_annunci``: announcements reach them again."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DataErasureRequested:
+    """The citizen confirmed ``/cancella_dati``: every personal field is erased or pseudonymised."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StaffCommandUsed:
+    """An admin or operator read something (``/audit``, ``/statistiche``): audited with the command name only."""
+
+    command: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RoleGranted:
+    """``/nomina_admin telegram 123``, confirmed: ``RoleGranted("admin", "telegram", "123", at)``."""
+
+    role: str
+    channel: str
+    external_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRevoked:
+    """``/revoca_admin telegram 123``, confirmed (admins from the config file cannot be revoked from the chat)."""
+
+    role: str
+    channel: str
+    external_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorRevoked:
+    """``/revoca_operatore 4``, confirmed: the operator stops receiving needs and using desk commands."""
+
+    operator_id: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InviteCreated:
+    """``/invito cantiere``: a single-use code for a new operator of that cooperative."""
+
+    cooperative_id: int
+    code: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequested:
+    """``/esporta 2026-11-01 2026-11-30``: CSV and XLSX sent back; personal fields only when ``include_personal``."""
+
+    since: datetime
+    until: datetime
+    include_personal: bool
+    cooperative_id: int | None
+    """None: every need (admins); else only needs routed to or claimed by that cooperative."""
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastRequested:
+    """A confirmed ``/annuncio``: queued for every citizen who did not opt out, within the filters."""
+
+    text: str
+    comune_istat: str | None
+    category: str | None
+    at: datetime
+
+
 Effect = (
     ConsentGiven
     | ConsentRefused
@@ -179,4 +283,16 @@ Effect = (
     | NoteAdded
     | FollowUpAnswered
     | SatisfactionGiven
+    | RightsExercised
+    | LanguageChanged
+    | BroadcastsRefused
+    | BroadcastsAccepted
+    | DataErasureRequested
+    | StaffCommandUsed
+    | RoleGranted
+    | RoleRevoked
+    | OperatorRevoked
+    | InviteCreated
+    | ExportRequested
+    | BroadcastRequested
 )

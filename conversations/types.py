@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from conversations.effects import Effect
 from conversations.messages import Reply
+from conversations.staff import Staff
 
 if TYPE_CHECKING:
     from conversations.comuni import Gazetteer
@@ -129,6 +130,8 @@ class Context:
     """Operator data; empty unless the message is an operator command."""
     is_opted_out: bool = False
     """The citizen wrote STOP on WhatsApp (or Twilio said 21610); START clears it."""
+    staff: Staff = field(default_factory=Staff)
+    """The sender's role and admin data; loaded only for staff commands and flows (issue 7)."""
 
 
 @dataclass(frozen=True, slots=True)

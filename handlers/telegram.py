@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Final
 
 from aiolimiter import AsyncLimiter
@@ -23,6 +24,8 @@ logger = logging.getLogger(__name__)
 CHANNEL: Final = "telegram"
 MAX_TEXT: Final = text_limit(CHANNEL)
 """4096 characters a message (https://core.telegram.org/bots/api#sendmessage); the pipeline splits to it."""
+CAPTION_LIMIT: Final = 1024
+"""A photo or document caption (https://core.telegram.org/bots/api#sendphoto)."""
 ALLOWED_UPDATES: Final = ("message", "callback_query")
 """All we ask Telegram for: edited messages never come, so an edit cannot answer a question twice."""
 PRIVATE: Final = ChatType.PRIVATE
@@ -210,9 +213,38 @@ class TelegramSender:
         except ValueError:
             raise Rejected(400, "recipient is not a Telegram chat id") from None
         markup: InlineKeyboardMarkup | None = render_keyboard(message.options, message.conversation_version)
+        if message.attachment_path is not None:
+            return await self._send_file(chat_id, message, markup)
         async with self.limiter(chat_id):
             try:
                 sent = await self.bot.send_message(chat_id, message.text, reply_markup=markup)
             except TelegramError as exc:
                 raise as_send_error(exc) from exc
+        return str(sent.message_id)
+
+    async def _send_file(self, chat_id: int, message: Outgoing, markup: InlineKeyboardMarkup | None) -> str | None:
+        """A chart goes as a photo, anything else as a document; the text rides as the caption when it fits.
+
+        A text longer than a caption goes first as its own message: if the file then
+        fails, a retry repeats the text (the at-least-once window, docs/architecture.md).
+        """
+        assert message.attachment_path is not None
+        path = Path(message.attachment_path)
+        if not path.is_file():
+            raise Rejected("file", "attachment file is missing")
+        caption: str | None = message.text if len(message.text) <= CAPTION_LIMIT else None
+        try:
+            if caption is None:
+                async with self.limiter(chat_id):
+                    await self.bot.send_message(chat_id, message.text)
+            async with self.limiter(chat_id):
+                with path.open("rb") as data:
+                    if (message.attachment_type or "").startswith("image/"):
+                        sent = await self.bot.send_photo(chat_id, data, caption=caption, reply_markup=markup)
+                    else:
+                        sent = await self.bot.send_document(
+                            chat_id, data, filename=path.name, caption=caption, reply_markup=markup
+                        )
+        except TelegramError as exc:
+            raise as_send_error(exc) from exc
         return str(sent.message_id)

@@ -25,6 +25,10 @@ class Outgoing:
     """The citizen's last message (filled by the dispatcher): WhatsApp's 24-hour window starts there."""
     previous_error_code: str | None = None
     """The provider's error for an earlier attempt of this row (Twilio 63016: resend as a template)."""
+    attachment_path: str | None = None
+    """A local file sent with the text (a digest chart, an export), e.g. ``var/digests/x.png``."""
+    attachment_type: str | None = None
+    """Its MIME type: ``image/*`` goes as a photo, anything else as a document."""
 
 
 class Sender(Protocol):

@@ -318,7 +318,10 @@ class WhatsAppSender:
         status_callback: str | None = None,
         limiter: AsyncLimiter | None = None,
         clock: Callable[[], datetime],
+        media_url: Callable[[int], str] | None = None,
     ) -> None:
+        self.media_url = media_url
+        """Public URL Twilio fetches an outbox row's attachment from (WhatsApp sends media by URL)."""
         self.client = client
         self.from_address = PREFIX + from_number.removeprefix(PREFIX)
         self.templates = templates
@@ -360,6 +363,8 @@ class WhatsAppSender:
             kwargs["content_variables"] = json.dumps(dict(rendered.content_variables or {}), ensure_ascii=False)
         else:
             kwargs["body"] = rendered.body
+            if message.attachment_path is not None and self.media_url is not None:
+                kwargs["media_url"] = [self.media_url(message.outbox_id)]
         if self.status_callback is not None:
             # The outbox id in the URL finds the row even if the callback beats our "sent" commit.
             kwargs["status_callback"] = f"{self.status_callback}?outbox={message.outbox_id}"

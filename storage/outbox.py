@@ -63,7 +63,7 @@ async def claim_batch(
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = (await session.execute(query)).scalars().all()
-    blocked: set[tuple[str, str]] = set()
+    blocked = await _chats_with_hidden_rows(session, rows)
     claimed: list[OutboxMessage] = []
     for row in rows:
         key = (row.channel, row.recipient)
@@ -78,6 +78,28 @@ async def claim_batch(
             break
     await session.flush()
     return claimed
+
+
+async def _chats_with_hidden_rows(session: AsyncSession, rows: Sequence[OutboxMessage]) -> set[tuple[str, str]]:
+    """Chats with an older pending row that our scan did not return: it is being claimed by another
+    worker (SKIP LOCKED hid it), so nothing newer of that chat may go before it. Without this, a
+    reply committed after worker A's scan overtook A's rows (tests/faults/test_outbox_across_workers.py)."""
+    first: dict[tuple[str, str], int] = {}
+    for row in rows:
+        assert row.id is not None
+        first.setdefault((row.channel, row.recipient), row.id)
+    if not first:
+        return set()
+    oldest = await session.execute(
+        select(OutboxMessage.channel, OutboxMessage.recipient, func.min(OutboxMessage.id))
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            col(OutboxMessage.channel).in_({channel for channel, _ in first}),
+            col(OutboxMessage.recipient).in_({recipient for _, recipient in first}),
+        )
+        .group_by(OutboxMessage.channel, OutboxMessage.recipient)
+    )
+    return {(channel, recipient) for channel, recipient, min_id in oldest.all() if first.get((channel, recipient), min_id) > min_id}
 
 
 async def mark_sent(session: AsyncSession, *, message_id: int, provider_message_id: str | None, now: datetime) -> None:

@@ -34,6 +34,7 @@ PG_HOST = os.environ.get("ASCOLTO_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("ASCOLTO_TEST_PG_PORT", "5432"))
 PG_ADMIN_URL = f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/test"
 MUTABLE_TABLES = (
+    "staff_role",
     "audit_log",
     "digest_run",
     "follow_up",
@@ -48,6 +49,7 @@ MUTABLE_TABLES = (
     "need_status_change",
     "need",
     "outbox",
+    "broadcast",
     "inbound_event",
     "conversation",
     "citizen",

@@ -15,10 +15,12 @@ from storage.models.inbound import InboundEvent
 from storage.models.need import Need, NeedAttachment, NeedStatus, NeedStatusChange
 from storage.models.operator import Invite, Operator, OperatorRole
 from storage.models.outbox import OutboxMessage, OutboxStatus
+from storage.models.staff import Broadcast, StaffRole, StaffRoleName
 
 __all__ = [
     "AssignmentStatus",
     "AuditLog",
+    "Broadcast",
     "Category",
     "Citizen",
     "ComuneRow",
@@ -41,5 +43,7 @@ __all__ = [
     "OperatorRole",
     "OutboxMessage",
     "OutboxStatus",
+    "StaffRole",
+    "StaffRoleName",
     "TerritoryKind",
 ]

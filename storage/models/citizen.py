@@ -28,3 +28,7 @@ class Citizen(SQLModel, table=True):
     opted_out_at: datetime | None = utc_field(nullable=True, default=None)
     """Set by WhatsApp STOP (or Twilio error 21610); cleared by START."""
     created_at: datetime = utc_field()
+    broadcasts_refused_at: datetime | None = utc_field(nullable=True, default=None)
+    """Set by /stop_annunci: no /annuncio reaches them (STOP on WhatsApp stops them too)."""
+    erased_at: datetime | None = utc_field(nullable=True, default=None)
+    """Set by /cancella_dati; the external id becomes a pseudonym once the last message is sent."""

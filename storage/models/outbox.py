@@ -43,5 +43,9 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = utc_field(nullable=True, default=None)
     attachment_path: str | None = Field(default=None, max_length=300)
     """A local file sent with the text (the digest chart); senders attach it as a photo/document."""
-    attachment_type: str | None = Field(default=None, max_length=64)
+    attachment_type: str | None = Field(default=None, max_length=100)
     """Its content type, e.g. ``image/png``."""
+    broadcast_id: int | None = Field(default=None, foreign_key="broadcast.id", index=True, ondelete="SET NULL")
+    """The `/annuncio` this row belongs to, so its progress can be tallied."""
+    purge_recipient: bool = False
+    """The last message to a citizen who erased their data: once sent, the recipient becomes a pseudonym."""

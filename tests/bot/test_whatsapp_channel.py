@@ -337,3 +337,21 @@ def test_run_serves_channels_when_any_remote_channel_is_configured(sqlite_url: s
     assert not has_remote_channel(make_settings(sqlite_url))
     configured = WhatsAppSettings(account_sid="AC1", auth_token="t")  # type: ignore[arg-type]
     assert has_remote_channel(make_settings(sqlite_url, whatsapp=configured))
+
+
+async def test_an_attachment_is_sent_by_a_signed_url_that_only_serves_that_file(rig: Rig, tmp_path: Path) -> None:
+    await rig.write("ciao")
+    chart = tmp_path / "digest.png"
+    chart.write_bytes(b"\x89PNG\r\n\x1a\n" + b"1" * 32)
+    citizen = await rig.citizen()
+    async with transaction(rig.core.sessions) as session:
+        row = await outbox.enqueue(
+            session, channel="whatsapp", recipient=USER, citizen_id=citizen.id, text="Il grafico", now=rig.clock.now
+        )
+        row.attachment_path, row.attachment_type = str(chart), "image/png"
+    await rig.dispatcher.flush()
+    [url] = rig.fake.messages_to(USER)[-1]["media_urls"]
+    fetched = await rig.http.get(url)
+    assert fetched.status_code == 200 and fetched.content == chart.read_bytes()
+    forged = await rig.http.get(url.rsplit("/", 1)[0] + "/" + "0" * 32)
+    assert forged.status_code == 404

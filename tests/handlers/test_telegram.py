@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dtm
+from pathlib import Path
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -226,3 +227,28 @@ async def test_idle_chat_limiters_are_pruned() -> None:
     for chat in range(600):
         sender.limiter(chat)
     assert len(sender._limiters) <= 513  # the ones never used are idle and go
+
+
+async def test_an_attachment_goes_as_a_photo_with_its_caption(
+    fake: FakeTelegram, sender: TelegramSender, tmp_path: Path
+) -> None:
+    chart = tmp_path / "digest.png"
+    chart.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
+    await sender.send(outgoing("Il riepilogo della settimana", attachment_path=str(chart), attachment_type="image/png"))
+    [sent] = fake.messages_to(CHAT)
+    assert sent.method == "sendPhoto" and sent.caption == "Il riepilogo della settimana"
+
+
+async def test_a_long_text_with_a_document_goes_first_then_the_file(
+    fake: FakeTelegram, sender: TelegramSender, tmp_path: Path
+) -> None:
+    export = tmp_path / "richieste.csv"
+    export.write_text("ticket,categoria\nK7M-R4P,spesa\n")
+    await sender.send(outgoing("x" * 2000, attachment_path=str(export), attachment_type="text/csv"))
+    methods = [m.method for m in fake.messages_to(CHAT)]
+    assert methods == ["sendMessage", "sendDocument"]
+
+
+async def test_a_missing_attachment_is_rejected_not_retried(sender: TelegramSender, tmp_path: Path) -> None:
+    with pytest.raises(Rejected):
+        await sender.send(outgoing("x", attachment_path=str(tmp_path / "gone.png"), attachment_type="image/png"))

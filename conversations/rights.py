@@ -1,0 +1,120 @@
+"""Citizens' rights from the chat: erase my data, change language, stop or resume announcements."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from conversations._text import clean, fold
+from conversations.effects import (
+    BroadcastsAccepted,
+    BroadcastsRefused,
+    DataErasureRequested,
+    LanguageChanged,
+    RightsExercised,
+)
+from conversations.engine import Builder, Engine
+from conversations.flow import Flow, Step
+from conversations.messages import Msg, Option, Reply
+from conversations.types import Answers, Context, Outcome
+
+ERASE_FLOW: Final = "cancella_dati"
+LANGUAGE_FLOW: Final = "lingua"
+LANGUAGES: Final = (Option("it", "Italiano", ("italiano", "ita")), Option("en", "English", ("english", "inglese", "eng")))
+"""Every language with a catalog; labels are endonyms, so anyone can find their own. Adding one is a row here and a .po file."""
+
+YES_NO: Final = (
+    Option("si", Msg("common.yes"), ("sì", "si", "yes", "ok", "confermo", "conferma")),
+    Option("no", Msg("common.no"), ("no", "annulla")),
+)
+
+
+def _erase(answers: Answers, ctx: Context) -> Outcome:
+    return Outcome(replies=(Reply(Msg("rights.erased")),), effects=(DataErasureRequested(at=ctx.now),))
+
+
+def _keep(answers: Answers, ctx: Context) -> Outcome:
+    return Outcome(replies=(Reply(Msg("rights.erase_kept")),))
+
+
+def _language(answers: Answers, ctx: Context) -> Outcome:
+    lang = str(answers["language"])
+    return Outcome(
+        replies=(Reply(Msg("rights.language_set")),),
+        effects=(LanguageChanged(language=lang, at=ctx.now), RightsExercised(right="lingua", at=ctx.now)),
+    )
+
+
+def build_erase(known_msgids: set[str] | None = None) -> Flow:
+    return Flow.build(
+        ERASE_FLOW,
+        1,
+        (
+            Step(
+                "confirm",
+                prompt=Msg("rights.erase_ask"),
+                options=YES_NO,
+                next=lambda v, a: "end.erase" if v == "si" else "end.keep",
+                help="rights.erase_help",
+                retry="common.retry_choice",
+            ),
+        ),
+        endings={"end.erase": _erase, "end.keep": _keep},
+        targets={"confirm": ("end.erase", "end.keep")},
+        known_msgids=known_msgids,
+    )
+
+
+def build_language(known_msgids: set[str] | None = None) -> Flow:
+    return Flow.build(
+        LANGUAGE_FLOW,
+        1,
+        (
+            Step(
+                "choose",
+                prompt=Msg("rights.language_ask"),
+                options=LANGUAGES,
+                save_as="language",
+                next="end.set",
+                help="rights.language_help",
+                retry="common.retry_choice",
+            ),
+        ),
+        endings={"end.set": _language},
+        known_msgids=known_msgids,
+    )
+
+
+def _argument(b: Builder) -> str:
+    inbound = b.inbound
+    text = clean((inbound.text or "") if inbound is not None else "")
+    parts = text.lstrip("/").split(maxsplit=1)
+    return fold(parts[1]) if len(parts) > 1 else ""
+
+
+def register(engine: Engine) -> None:
+    """Add the rights commands; everyone may use them, staff included (they are citizens too)."""
+
+    @engine.command("cancella_dati", "cancellami", "erase_my_data")
+    def _erase_cmd(e: Engine, b: Builder, ctx: Context) -> None:
+        b.effects.append(RightsExercised(right="cancellazione_chiesta", at=ctx.now))
+        e.start(b, ERASE_FLOW, ctx)
+
+    @engine.command("lingua", "language", "lang")
+    def _language_cmd(e: Engine, b: Builder, ctx: Context) -> None:
+        wanted = _argument(b)
+        chosen = next((o.payload for o in LANGUAGES if wanted and (wanted == o.payload or wanted in o.aliases)), None)
+        if chosen is None:
+            e.start(b, LANGUAGE_FLOW, ctx)
+            return
+        b.effects.extend((LanguageChanged(language=chosen, at=ctx.now), RightsExercised(right="lingua", at=ctx.now)))
+        e.inform(b, ctx, Reply(Msg("rights.language_set")))
+
+    @engine.command("stop_annunci", "noannunci", "stop_news")
+    def _stop_cmd(e: Engine, b: Builder, ctx: Context) -> None:
+        b.effects.extend((BroadcastsRefused(at=ctx.now), RightsExercised(right="annunci_no", at=ctx.now)))
+        e.inform(b, ctx, Reply(Msg("rights.broadcasts_stopped")))
+
+    @engine.command("ricevi_annunci", "siannunci")
+    def _resume_cmd(e: Engine, b: Builder, ctx: Context) -> None:
+        b.effects.extend((BroadcastsAccepted(at=ctx.now), RightsExercised(right="annunci_si", at=ctx.now)))
+        e.inform(b, ctx, Reply(Msg("rights.broadcasts_resumed")))

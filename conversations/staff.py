@@ -1,0 +1,116 @@
+"""Roles and the read-only views staff commands answer from; the pipeline fills them only for those commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    CITIZEN = "citizen"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """One line of a breakdown: ``Tally("Ravenna", 12)``."""
+
+    label: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """`/statistiche`: SQL aggregates over needs created in [since, until)."""
+
+    since: datetime
+    until: datetime
+    total: int = 0
+    by_status: tuple[Tally, ...] = ()
+    by_category: tuple[Tally, ...] = ()
+    by_comune: tuple[Tally, ...] = ()
+    by_cooperative: tuple[Tally, ...] = ()
+    median_claim_hours: float | None = None
+    median_resolve_hours: float | None = None
+    follow_ups_sent: int = 0
+    follow_ups_answered: int = 0
+    follow_up_answers: tuple[Tally, ...] = ()
+    """Answers to "is it still needed?": ``si``, ``no``, ``da_sola``."""
+    satisfaction_count: int = 0
+    satisfaction_mean: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHealth:
+    """What the outbox says about one channel: waiting rows, recent failures, the last message out."""
+
+    channel: str
+    pending: int = 0
+    failed_24h: int = 0
+    held: int = 0
+    last_sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SystemStatus:
+    """`/stato_sistema`: outbox depth, failed and held rows, last scheduler runs, channel health."""
+
+    outbox: tuple[Tally, ...] = ()
+    oldest_pending_at: datetime | None = None
+    jobs: tuple[tuple[str, datetime | None], ...] = ()
+    """Scheduler work and when it last left a run row: ``("digest", at)``."""
+    channels: tuple[ChannelHealth, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit row as shown by `/audit`: ids and codes only."""
+
+    at: datetime
+    actor: str
+    action: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorEntry:
+    """An operator as listed by `/operatori` (the chat id is shown to admins only)."""
+
+    id: int
+    cooperative: str
+    channel: str
+    external_id: str
+    is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CooperativeEntry:
+    """A cooperative as `/cooperative` lists it."""
+
+    id: int
+    slug: str
+    name: str
+    is_active: bool
+    operators: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """Who is writing and what their command may read; empty for a citizen's ordinary message."""
+
+    role: Role = Role.CITIZEN
+    cooperative_id: int | None = None
+    """The operator's cooperative (exports are limited to it)."""
+    stats: Stats | None = None
+    system: SystemStatus | None = None
+    audit: tuple[AuditEntry, ...] = ()
+    operators: tuple[OperatorEntry, ...] = ()
+    cooperatives: tuple[CooperativeEntry, ...] = ()
+    recipients: int = 0
+    """How many citizens an announcement being prepared would reach."""
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
