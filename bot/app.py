@@ -95,10 +95,15 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
             StaffConfig(
                 admins=frozenset((r.channel, r.external_id) for r in admins_from(settings).recipients),
                 export_dir=settings.admin.export_dir,
+                invite_days=settings.operators.invite_days,
             ),
         ),
     )
-    return Core(settings, db, sessions, gazetteer, translator, engine, pipeline)
+    core = Core(settings, db, sessions, gazetteer, translator, engine, pipeline)
+    from bot import jobs  # jobs needs Core: imported here to avoid an import cycle
+
+    pipeline.send_digest = lambda cooperative_id, now: jobs.send_digest_now(core, cooperative_id, now)
+    return core
 
 
 def admins_from(settings: Settings) -> Admins:

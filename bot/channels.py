@@ -84,6 +84,7 @@ async def serve(core: Core, *, stop: asyncio.Event | None = None, sock: socket.s
     finally:
         stop.set()
         await asyncio.gather(*jobs, return_exceptions=True)
+        await core.pipeline.drain()  # an on-demand digest started after a commit finishes before we go
         for channel in channels:
             if channel.shutdown is not None:
                 await channel.shutdown()

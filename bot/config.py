@@ -81,6 +81,8 @@ class TelegramSettings(_Section):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     per_chat_per_second: Annotated[float, Field(gt=0, le=1000)] = 1.0
+    overall_per_second: Annotated[float, Field(gt=0, le=10000)] = 29.0
+    """Evenly paced, just under Telegram's ~30 messages/s a bot."""
     """Messages a second to one chat; Telegram's guidance is about one (bots FAQ)."""
 
 
@@ -129,7 +131,7 @@ class WhatsAppSettings(_Section):
 
 
 class AdminSettings(_Section):
-    """Who is told about needs no cooperative covers and unclaimed urgent needs (issue 7 moves this to the database)."""
+    """Who is told about needs no cooperative covers and unclaimed urgent needs; admins named from the chat are told too."""
 
     telegram_ids: list[str] = []
     whatsapp_numbers: list[str] = []
@@ -140,7 +142,7 @@ class AdminSettings(_Section):
 
 class OperatorsSettings(_Section):
     invite_days: Annotated[int, Field(ge=1, le=90)] = 7
-    """How long an invite code from `ascolto invite` stays valid."""
+    """How long an invite code from `ascolto invite` or `/invito` stays valid."""
     page_size: Annotated[int, Field(ge=1, le=20)] = 5
     """Needs per page of /richieste."""
 

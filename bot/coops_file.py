@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
-
 from conversations import Gazetteer
+from conversations.coop_rules import COOP_SLUG, DEFAULT_DIGEST, Problem, Territory, check_categories, check_cron
 from storage.cooperatives import CooperativeSpec
 from storage.models import TerritoryKind
 
@@ -20,7 +19,7 @@ TABLE: Final = "cooperative"
 KEYS: Final = frozenset(
     {"slug", "name", "language", "timezone", "digest", "active", "categories", "comuni", "province", "regioni"}
 )
-SLUG: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
+SLUG: Final = COOP_SLUG
 LANGUAGES: Final = ("it", "en")
 
 
@@ -102,12 +101,11 @@ def parse(
     if not isinstance(tables, list) or not tables:
         errors.append(FileError(1, TABLE, f"no [[{TABLE}]] table found"))
         return [], errors
-    provinces = {c.province_code for c in gazetteer}
-    regions = {r.casefold(): r for r in {c.region for c in gazetteer}}
+    rules = Territory(gazetteer)
     specs: list[CooperativeSpec] = []
     seen: dict[str, int] = {}
     for index, table in enumerate(tables):
-        found = _one(index, table, where, errors, categories=categories, gazetteer=gazetteer, provinces=provinces, regions=regions)
+        found = _one(index, table, where, errors, categories=categories, rules=rules)
         if found is None:
             continue
         if found.slug in seen:
@@ -127,10 +125,9 @@ def _one(
     errors: list[FileError],
     *,
     categories: Collection[str],
-    gazetteer: Gazetteer,
-    provinces: set[str],
-    regions: dict[str, str],
+    rules: Territory,
 ) -> CooperativeSpec | None:
+    """One table checked: the field-level rules are `conversations.coop_rules`, shared with the chat."""
     label = f"{TABLE}[{index + 1}]"
     before = len(errors)
 
@@ -174,11 +171,11 @@ def _one(
     except (ZoneInfoNotFoundError, ValueError):
         err("timezone", f"unknown time zone {timezone!r}, e.g. 'Europe/Rome'")
         timezone = "Europe/Rome"
-    digest = text("digest", required=False, default="0 8 * * mon")
-    try:
-        CronTrigger.from_crontab(digest, timezone=timezone)
-    except ValueError as exc:
-        err("digest", f"not a crontab expression (minute hour day month weekday, e.g. '0 8 * * mon'): {exc}")
+    digest = text("digest", required=False, default=DEFAULT_DIGEST)
+    problems: list[Problem] = []
+    cron_problem = check_cron(digest, timezone)
+    if cron_problem is not None:
+        problems.append(cron_problem)
     active = table.get("active", True)
     if not isinstance(active, bool):
         err("active", "expected true or false")
@@ -188,25 +185,12 @@ def _one(
         err("categories", "list at least one category")
     elif "categories" not in table:
         errors.append(FileError(where.table(index), f"{label}.categories", "missing"))
-    for cat in cats:
-        if cat not in categories:
-            err("categories", f"unknown category {cat!r}; known: {', '.join(sorted(categories))}", cat)
-    territory: list[tuple[TerritoryKind, str]] = []
-    for code in strings("comuni"):
-        if gazetteer.get(code) is None:
-            err("comuni", f"unknown ISTAT code {code!r} (six digits, e.g. '039014' for Ravenna)", code)
-        else:
-            territory.append((TerritoryKind.COMUNE, code))
-    for code in strings("province"):
-        if code.upper() not in provinces:
-            err("province", f"unknown province code {code!r} (two letters, e.g. 'RA')", code)
-        else:
-            territory.append((TerritoryKind.PROVINCIA, code.upper()))
-    for region in strings("regioni"):
-        if region.casefold() not in regions:
-            err("regioni", f"unknown region {region!r}, e.g. 'Emilia-Romagna'", region)
-        else:
-            territory.append((TerritoryKind.REGIONE, regions[region.casefold()]))
+    problems += check_categories(cats, categories)
+    places, territory_problems = rules.check(comuni=strings("comuni"), province=strings("province"), regioni=strings("regioni"))
+    problems += territory_problems
+    for problem in problems:
+        err(problem.field, problem.message, problem.value if problem.field != "digest" else None)
+    territory = [(TerritoryKind(k), c) for k, c in places]
     if not any(k in table for k in ("comuni", "province", "regioni")):
         errors.append(FileError(where.table(index), f"{label}.comuni", "no territory: list comuni, province or regioni"))
     if len(errors) > before:

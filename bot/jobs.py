@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 MAX_LOOKBACK: Final = timedelta(days=400)
 """Longest digest period we look back for (a yearly cron)."""
+ON_DEMAND_DAYS: Final = 7
+"""`/digest_ora` covers the last 7 days up to the moment it was asked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +88,37 @@ def digest_text_title(name: str, start: date, end: date) -> Msg:
     return Msg("digest.chart_title", {"cooperative": name, "start": start, "end": end})
 
 
-async def send_digest(core: Core, cooperative_id: int, now: datetime, *, catch_up: timedelta | None = None) -> DigestResult:
+def on_demand_period(now: datetime) -> tuple[datetime, datetime]:
+    """`/digest_ora`'s period: the last 7 days up to `now`.
+
+    Its run row must never take a scheduled period's key (cooperative, period start): cron fire
+    times fall on whole seconds, so an on-demand start is moved to the first microsecond of its
+    second when it would fall on a whole one. The figures cannot tell the difference.
+    """
+    start = now - timedelta(days=ON_DEMAND_DAYS)
+    if start.microsecond == 0:
+        start = start.replace(microsecond=1)
+    return start, now
+
+
+async def send_digest_now(core: Core, cooperative_id: int, now: datetime) -> DigestResult:
+    """`/digest_ora COOP`, run after the admin's turn committed: the last 7 days, to the cooperative's operators."""
+    return await send_digest(core, cooperative_id, now, period=on_demand_period(now))
+
+
+async def send_digest(
+    core: Core,
+    cooperative_id: int,
+    now: datetime,
+    *,
+    catch_up: timedelta | None = None,
+    period: tuple[datetime, datetime] | None = None,
+) -> DigestResult:
     """The digest job of one cooperative: run row first, then the figures and the outbox rows, in one transaction.
 
     A period that ended more than `catch_up` ago is skipped (after a long downtime we send
-    the latest period once, not every missed one, and not a stale one).
+    the latest period once, not every missed one, and not a stale one). An explicit `period`
+    (`/digest_ora`) replaces the schedule's.
     """
     sched = core.settings.scheduler
     catch_up = catch_up if catch_up is not None else timedelta(hours=sched.digest_catch_up_hours)
@@ -98,7 +126,8 @@ async def send_digest(core: Core, cooperative_id: int, now: datetime, *, catch_u
         coop = await session.get(Cooperative, cooperative_id)
     if coop is None or not coop.is_active:
         return DigestResult("inactive")
-    period = latest_period(coop.digest_cron, coop.timezone, now)
+    if period is None:
+        period = latest_period(coop.digest_cron, coop.timezone, now)
     if period is None:
         return DigestResult("no_period")
     start, end = period

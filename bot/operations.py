@@ -35,7 +35,10 @@ from conversations import (
 )
 from conversations.operator import ENROL
 from conversations.ticket import compact_code
+from sqlmodel import select
+
 from storage import cooperatives, operators, routing
+from storage import staff as staff_roles
 from storage.models import (
     AssignmentStatus,
     Category,
@@ -56,7 +59,7 @@ class Conflict(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Admins:
-    """Who hears about needs no cooperative covers (from `[admin]`; issue 7 moves roles to the database)."""
+    """The admins of `[admin]`; `Operations.tell_admins` adds those granted from the chat (`staff_role`)."""
 
     recipients: tuple[Recipient, ...] = ()
 
@@ -316,9 +319,25 @@ class Operations:
         await enqueue(session, self.translator, to=Recipient.of_citizen(citizen), reply=reply, now=now)
 
     async def tell_admins(self, session: AsyncSession, reply: Reply, now: datetime) -> None:
-        if not self.admins.recipients:
-            logger.warning("no admins configured: set [admin] in config.toml")
-        for admin in self.admins.recipients:
+        """Unrouted needs and escalations: the admins of `[admin]` and those granted from the chat, once each."""
+        recipients = list(self.admins.recipients)
+        seen = {(r.channel, r.external_id) for r in recipients}
+        for row in await staff_roles.granted_admins(session):
+            if (row.channel, row.external_id) in seen:
+                continue
+            seen.add((row.channel, row.external_id))
+            found = (
+                await session.execute(
+                    select(Citizen.id, Citizen.language).where(
+                        col(Citizen.channel) == row.channel, col(Citizen.external_id) == row.external_id
+                    )
+                )
+            ).first()
+            citizen_id, language = (found[0], found[1]) if found is not None else (None, "it")
+            recipients.append(Recipient(row.channel, row.external_id, language, citizen_id))
+        if not recipients:
+            logger.warning("no admins: set [admin] in config.toml")
+        for admin in recipients:
             await enqueue(session, self.translator, to=admin, reply=reply, now=now)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -17,6 +19,7 @@ from conversations import (
     Category,
     ConsentGiven,
     Context,
+    DigestRequested,
     Effect,
     Engine,
     Gazetteer,
@@ -30,7 +33,7 @@ from conversations import (
     make_ticket,
 )
 from bot.operations import Conflict, Operations
-from bot.staff import StaffOps
+from bot.staff import CATEGORY_EFFECTS, StaffOps
 from handlers import render_numbered, split_text, text_limit
 from storage import citizens, conversations, inbound, needs, outbox, reference
 from storage.db import transaction
@@ -105,13 +108,17 @@ class Pipeline:
         self._categories: tuple[float, Sequence[CategoryNames] | None] = (0.0, None)
         self.operations = operations or Operations(translator)
         self.staff = staff or StaffOps(translator)
+        self.send_digest: Callable[[int, datetime], Awaitable[object]] | None = None
+        """`/digest_ora`: set by the composition root (`bot.jobs.send_digest_now`); it opens its own transaction."""
+        self._background: set[asyncio.Task[object]] = set()
 
     async def handle(self, event: Inbound) -> Handled:
         """Apply one inbound exactly once; raises only if the database fails (then nothing was written)."""
         for _ in range(MAX_TICKET_DRAWS):
+            after: list[Callable[[], None]] = []
             try:
                 async with transaction(self.sessions) as session:
-                    result = await self._apply(session, event)
+                    result = await self._apply(session, event, after)
             except needs.TicketTaken:
                 logger.warning("ticket collision, drawing again")
                 continue
@@ -120,10 +127,12 @@ class Pipeline:
                 continue
             if not result.duplicate and self.on_commit is not None:
                 self.on_commit()
+            for hook in after:  # only what this committed turn asked for
+                hook()
             return result
         raise RuntimeError("could not draw a free ticket code")
 
-    async def _apply(self, session: AsyncSession, event: Inbound) -> Handled:
+    async def _apply(self, session: AsyncSession, event: Inbound, after: list[Callable[[], None]]) -> Handled:
         now = self.clock()
         citizen = await citizens.get_or_create(
             session,
@@ -151,7 +160,13 @@ class Pipeline:
         turn = self.engine.step(state, event, ctx)
         await conversations.save(session, citizen_id=citizen.id, state=turn.state)
         for effect in turn.effects:
+            if isinstance(effect, DigestRequested):
+                if await self.staff.request_digest(session, citizen=citizen, effect=effect, now=now):
+                    after.append(functools.partial(self._start_digest, effect.cooperative_id, effect.at))
+                continue
             await self._apply_effect(session, citizen, effect)
+            if isinstance(effect, CATEGORY_EFFECTS):
+                after.append(self.forget_categories)
         citizen.last_inbound_at = now
         citizen.is_unreachable = False
         await self._enqueue(session, citizen, turn, now)
@@ -171,6 +186,25 @@ class Pipeline:
     def forget_categories(self) -> None:
         """Called after an admin changes categories, so this process sees it at once."""
         self._categories = (0.0, None)
+
+    def _start_digest(self, cooperative_id: int, now: datetime) -> None:
+        """Run `/digest_ora` after the commit, in the background: the digest opens its own transaction."""
+        if self.send_digest is None:
+            logger.warning("digest for cooperative %s requested, but no digest sender is wired", cooperative_id)
+            return
+        task: asyncio.Task[object] = asyncio.ensure_future(self.send_digest(cooperative_id, now))
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[object]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("background work after a commit failed: %s", type(task.exception()).__name__)
+
+    async def drain(self) -> None:
+        """Wait for the work started after commits (on-demand digests): tests and shutdown."""
+        while self._background:
+            await asyncio.gather(*tuple(self._background), return_exceptions=True)
 
     async def _context(self, session: AsyncSession, citizen: Citizen, now: datetime) -> Context:
         assert citizen.id is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,8 +16,17 @@ from conversations import (
     BroadcastRequested,
     BroadcastsAccepted,
     BroadcastsRefused,
+    CategoryAdded,
+    CategoryDisabled,
+    CategoryEntry,
+    CategoryMoved,
+    CategoryRenamed,
+    CooperativeDeactivated,
+    CooperativeDetail,
     CooperativeEntry,
+    CooperativeSaved,
     DataErasureRequested,
+    DigestRequested,
     Effect,
     ExportRequested,
     Inbound,
@@ -36,10 +45,23 @@ from conversations import (
     State,
     Translator,
 )
-from conversations.admin import BROADCAST_FLOW, STAFF_FLOWS, audit_size, broadcast_filters, parse_staff_command
+from conversations.admin import (
+    BROADCAST_FLOW,
+    CATEGORY_COMMANDS,
+    CATEGORY_FLOW,
+    COOP_DETAIL_COMMANDS,
+    COOP_FLOW,
+    STAFF_FLOWS,
+    audit_size,
+    broadcast_filters,
+    coop_slug_arg,
+    parse_staff_command,
+)
 from conversations.period import parse_period
-from storage import erasure, operators, routing, staff, stats
-from storage.models import Citizen
+from storage import categories, cooperatives, erasure, operators, routing, staff, stats
+from conversations.coop_rules import DEFAULT_DIGEST
+from storage.cooperatives import CooperativeSpec
+from storage.models import Citizen, TerritoryKind
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +74,12 @@ class StaffConfig:
 
     admins: frozenset[tuple[str, str]] = frozenset()
     export_dir: Path = Path("var/exports")
+    invite_days: int = 7
+    """How long an invite code from `/invito` stays valid (`[operators] invite_days`)."""
+
+
+CATEGORY_EFFECTS = (CategoryAdded, CategoryRenamed, CategoryMoved, CategoryDisabled)
+"""Effects after whose commit the pipeline forgets its cached categories."""
 
 
 class StaffOps:
@@ -81,6 +109,10 @@ class StaffOps:
             return Staff(role=role, cooperative_id=coop)
         base = Staff(role=role)
         if cmd is None:
+            if state.flow_id == CATEGORY_FLOW:
+                return Staff(role=role, categories=await _categories(session))
+            if state.flow_id == COOP_FLOW:
+                return Staff(role=role, cooperatives=await _cooperatives(session))
             if state.flow_id == BROADCAST_FLOW:
                 comune, category = broadcast_filters(state.answers)
                 return Staff(role=role, recipients=await staff.count_audience(session, comune_istat=comune, category=category))
@@ -102,11 +134,12 @@ class StaffOps:
                 for op, coop_row in await staff.operator_rows(session)
             )
             return Staff(role=role, operators=listed)
-        if cmd.name in {"cooperative", "invito"}:
-            coops = tuple(
-                CooperativeEntry(c.id or 0, c.slug, c.name, c.is_active, n) for c, n in await staff.cooperative_rows(session)
-            )
-            return Staff(role=role, cooperatives=coops)
+        if cmd.name in CATEGORY_COMMANDS:
+            return Staff(role=role, categories=await _categories(session))
+        if cmd.name in {"cooperative", "invito", "digest_ora", "nuova_cooperativa"}:
+            return Staff(role=role, cooperatives=await _cooperatives(session))
+        if cmd.name in COOP_DETAIL_COMMANDS:
+            return Staff(role=role, cooperative=await _cooperative(session, coop_slug_arg(cmd.args)))
         return base
 
     async def apply(self, session: AsyncSession, *, citizen: Citizen, effect: Effect, now: datetime) -> bool:
@@ -126,20 +159,39 @@ class StaffOps:
             count = await erasure.erase_citizen(session, citizen=citizen, now=effect.at)
             await routing.audit(session, actor=who, action="data_erased", detail=str(count), at=effect.at)
             logger.info("citizen %s erased their data (%s need(s))", citizen.id, count)
-        elif isinstance(effect, StaffCommandUsed | RoleGranted | RoleRevoked | OperatorRevoked | InviteCreated | ExportRequested | BroadcastRequested):
+        elif isinstance(
+            effect,
+            StaffCommandUsed
+            | RoleGranted
+            | RoleRevoked
+            | OperatorRevoked
+            | InviteCreated
+            | ExportRequested
+            | BroadcastRequested
+            | CategoryAdded
+            | CategoryRenamed
+            | CategoryMoved
+            | CategoryDisabled
+            | CooperativeSaved
+            | CooperativeDeactivated,
+        ):
             await self._staff_effect(session, citizen, effect, now)
         else:
             return False
         return True
 
-    async def _staff_effect(self, session: AsyncSession, citizen: Citizen, effect: Effect, now: datetime) -> None:
+    async def request_digest(self, session: AsyncSession, *, citizen: Citizen, effect: DigestRequested, now: datetime) -> bool:
+        """Audit a `/digest_ora`; True when the sender is still an admin, so the pipeline sends it after commit."""
+        return await self._staff_effect(session, citizen, effect, now)
+
+    async def _staff_effect(self, session: AsyncSession, citizen: Citizen, effect: Effect, now: datetime) -> bool:
         # Checked again here, in the writing transaction: the engine's guard read the role a moment ago.
         role, coop = await self.role(session, channel=citizen.channel, external_id=citizen.external_id)
         is_operator_export = isinstance(effect, ExportRequested) and role == Role.OPERATOR and effect.cooperative_id == coop
         if role != Role.ADMIN and not is_operator_export:
             logger.warning("citizen %s: staff effect %s refused", citizen.id, type(effect).__name__)
             await routing.audit(session, actor=f"citizen:{citizen.id}", action="command_refused", detail=type(effect).__name__, at=now)
-            return
+            return False
         actor = f"{role.value}:{citizen.id}"
         if isinstance(effect, StaffCommandUsed):
             await routing.audit(session, actor=actor, action="staff_read", detail=effect.command, at=effect.at)
@@ -156,13 +208,73 @@ class StaffOps:
             )
         elif isinstance(effect, InviteCreated):
             await operators.create_invite(
-                session, cooperative_id=effect.cooperative_id, code=effect.code, expires_at=effect.at + timedelta(days=7), now=effect.at
+                session, cooperative_id=effect.cooperative_id, code=effect.code, expires_at=effect.at + timedelta(days=self.config.invite_days), now=effect.at
             )
             await routing.audit(session, actor=actor, action="invite_created", cooperative_id=effect.cooperative_id, at=effect.at)
         elif isinstance(effect, ExportRequested):
             await self._export(session, citizen, effect, actor)
         elif isinstance(effect, BroadcastRequested):
             await self._broadcast(session, citizen, effect, actor)
+        elif isinstance(effect, CategoryAdded):
+            done = await categories.add(session, slug=effect.slug, name_it=effect.name_it, name_en=effect.name_en)
+            await routing.audit(session, actor=actor, action="category_added" if done else "category_exists", detail=effect.slug, at=effect.at)
+        elif isinstance(effect, CategoryRenamed):
+            done = await categories.rename(session, slug=effect.slug, name_it=effect.name_it, name_en=effect.name_en)
+            await routing.audit(session, actor=actor, action="category_renamed" if done else "category_not_found", detail=effect.slug, at=effect.at)
+        elif isinstance(effect, CategoryMoved):
+            done = await categories.move(session, slug=effect.slug, position=effect.position)
+            detail = f"{effect.slug} {effect.position}"
+            await routing.audit(session, actor=actor, action="category_moved" if done else "category_not_found", detail=detail, at=effect.at)
+        elif isinstance(effect, CategoryDisabled):
+            done = await categories.disable(session, slug=effect.slug)
+            await routing.audit(session, actor=actor, action="category_disabled" if done else "category_not_found", detail=effect.slug, at=effect.at)
+        elif isinstance(effect, CooperativeSaved | CooperativeDeactivated):
+            await self._cooperative(session, effect, actor)
+        elif isinstance(effect, DigestRequested):  # applied through `request_digest`
+            await routing.audit(session, actor=actor, action="digest_requested", cooperative_id=effect.cooperative_id, at=effect.at)
+        return True
+
+    async def _cooperative(self, session: AsyncSession, effect: CooperativeSaved | CooperativeDeactivated, actor: str) -> None:
+        """Create, change or deactivate a cooperative through `upsert`, like an import; audited either way."""
+        row = await cooperatives.by_slug(session, slug=effect.slug)
+        if isinstance(effect, CooperativeSaved) and effect.is_new:
+            if row is not None:  # taken by someone else while this admin was answering
+                await routing.audit(session, actor=actor, action="cooperative_exists", cooperative_id=row.id, at=effect.at)
+                return
+            spec = CooperativeSpec(
+                slug=effect.slug,
+                name=effect.name or effect.slug,
+                categories=effect.categories or (),
+                territory=tuple((TerritoryKind(k), c) for k, c in effect.territory or ()),
+                digest_cron=effect.digest_cron or DEFAULT_DIGEST,
+            )
+            created, _ = await cooperatives.upsert(session, spec=spec, now=effect.at)
+            await routing.audit(session, actor=actor, action="cooperative_created", cooperative_id=created.id, at=effect.at)
+            logger.info("cooperative %s created by %s", created.id, actor)
+            return
+        if row is None:
+            await routing.audit(session, actor=actor, action="cooperative_not_found", at=effect.at)
+            return
+        spec = await cooperatives.spec_of(session, row=row)
+        if isinstance(effect, CooperativeDeactivated):
+            spec, action, fields = replace(spec, is_active=False), "cooperative_deactivated", ""
+        else:
+            if effect.territory is not None:
+                spec = replace(spec, territory=tuple((TerritoryKind(k), c) for k, c in effect.territory))
+            if effect.categories is not None:
+                spec = replace(spec, categories=effect.categories)
+            if effect.digest_cron is not None:
+                spec = replace(spec, digest_cron=effect.digest_cron)
+            action = "cooperative_edited"
+            fields = " ".join(
+                name
+                for name, value in (("territory", effect.territory), ("categories", effect.categories), ("digest", effect.digest_cron))
+                if value is not None
+            )
+        _, changed = await cooperatives.upsert(session, spec=spec, now=effect.at)
+        await routing.audit(
+            session, actor=actor, action=action if changed else "cooperative_unchanged", cooperative_id=row.id, detail=fields or None, at=effect.at
+        )
 
     async def _export(self, session: AsyncSession, citizen: Citizen, effect: ExportRequested, actor: str) -> None:
         data = await rows(
@@ -200,6 +312,39 @@ class StaffOps:
         )
         await routing.audit(session, actor=actor, action="broadcast", detail=f"#{row.id} {row.recipients} recipients", at=effect.at)
         logger.info("broadcast %s queued for %s citizen(s)", row.id, row.recipients)
+
+
+async def _categories(session: AsyncSession) -> tuple[CategoryEntry, ...]:
+    """Active ones numbered 1, 2, 3… as the intake shows them; disabled ones after, numbered 0."""
+    rows = await categories.every(session)
+    active = [c for c in rows if c.is_active]
+    return tuple(CategoryEntry(c.slug, c.name_it, c.name_en, i, True) for i, c in enumerate(active, start=1)) + tuple(
+        CategoryEntry(c.slug, c.name_it, c.name_en, 0, False) for c in rows if not c.is_active
+    )
+
+
+async def _cooperatives(session: AsyncSession) -> tuple[CooperativeEntry, ...]:
+    return tuple(CooperativeEntry(c.id or 0, c.slug, c.name, c.is_active, n) for c, n in await staff.cooperative_rows(session))
+
+
+async def _cooperative(session: AsyncSession, slug: str) -> CooperativeDetail | None:
+    """One cooperative in full, or None when no cooperative has this slug."""
+    row = await cooperatives.by_slug(session, slug=slug) if slug else None
+    if row is None or row.id is None:
+        return None
+    spec = await cooperatives.spec_of(session, row=row)
+    operators_of = next((n for c, n in await staff.cooperative_rows(session) if c.id == row.id), 0)
+    return CooperativeDetail(
+        id=row.id,
+        slug=row.slug,
+        name=row.name,
+        is_active=row.is_active,
+        territory=tuple((str(k), c) for k, c in spec.territory),
+        categories=spec.categories,
+        digest_cron=row.digest_cron,
+        timezone=row.timezone,
+        operators=operators_of,
+    )
 
 
 def _detail(row: object) -> str:

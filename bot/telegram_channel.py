@@ -226,7 +226,11 @@ async def build(
     webhook = webhook_of(settings)
     application = build_application(settings, rate_limiter=rate_limiter)
     intake = TelegramIntake(core, application)
-    sender = telegram.TelegramSender(application.bot, per_chat_per_second=settings.per_chat_per_second)
+    sender = telegram.TelegramSender(
+        application.bot,
+        per_chat_per_second=settings.per_chat_per_second,
+        overall_per_second=settings.overall_per_second,
+    )
 
     async def startup() -> None:
         await intake.start(webhook)

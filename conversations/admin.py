@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from types import MappingProxyType
@@ -11,6 +12,13 @@ from typing import Final
 from conversations._text import clean, fold
 from conversations.effects import (
     BroadcastRequested,
+    CategoryAdded,
+    CategoryDisabled,
+    CategoryMoved,
+    CategoryRenamed,
+    CooperativeDeactivated,
+    CooperativeSaved,
+    DigestRequested,
     Effect,
     ExportRequested,
     InviteCreated,
@@ -19,18 +27,28 @@ from conversations.effects import (
     RoleRevoked,
     StaffCommandUsed,
 )
+from conversations.coop_rules import (
+    COOP_SLUG,
+    DEFAULT_DIGEST,
+    MAX_COOP_NAME,
+    Territory,
+    check_categories,
+    check_cron,
+)
 from conversations.engine import Builder, Engine, command_name
 from conversations.flow import Flow, Step
 from conversations.messages import Inbound, Msg, Reply
 from conversations.period import parse_period
 from conversations.rights import YES_NO
-from conversations.staff import Role, Tally
+from conversations.staff import CategoryEntry, Role, Tally
 from conversations.ticket import make_invite_code
 from conversations.types import Answer, Answers, Context, Outcome, Retry, State
 
 CONFIRM_FLOW: Final = "conferma"
 BROADCAST_FLOW: Final = "annuncio"
-STAFF_FLOWS: Final = frozenset({CONFIRM_FLOW, BROADCAST_FLOW})
+CATEGORY_FLOW: Final = "categoria"
+COOP_FLOW: Final = "cooperativa"
+STAFF_FLOWS: Final = frozenset({CONFIRM_FLOW, BROADCAST_FLOW, CATEGORY_FLOW, COOP_FLOW})
 """Flows whose answers need the sender's role again (the pipeline reloads it for them)."""
 
 COMMANDS: Final = MappingProxyType(
@@ -46,6 +64,16 @@ COMMANDS: Final = MappingProxyType(
         "revoca_operatore": ("revoca_operatore", "revoke_operator"),
         "invito": ("invito", "invite"),
         "cooperative": ("cooperative", "cooperatives"),
+        "cooperativa": ("cooperativa", "show_cooperative"),
+        "nuova_cooperativa": ("nuova_cooperativa", "add_cooperative"),
+        "modifica_cooperativa": ("modifica_cooperativa", "edit_cooperative"),
+        "disattiva_cooperativa": ("disattiva_cooperativa", "deactivate_cooperative"),
+        "categorie": ("categorie", "categories"),
+        "nuova_categoria": ("nuova_categoria", "add_category"),
+        "rinomina_categoria": ("rinomina_categoria", "rename_category"),
+        "sposta_categoria": ("sposta_categoria", "move_category"),
+        "disattiva_categoria": ("disattiva_categoria", "disable_category"),
+        "digest_ora": ("digest_ora", "digest_now"),
     }
 )
 """Each staff command and the names that call it; the first is the one shown in help and the audit log."""
@@ -58,6 +86,24 @@ MAX_BROADCAST_CHARS: Final = 1000
 """Fits one WhatsApp body (1600) and one Telegram message after the greeting line."""
 AUDIT_DEFAULT: Final = 20
 AUDIT_MAX: Final = 100
+CATEGORY_SLUG: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
+MAX_CATEGORY_NAME: Final = 80
+CATEGORY_COMMANDS: Final = frozenset({"categorie", "nuova_categoria", "rinomina_categoria", "sposta_categoria", "disattiva_categoria"})
+"""Commands that read the full category list (disabled ones too)."""
+COOP_DETAIL_COMMANDS: Final = frozenset({"cooperativa", "modifica_cooperativa", "disattiva_cooperativa"})
+"""Commands that read one cooperative in full (`Staff.cooperative`), named by their first argument."""
+COOP_FIELDS: Final = MappingProxyType(
+    {
+        "territorio": "territory",
+        "territory": "territory",
+        "categorie": "categories",
+        "categories": "categories",
+        "orario": "digest",
+        "schedule": "digest",
+        "digest": "digest",
+    }
+)
+"""`/modifica_cooperativa SLUG FIELD`: the words for each field that can be changed from the chat."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,6 +428,9 @@ ACTIONS: Final[Mapping[str, Callable[[Mapping[str, object], Context], Effect]]] 
         "grant_admin": lambda a, ctx: RoleGranted(Role.ADMIN, str(a["channel"]), str(a["external_id"]), ctx.now),
         "revoke_admin": lambda a, ctx: RoleRevoked(Role.ADMIN, str(a["channel"]), str(a["external_id"]), ctx.now),
         "revoke_operator": lambda a, ctx: OperatorRevoked(int(str(a["operator_id"])), ctx.now),
+        "move_category": lambda a, ctx: CategoryMoved(str(a["slug"]), int(str(a["position"])), ctx.now),
+        "deactivate_cooperative": lambda a, ctx: CooperativeDeactivated(str(a["slug"]), ctx.now),
+        "disable_category": lambda a, ctx: CategoryDisabled(str(a["slug"]), ctx.now),
     }
 )
 """What a confirmed action becomes: the flow stores plain JSON, the effect is built at the last moment."""
@@ -443,6 +492,442 @@ def build_broadcast(known_msgids: set[str] | None = None) -> Flow:
     )
 
 
+# --- categories and on-demand digests -------------------------------------------
+
+
+def _start_flow(e: Engine, b: Builder, ctx: Context, flow_id: str, answers: Mapping[str, object]) -> None:
+    flow = e.flows[flow_id]
+    b.state = State(flow_id=flow.id, flow_version=flow.version, version=b.state.version, answers=MappingProxyType(dict(answers)))
+    e.enter(b, flow, flow.first, ctx)
+
+
+def _category(ctx: Context, raw: str, *, active_only: bool = False) -> CategoryEntry | None:
+    wanted = fold(raw)
+    return next(
+        (c for c in ctx.staff.categories if fold(c.slug) == wanted and (c.is_active or not active_only)),
+        None,
+    )
+
+
+def _categories(e: Engine, b: Builder, ctx: Context) -> None:
+    _used(b, ctx, "categorie")
+    rows = tuple(
+        Msg(
+            "admin.category_item",
+            {
+                "position": c.position,
+                "slug": c.slug,
+                "name_it": c.name_it,
+                "name_en": c.name_en,
+                "state": Msg("admin.active" if c.is_active else "admin.inactive"),
+            },
+        )
+        for c in ctx.staff.categories
+    )
+    _say(e, b, ctx, "admin.categories", items=rows or Msg("admin.none"))
+
+
+def _category_new(e: Engine, b: Builder, ctx: Context) -> None:
+    _start_flow(e, b, ctx, CATEGORY_FLOW, {"mode": "add"})
+
+
+def _category_rename(e: Engine, b: Builder, ctx: Context) -> None:
+    args = _cmd(b).args
+    cat = _category(ctx, args[0]) if len(args) == 1 else None
+    if cat is None:
+        _say(e, b, ctx, "admin.usage_rinomina_categoria")
+        return
+    _start_flow(e, b, ctx, CATEGORY_FLOW, {"mode": "rename", "slug": cat.slug, "old_it": cat.name_it, "old_en": cat.name_en})
+
+
+def _category_move(e: Engine, b: Builder, ctx: Context) -> None:
+    args = _cmd(b).args
+    cat = _category(ctx, args[0], active_only=True) if len(args) == 2 else None
+    active = sum(1 for c in ctx.staff.categories if c.is_active)
+    if cat is None or not args[1].isdigit() or not 1 <= int(args[1]) <= active:
+        _say(e, b, ctx, "admin.usage_sposta_categoria", count=active)
+        return
+    position = int(args[1])
+    action = {"kind": "move_category", "slug": cat.slug, "position": position}
+    _confirm(e, b, ctx, action, Msg("admin.confirm_category_move", {"name": cat.name_it, "position": position}))
+
+
+def _category_disable(e: Engine, b: Builder, ctx: Context) -> None:
+    args = _cmd(b).args
+    cat = _category(ctx, args[0], active_only=True) if len(args) == 1 else None
+    if cat is None or sum(1 for c in ctx.staff.categories if c.is_active) < 2:
+        _say(e, b, ctx, "admin.usage_disattiva_categoria")
+        return
+    action = {"kind": "disable_category", "slug": cat.slug}
+    _confirm(e, b, ctx, action, Msg("admin.confirm_category_disable", {"name": cat.name_it}))
+
+
+def _parse_category_slug(answer: Answer, answers: Answers, ctx: Context) -> object:
+    slug = clean(answer.text).lower()
+    if not CATEGORY_SLUG.match(slug):
+        return Retry("admin.category_retry_slug")
+    if any(c.slug == slug for c in ctx.staff.categories):
+        return Retry("admin.category_retry_slug_taken", {"slug": slug})
+    return slug
+
+
+def _name_parser(keep: str) -> Callable[[Answer, Answers, Context], object]:
+    def parse(answer: Answer, answers: Answers, ctx: Context) -> object:
+        text = clean(answer.text)
+        if text == "-" and isinstance(answers.get(keep), str):
+            return answers[keep]
+        if not text or len(text) > MAX_CATEGORY_NAME or text == "-":
+            return Retry("admin.category_retry_name", {"max": MAX_CATEGORY_NAME})
+        return text
+
+    return parse
+
+
+def _ask_name(language: str) -> Callable[[Answers, Context], Msg]:
+    def prompt(answers: Answers, ctx: Context) -> Msg:
+        if answers.get("mode") == "rename":
+            return Msg(f"admin.category_ask_name_{language}_keep", {"current": answers.get(f"old_{language}", "")})
+        return Msg(f"admin.category_ask_name_{language}", {"slug": answers.get("slug", "")})
+
+    return prompt
+
+
+def _category_summary(answers: Answers) -> Msg:
+    params = {k: answers.get(k, "") for k in ("slug", "name_it", "name_en", "old_it", "old_en")}
+    return Msg("admin.confirm_category_rename" if answers.get("mode") == "rename" else "admin.confirm_category_add", params)
+
+
+def _category_done(answers: Answers, ctx: Context) -> Outcome:
+    if not ctx.staff.is_admin:
+        return _nothing(answers, ctx)
+    slug, name_it, name_en = (str(answers.get(k, "")) for k in ("slug", "name_it", "name_en"))
+    effect: Effect
+    if answers.get("mode") == "rename":
+        effect = CategoryRenamed(slug, name_it, name_en, ctx.now)
+    else:
+        effect = CategoryAdded(slug, name_it, name_en, ctx.now)
+    return Outcome(replies=(Reply(Msg("admin.done")),), effects=(effect,))
+
+
+def build_category(known_msgids: set[str] | None = None) -> Flow:
+    """Add (slug, Italian, English) or rename (Italian, English; "-" keeps a name) a category, then confirm."""
+    return Flow.build(
+        CATEGORY_FLOW,
+        1,
+        (
+            Step(
+                "slug",
+                prompt=Msg("admin.category_ask_slug"),
+                parse=_parse_category_slug,
+                save_as="slug",
+                next="name_it",
+                skip=lambda a, ctx: bool(a.get("slug")),
+                help="admin.help_category_slug",
+            ),
+            Step("name_it", prompt=_ask_name("it"), parse=_name_parser("old_it"), save_as="name_it", next="name_en", help="admin.help_category_name"),
+            Step("name_en", prompt=_ask_name("en"), parse=_name_parser("old_en"), save_as="name_en", next="confirm", help="admin.help_category_name"),
+            Step(
+                "confirm",
+                prompt=lambda a, ctx: Msg("admin.confirm", {"summary": _category_summary(a)}),
+                options=YES_NO,
+                next=lambda v, a: "end.yes" if v == "si" else "end.no",
+                help="admin.help_confirm",
+                retry="common.retry_choice",
+            ),
+        ),
+        endings={"end.yes": _category_done, "end.no": _nothing},
+        targets={"confirm": ("end.yes", "end.no")},
+        known_msgids=known_msgids,
+    )
+
+
+def _digest_now(e: Engine, b: Builder, ctx: Context) -> None:
+    args = _cmd(b).args
+    slug = fold(args[0]).replace(" ", "-") if args else ""
+    coop = next((c for c in ctx.staff.cooperatives if c.slug == slug), None)
+    if coop is None or not coop.is_active:
+        _say(e, b, ctx, "admin.usage_digest_ora")
+        return
+    b.effects.append(DigestRequested(cooperative_id=coop.id, at=ctx.now))
+    _say(e, b, ctx, "admin.digest_queued", cooperative=coop.name)
+
+
+# --- cooperatives ------------------------------------------------------------------
+
+
+def coop_slug_arg(args: tuple[str, ...]) -> str:
+    """The cooperative slug a command names in its first argument ("" when none)."""
+    return fold(args[0]).replace(" ", "-") if args else ""
+
+
+def _pairs(value: object) -> tuple[tuple[str, str], ...]:
+    """Territory pairs back from the flow's JSON answers (lists) or a `CooperativeDetail` (tuples)."""
+    if not isinstance(value, list | tuple):
+        return ()
+    return tuple((str(p[0]), str(p[1])) for p in value if isinstance(p, list | tuple) and len(p) == 2)
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
+
+
+def _places(ctx: Context, value: object) -> str:
+    rules = Territory(ctx.gazetteer)
+    return ", ".join(rules.label(k, c) for k, c in _pairs(value)) or "–"
+
+
+def _coop_show(e: Engine, b: Builder, ctx: Context) -> None:
+    coop = ctx.staff.cooperative
+    if coop is None:
+        _say(e, b, ctx, "admin.usage_cooperativa")
+        return
+    _used(b, ctx, "cooperativa")
+    _say(
+        e,
+        b,
+        ctx,
+        "admin.cooperative_detail",
+        name=coop.name,
+        slug=coop.slug,
+        state=Msg("admin.active" if coop.is_active else "admin.inactive"),
+        territory=_places(ctx, coop.territory),
+        categories=", ".join(coop.categories) or "–",
+        digest=coop.digest_cron,
+        timezone=coop.timezone,
+        operators=coop.operators,
+    )
+
+
+def _coop_new(e: Engine, b: Builder, ctx: Context) -> None:
+    _start_flow(e, b, ctx, COOP_FLOW, {"mode": "create"})
+
+
+def _coop_edit(e: Engine, b: Builder, ctx: Context) -> None:
+    args = _cmd(b).args
+    coop = ctx.staff.cooperative
+    field = COOP_FIELDS.get(fold(args[1])) if len(args) == 2 else None
+    if coop is None or field is None:
+        _say(e, b, ctx, "admin.usage_modifica_cooperativa")
+        return
+    answers = {
+        "mode": "edit",
+        "field": field,
+        "slug": coop.slug,
+        "name": coop.name,
+        "old_territory": [list(p) for p in coop.territory],
+        "old_categories": list(coop.categories),
+        "old_digest": coop.digest_cron,
+    }
+    _start_flow(e, b, ctx, COOP_FLOW, answers)
+
+
+def _coop_disable(e: Engine, b: Builder, ctx: Context) -> None:
+    coop = ctx.staff.cooperative
+    if coop is None or not coop.is_active:
+        _say(e, b, ctx, "admin.usage_disattiva_cooperativa")
+        return
+    action = {"kind": "deactivate_cooperative", "slug": coop.slug}
+    _confirm(e, b, ctx, action, Msg("admin.confirm_coop_disable", {"name": coop.name, "slug": coop.slug}))
+
+
+def _skip_unless(field: str) -> Callable[[Answers, Context], bool]:
+    """In edit mode only the chosen field is asked; creating asks everything."""
+    return lambda a, ctx: a.get("mode") == "edit" and a.get("field") != field
+
+
+def _creating_only(a: Answers, ctx: Context) -> bool:
+    return a.get("mode") == "edit"
+
+
+def _parse_coop_name(answer: Answer, answers: Answers, ctx: Context) -> object:
+    text = clean(answer.text)
+    if not text or len(text) > MAX_COOP_NAME:
+        return Retry("admin.coop_retry_name", {"max": MAX_COOP_NAME})
+    return text
+
+
+def _parse_coop_slug(answer: Answer, answers: Answers, ctx: Context) -> object:
+    slug = clean(answer.text).lower()
+    if not COOP_SLUG.match(slug):
+        return Retry("admin.coop_retry_slug")
+    if any(c.slug == slug for c in ctx.staff.cooperatives):
+        return Retry("admin.coop_retry_slug_taken", {"slug": slug})
+    return slug
+
+
+def _items(text: str) -> list[str]:
+    return [i.strip() for i in re.split(r"[,;\n]", clean(text)) if i.strip()]
+
+
+def _parse_territory(answer: Answer, answers: Answers, ctx: Context) -> object:
+    items = _items(answer.text)
+    if not items:
+        return Retry("admin.coop_retry_territory", {"item": clean(answer.text)})
+    rules = Territory(ctx.gazetteer)
+    found: list[list[str]] = []
+    for item in items:
+        got = rules.resolve(item)
+        if got.choices:
+            choices = tuple(
+                Msg("admin.coop_place_choice", {"name": c.name, "province": c.province_code, "code": c.istat_code})
+                for c in got.choices
+            )
+            return Retry("admin.coop_retry_territory_ambiguous", {"item": item, "choices": choices})
+        if got.place is None:
+            return Retry("admin.coop_retry_territory", {"item": item})
+        if list(got.place) not in found:
+            found.append(list(got.place))
+    return found
+
+
+def _parse_categories(answer: Answer, answers: Answers, ctx: Context) -> object:
+    wanted = list(dict.fromkeys(i.strip().lower() for i in re.split(r"[,;\s]+", clean(answer.text)) if i.strip()))
+    known = [c.slug for c in ctx.categories]
+    problems = check_categories(wanted, known)
+    if not wanted or problems:
+        item = problems[0].value if problems else ""
+        return Retry("admin.coop_retry_categories", {"item": item, "known": ", ".join(known)})
+    return wanted
+
+
+def _parse_digest(answer: Answer, answers: Answers, ctx: Context) -> object:
+    text = " ".join(clean(answer.text).split())
+    if text == "-" and answers.get("mode") != "edit":
+        return DEFAULT_DIGEST
+    if check_cron(text) is not None:
+        return Retry("admin.coop_retry_digest", {"example": DEFAULT_DIGEST})
+    return text
+
+
+def _coop_prompt(msgid: str) -> Callable[[Answers, Context], Msg]:
+    def prompt(answers: Answers, ctx: Context) -> Msg:
+        params: dict[str, object] = {
+            "name": answers.get("name", ""),
+            "known": ", ".join(c.slug for c in ctx.categories),
+            "default": DEFAULT_DIGEST,
+        }
+        if answers.get("mode") == "edit":
+            params.update(
+                territory=_places(ctx, answers.get("old_territory")),
+                categories=", ".join(_strings(answers.get("old_categories"))),
+                digest=answers.get("old_digest", ""),
+            )
+            return Msg(f"{msgid}_edit", params)
+        return Msg(msgid, params)
+
+    return prompt
+
+
+def _coop_summary(answers: Answers, ctx: Context) -> Msg:
+    name, slug = answers.get("name", ""), answers.get("slug", "")
+    if answers.get("mode") != "edit":
+        return Msg(
+            "admin.confirm_coop_create",
+            {
+                "name": name,
+                "slug": slug,
+                "territory": _places(ctx, answers.get("territory")),
+                "categories": ", ".join(_strings(answers.get("categories"))),
+                "digest": answers.get("digest", ""),
+            },
+        )
+    field = str(answers.get("field"))
+    if field == "territory":
+        old, new = _places(ctx, answers.get("old_territory")), _places(ctx, answers.get("territory"))
+    elif field == "categories":
+        old, new = ", ".join(_strings(answers.get("old_categories"))), ", ".join(_strings(answers.get("categories")))
+    else:
+        old, new = str(answers.get("old_digest", "")), str(answers.get("digest", ""))
+    return Msg(f"admin.confirm_coop_edit_{field}", {"name": name, "slug": slug, "old": old, "new": new})
+
+
+def _coop_done(answers: Answers, ctx: Context) -> Outcome:
+    if not ctx.staff.is_admin:
+        return _nothing(answers, ctx)
+    slug = str(answers.get("slug", ""))
+    is_new = answers.get("mode") != "edit"
+    field = answers.get("field")
+    territory = _pairs(answers.get("territory")) if is_new or field == "territory" else None
+    categories = _strings(answers.get("categories")) if is_new or field == "categories" else None
+    digest = answers.get("digest") if is_new or field == "digest" else None
+    effect = CooperativeSaved(
+        slug=slug,
+        is_new=is_new,
+        at=ctx.now,
+        name=str(answers.get("name", "")) if is_new else None,
+        territory=territory,
+        categories=categories,
+        digest_cron=str(digest) if digest is not None else None,
+    )
+    return Outcome(replies=(Reply(Msg("admin.done")),), effects=(effect,))
+
+
+def build_cooperative(known_msgids: set[str] | None = None) -> Flow:
+    """Create a cooperative (name, slug, territory, categories, digest) or change one field, then confirm."""
+    return Flow.build(
+        COOP_FLOW,
+        1,
+        (
+            Step(
+                "name",
+                prompt=Msg("admin.coop_ask_name"),
+                parse=_parse_coop_name,
+                save_as="name",
+                next="slug",
+                skip=_creating_only,
+                help="admin.help_coop",
+            ),
+            Step(
+                "slug",
+                prompt=_coop_prompt("admin.coop_ask_slug"),
+                parse=_parse_coop_slug,
+                save_as="slug",
+                next="territory",
+                skip=_creating_only,
+                help="admin.help_coop",
+            ),
+            Step(
+                "territory",
+                prompt=_coop_prompt("admin.coop_ask_territory"),
+                parse=_parse_territory,
+                save_as="territory",
+                next="categories",
+                skip=_skip_unless("territory"),
+                help="admin.help_coop_territory",
+            ),
+            Step(
+                "categories",
+                prompt=_coop_prompt("admin.coop_ask_categories"),
+                parse=_parse_categories,
+                save_as="categories",
+                next="digest",
+                skip=_skip_unless("categories"),
+                help="admin.help_coop",
+            ),
+            Step(
+                "digest",
+                prompt=_coop_prompt("admin.coop_ask_digest"),
+                parse=_parse_digest,
+                save_as="digest",
+                next="confirm",
+                skip=_skip_unless("digest"),
+                help="admin.help_coop_digest",
+            ),
+            Step(
+                "confirm",
+                prompt=lambda a, ctx: Msg("admin.confirm", {"summary": _coop_summary(a, ctx)}),
+                options=YES_NO,
+                next=lambda v, a: "end.yes" if v == "si" else "end.no",
+                help="admin.help_confirm",
+                retry="common.retry_choice",
+            ),
+        ),
+        endings={"end.yes": _coop_done, "end.no": _nothing},
+        targets={"confirm": ("end.yes", "end.no")},
+        known_msgids=known_msgids,
+    )
+
+
 HANDLERS: Final = MappingProxyType(
     {
         "statistiche": _stats,
@@ -456,6 +941,16 @@ HANDLERS: Final = MappingProxyType(
         "revoca_operatore": _revoke_operator,
         "invito": _invite,
         "cooperative": _cooperatives,
+        "categorie": _categories,
+        "nuova_categoria": _category_new,
+        "rinomina_categoria": _category_rename,
+        "sposta_categoria": _category_move,
+        "disattiva_categoria": _category_disable,
+        "digest_ora": _digest_now,
+        "cooperativa": _coop_show,
+        "nuova_cooperativa": _coop_new,
+        "modifica_cooperativa": _coop_edit,
+        "disattiva_cooperativa": _coop_disable,
     }
 )
 

@@ -25,6 +25,8 @@ def build_engine(known_msgids: set[str] | None = None) -> Engine:
                 rights.build_language(known_msgids),
                 admin.build_confirm(known_msgids),
                 admin.build_broadcast(known_msgids),
+                admin.build_category(known_msgids),
+                admin.build_cooperative(known_msgids),
             )
         },
         home=menu.FLOW_ID,

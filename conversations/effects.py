@@ -266,9 +266,80 @@ class BroadcastRequested:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class CategoryAdded:
+    """``/nuova_categoria``, confirmed: ``CategoryAdded("trasporti", "Trasporti", "Transport", at)``, placed last."""
+
+    slug: str
+    name_it: str
+    name_en: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRenamed:
+    """``/rinomina_categoria spesa``, confirmed: new Italian and English names."""
+
+    slug: str
+    name_it: str
+    name_en: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryMoved:
+    """``/sposta_categoria spesa 1``, confirmed: shown at `position` (1 = first) among the active ones."""
+
+    slug: str
+    position: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryDisabled:
+    """``/disattiva_categoria spesa``, confirmed: the intake stops offering it; needs keep it."""
+
+    slug: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CooperativeSaved:
+    """``/nuova_cooperativa`` or ``/modifica_cooperativa``, confirmed: the fields that are not None are written.
+
+    `territory` holds (kind, code) pairs as in `cooperative_territory`, e.g. ``(("comune", "039014"),)``.
+    """
+
+    slug: str
+    is_new: bool
+    at: datetime
+    name: str | None = None
+    territory: tuple[tuple[str, str], ...] | None = None
+    categories: tuple[str, ...] | None = None
+    digest_cron: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CooperativeDeactivated:
+    """``/disattiva_cooperativa cantiere``, confirmed: no more routing or digests; history kept."""
+
+    slug: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRequested:
+    """``/digest_ora cantiere``: the digest of the last 7 days, sent after the turn commits."""
+
+    cooperative_id: int
+    at: datetime
+
+
 Effect = (
     ConsentGiven
     | ConsentRefused
+    | CooperativeSaved
+    | CooperativeDeactivated
     | NeedCreated
     | ConversationCancelled
     | ConversationExpired
@@ -295,4 +366,9 @@ Effect = (
     | InviteCreated
     | ExportRequested
     | BroadcastRequested
+    | CategoryAdded
+    | CategoryRenamed
+    | CategoryMoved
+    | CategoryDisabled
+    | DigestRequested
 )

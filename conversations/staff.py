@@ -97,6 +97,33 @@ class CooperativeEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class CooperativeDetail:
+    """A cooperative as `/cooperativa SLUG` shows it and `/modifica_cooperativa` starts from."""
+
+    id: int
+    slug: str
+    name: str
+    is_active: bool
+    territory: tuple[tuple[str, str], ...] = ()
+    """(kind, code) pairs, e.g. ``("provincia", "RA")``."""
+    categories: tuple[str, ...] = ()
+    digest_cron: str = "0 8 * * mon"
+    timezone: str = "Europe/Rome"
+    operators: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryEntry:
+    """A category as `/categorie` lists it, disabled ones included."""
+
+    slug: str
+    name_it: str
+    name_en: str
+    position: int
+    is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Staff:
     """Who is writing and what their command may read; empty for a citizen's ordinary message."""
 
@@ -108,6 +135,10 @@ class Staff:
     audit: tuple[AuditEntry, ...] = ()
     operators: tuple[OperatorEntry, ...] = ()
     cooperatives: tuple[CooperativeEntry, ...] = ()
+    cooperative: CooperativeDetail | None = None
+    """The cooperative a `/cooperativa`, `/modifica_cooperativa` or `/disattiva_cooperativa` names."""
+    categories: tuple[CategoryEntry, ...] = ()
+    """Every category in display order, disabled ones too (category commands and flows)."""
     recipients: int = 0
     """How many citizens an announcement being prepared would reach."""
 

@@ -188,10 +188,16 @@ class TelegramSender:
 
     channel = CHANNEL
 
-    def __init__(self, bot: Bot, *, per_chat_per_second: float = 1.0) -> None:
+    def __init__(
+        self, bot: Bot, *, per_chat_per_second: float = 1.0, overall_per_second: float | None = None
+    ) -> None:
         if per_chat_per_second <= 0:
             raise ValueError("per_chat_per_second must be positive")
         self.bot = bot
+        # PTB's AIORateLimiter is a bucket of 30 that refills 30/s: after a quiet moment it lets
+        # ~60 out within one rolling second, which Telegram (and our fake) answer with 429.
+        # A bucket of one, refilled evenly, never exceeds the rate in any window.
+        self.overall = AsyncLimiter(1, 1 / overall_per_second) if overall_per_second else None
         self.per_chat_per_second = per_chat_per_second
         self._limiters: dict[int, AsyncLimiter] = {}
 
@@ -216,6 +222,8 @@ class TelegramSender:
         if message.attachment_path is not None:
             return await self._send_file(chat_id, message, markup)
         async with self.limiter(chat_id):
+            if self.overall is not None:
+                await self.overall.acquire()
             try:
                 sent = await self.bot.send_message(chat_id, message.text, reply_markup=markup)
             except TelegramError as exc:

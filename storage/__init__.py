@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from storage import (
+    categories,
     citizens,
     conversations,
     cooperatives,
@@ -19,6 +20,7 @@ from storage import (
 from storage.db import create_engine, is_sqlite, session_factory, transaction
 
 __all__ = [
+    "categories",
     "citizens",
     "conversations",
     "cooperatives",

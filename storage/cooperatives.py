@@ -109,3 +109,32 @@ async def names(session: AsyncSession, *, ids: Sequence[int]) -> dict[int, str]:
         return {}
     result = await session.execute(select(Cooperative.id, Cooperative.name).where(col(Cooperative.id).in_(ids)))
     return {int(i): str(n) for i, n in result.all()}
+
+
+async def spec_of(session: AsyncSession, *, row: Cooperative) -> CooperativeSpec:
+    """A stored cooperative as a spec, so a change of one field goes through `upsert` like an import."""
+    assert row.id is not None
+    cats = (
+        await session.execute(
+            select(CooperativeCategory.category_slug)
+            .where(CooperativeCategory.cooperative_id == row.id)
+            .order_by(col(CooperativeCategory.category_slug))
+        )
+    ).scalars()
+    terr = (
+        await session.execute(
+            select(CooperativeTerritory.kind, CooperativeTerritory.code)
+            .where(CooperativeTerritory.cooperative_id == row.id)
+            .order_by(col(CooperativeTerritory.id))
+        )
+    ).all()
+    return CooperativeSpec(
+        slug=row.slug,
+        name=row.name,
+        categories=tuple(cats),
+        territory=tuple((TerritoryKind(k), str(c)) for k, c in terr),
+        digest_cron=row.digest_cron,
+        timezone=row.timezone,
+        language=row.language,
+        is_active=row.is_active,
+    )

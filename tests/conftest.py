@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import shutil
 import socket
@@ -172,6 +173,14 @@ async def _admin_truncate(url: str) -> None:
     try:
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
+            # Admins change categories from the chat: put the seeded ones back as the migration wrote them.
+            seed = importlib.import_module("storage.migrations.versions.0001_create_core_tables").CATEGORIES
+            await conn.execute(text("DELETE FROM category WHERE NOT (slug = ANY(:slugs))"), {"slugs": [s for s, _, _ in seed]})
+            for position, (slug, name_it, name_en) in enumerate(seed, start=1):
+                await conn.execute(
+                    text("UPDATE category SET name_it = :it, name_en = :en, position = :p, is_active = true WHERE slug = :s"),
+                    {"it": name_it, "en": name_en, "p": position, "s": slug},
+                )
     finally:
         await engine.dispose()
 

@@ -38,6 +38,16 @@ STAFF_COMMANDS = (
     "/revoca_operatore 1",
     "/invito cantiere",
     "/cooperative",
+    "/cooperativa cantiere",
+    "/nuova_cooperativa",
+    "/modifica_cooperativa cantiere orario",
+    "/disattiva_cooperativa cantiere",
+    "/categorie",
+    "/nuova_categoria",
+    "/rinomina_categoria spesa",
+    "/sposta_categoria spesa 1",
+    "/disattiva_categoria spesa",
+    "/digest_ora cantiere",
 )
 """Admins only; everyone else gets what an unknown command gets."""
 OPERATOR_COMMANDS = ("/esporta",)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dtm
 from pathlib import Path
 from collections.abc import AsyncIterator
@@ -252,3 +253,21 @@ async def test_a_long_text_with_a_document_goes_first_then_the_file(
 async def test_a_missing_attachment_is_rejected_not_retried(sender: TelegramSender, tmp_path: Path) -> None:
     with pytest.raises(Rejected):
         await sender.send(outgoing("x", attachment_path=str(tmp_path / "gone.png"), attachment_type="image/png"))
+
+
+@pytest.mark.parametrize(("overall", "expect_429"), [(45.0, False), (None, True)], ids=["paced", "unpaced"])
+async def test_an_even_overall_pace_keeps_a_burst_to_many_chats_under_the_bot_limit(
+    overall: float | None, expect_429: bool
+) -> None:
+    policy = FloodPolicy(global_per_second=50, per_chat_capacity=3, per_chat_refill_per_second=1)
+    async with FakeTelegram(flood=policy) as fake, Bot(fake.token, base_url=fake.base_url) as bot:
+        sender = TelegramSender(bot, per_chat_per_second=1, overall_per_second=overall)
+
+        async def one(chat: int) -> None:
+            try:
+                await sender.send(Outgoing(outbox_id=chat, recipient=str(chat), text="annuncio"))
+            except Throttled:
+                pass
+
+        await asyncio.gather(*(one(5000 + n) for n in range(90)))
+        assert (fake.stats.flood_429 > 0) is expect_429
