@@ -211,11 +211,15 @@ class Dispatcher:
                 at = now + timedelta(seconds=exc.retry_after)
                 await outbox.retry_at(session, message_id=row.id, at=at, error=reason, count_attempt=False)
             elif isinstance(exc, Unreachable):
+                code = getattr(exc, "code", None)
+                if code is not None:  # the provider's own code on the row that met it (Twilio 21610)
+                    await outbox.fail(session, message_id=row.id, error=reason, error_code=str(code))
                 await outbox.fail_recipient(session, channel=row.channel, recipient=row.recipient, error=reason)
                 await _mark_unreachable(session, row, now=now, is_opt_out=isinstance(exc, Unsubscribed))
                 logger.warning("outbox %s: recipient unreachable, pending messages failed", row.id)
             elif isinstance(exc, Rejected) or row.attempts + 1 >= self.policy.max_attempts:
-                await outbox.fail(session, message_id=row.id, error=reason)
+                code = str(exc.code) if isinstance(exc, Rejected) else None
+                await outbox.fail(session, message_id=row.id, error=reason, error_code=code)
                 logger.error("outbox %s failed for good: %s", row.id, reason)
             else:
                 delay = self.policy.delay(row.attempts + 1, self.rng)

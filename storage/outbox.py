@@ -133,12 +133,15 @@ async def release(session: AsyncSession, *, message_ids: Sequence[int], now: dat
         )
 
 
-async def fail(session: AsyncSession, *, message_id: int, error: str) -> None:
-    await session.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id) == message_id)
-        .values(status=OutboxStatus.FAILED, last_error=error[:300], attempts=OutboxMessage.attempts + 1)
-    )
+async def fail(session: AsyncSession, *, message_id: int, error: str, error_code: str | None = None) -> None:
+    values: dict[str, object] = {
+        "status": OutboxStatus.FAILED,
+        "last_error": error[:300],
+        "attempts": OutboxMessage.attempts + 1,
+    }
+    if error_code is not None:
+        values["error_code"] = error_code[:16]
+    await session.execute(update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(**values))
 
 
 async def fail_recipient(session: AsyncSession, *, channel: str, recipient: str, error: str) -> int:

@@ -114,7 +114,7 @@ async def test_rejected_message_fails_without_retry(core: Core, clock: FakeClock
     clock.advance(hours=1)
     await d.flush()
     [row] = await rows(core)
-    assert sender.calls == 1 and row.status == "failed"
+    assert sender.calls == 1 and row.status == "failed" and row.error_code == "400"
 
 
 async def test_a_failing_reply_holds_back_later_replies_to_the_same_chat(core: Core, clock: FakeClock) -> None:

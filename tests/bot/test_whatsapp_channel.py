@@ -280,7 +280,8 @@ async def test_21610_marks_the_citizen_opted_out(rig: Rig) -> None:
     await rig.dispatcher.flush()
     citizen = await rig.citizen()
     assert citizen.opted_out_at is not None and citizen.is_unreachable
-    assert (await rig.rows())[-1].status == "failed"
+    last = (await rig.rows())[-1]
+    assert last.status == "failed" and last.error_code == "21610"
 
 
 async def test_status_callbacks_update_the_row_and_never_move_backwards(rig: Rig) -> None:
