@@ -11,7 +11,7 @@ from conversations.effects import NeedClaimed, NeedDeclined, NoteAdded, Operator
 from conversations.engine import Builder, Engine, command_name, is_explicit_command
 from conversations.messages import Inbound, Msg, Option, Reply
 from conversations.ticket import compact_code, normalize_ticket
-from conversations.types import Context, NeedView
+from conversations.types import Context, NeedView, OperatorView
 
 ENROL: Final = "operatore"
 DESK_COMMANDS: Final = frozenset({"richieste", "richiesta", "stato", "nota", "prendo", "declino"})
@@ -240,13 +240,24 @@ def _detail(e: Engine, b: Builder, ctx: Context) -> None:
     e.inform(b, ctx, reply)
 
 
-def _claim(e: Engine, b: Builder, ctx: Context) -> None:
+def _operator_and_need(
+    e: Engine, b: Builder, ctx: Context, usage: str
+) -> tuple[OperatorView, NeedView, OperatorCommand] | None:
+    """The operator and the need their command names, or None once the usage/unknown reply is said."""
     cmd = _command(b)
-    need = _visible_need(e, b, ctx, cmd, "op.usage_richiesta")
+    need = _visible_need(e, b, ctx, cmd, usage)
     if need is None:
-        return
+        return None
     operator = ctx.desk.operator
-    assert operator is not None
+    assert operator is not None  # the command guard admits operators only
+    return operator, need, cmd
+
+
+def _claim(e: Engine, b: Builder, ctx: Context) -> None:
+    found = _operator_and_need(e, b, ctx, "op.usage_richiesta")
+    if found is None:
+        return
+    operator, need, _ = found
     if need.status != NEW:
         if need.is_ours:
             _say(e, b, ctx, "op.claim_already_ours", ticket=need.ticket)
@@ -263,12 +274,10 @@ def _claim(e: Engine, b: Builder, ctx: Context) -> None:
 
 
 def _decline(e: Engine, b: Builder, ctx: Context) -> None:
-    cmd = _command(b)
-    need = _visible_need(e, b, ctx, cmd, "op.usage_richiesta")
-    if need is None:
+    found = _operator_and_need(e, b, ctx, "op.usage_richiesta")
+    if found is None:
         return
-    operator = ctx.desk.operator
-    assert operator is not None
+    operator, need, _ = found
     if need.is_ours or not need.is_offered or need.status != NEW:
         _say(e, b, ctx, "op.decline_too_late", ticket=need.ticket)
         return
@@ -281,12 +290,10 @@ def _decline(e: Engine, b: Builder, ctx: Context) -> None:
 
 
 def _status(e: Engine, b: Builder, ctx: Context) -> None:
-    cmd = _command(b)
-    need = _visible_need(e, b, ctx, cmd, "op.usage_stato")
-    if need is None:
+    found = _operator_and_need(e, b, ctx, "op.usage_stato")
+    if found is None:
         return
-    operator = ctx.desk.operator
-    assert operator is not None
+    operator, need, cmd = found
     if need.status == NEW:
         _say(e, b, ctx, "op.status_claim_first", ticket=need.ticket)
         return
