@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.postgres, TWILIO_AIOHTTP_DEPRECATIONS]
 
 CITIZENS = 8
 LEASE_SECONDS = 2
+KILL_DRAIN_SECONDS = 0.5
 
 
 def free_port() -> int:
@@ -86,6 +87,10 @@ async def test_worker_killed_mid_load_loses_nothing(postgres_database: str, reco
             await asyncio.sleep(0.005)
         victim = children_of(supervisor.pid)[0]
         os.kill(victim, signal.SIGKILL)
+        # What the victim wrote to its sockets before dying may still sit in the fake's receive
+        # buffers; let the fake (same event loop) read it before taking the snapshot. The lease
+        # (LEASE_SECONDS) keeps the survivor from re-sending the victim's rows in this pause.
+        await asyncio.sleep(KILL_DRAIN_SECONDS)
         accepted_by_provider_before_kill = set(sends_per_outbox_row(fake))
         await asyncio.wait_for(load, timeout=40)
         engine = create_engine(postgres_database)
