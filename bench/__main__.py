@@ -12,12 +12,13 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from bench import Row, format_table
-from bench import digest, load, telegram
+from bench import comuni, digest, load, telegram
 
 BENCHMARKS: dict[str, Callable[[], Coroutine[Any, Any, list[Row]]]] = {
     "telegram": telegram.run,
     "digest": digest.run,
     "load": load.run,
+    "comuni": comuni.run,
 }
 """Name -> benchmark; later issues add theirs here, and their rows join the same table."""
 
