@@ -60,7 +60,7 @@ class Running:
     webhook_url: str | None
     taps: list[str] = field(default_factory=list)
 
-    async def settled(self, timeout: float = 10.0) -> None:
+    async def settled(self, timeout: float = 20.0) -> None:
         """Every committed reply has left the outbox (sent or failed)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while await count(self.core, OutboxMessage, OutboxMessage.status == OutboxStatus.PENDING):

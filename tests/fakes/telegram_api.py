@@ -858,7 +858,7 @@ class FakeTelegram:
     ) -> list[JSON]:
         return self.commands.get((self._scope_key(scope), language_code), [])
 
-    async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
+    async def wait_for(self, predicate: Callable[[], T], timeout: float = 15.0) -> T:
         """Wait until ``predicate()`` is truthy and return it.
 
         Re-checked right after every API call and push, and every 50 ms for state the fake

@@ -362,7 +362,7 @@ class FakeTwilio:
                 return record
         raise KeyError(sid)
 
-    async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
+    async def wait_for(self, predicate: Callable[[], T], timeout: float = 15.0) -> T:
         """Wait until ``predicate()`` is truthy (re-checked on every change); return it."""
         async with asyncio.timeout(timeout), self._changed:
             return await self._changed.wait_for(predicate)

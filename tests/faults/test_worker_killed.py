@@ -96,7 +96,7 @@ async def test_worker_killed_mid_load_loses_nothing(postgres_database: str, reco
         engine = create_engine(postgres_database)
         try:
             async with session_factory(engine)() as session:
-                for _ in range(200):
+                for _ in range(600):  # ends as soon as nothing is pending
                     pending = await session.scalar(
                         select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
                     )
@@ -108,7 +108,7 @@ async def test_worker_killed_mid_load_loses_nothing(postgres_database: str, reco
                 rows = await session.scalar(select(func.count()).select_from(OutboxMessage))
         finally:
             await engine.dispose()
-        for _ in range(100):  # the load may finish on the surviving worker before the restart (1 s delay)
+        for _ in range(300):  # the load may finish on the surviving worker before the restart (1 s delay)
             if len(children_of(supervisor.pid)) == 2:
                 break
             await asyncio.sleep(0.05)
