@@ -36,6 +36,8 @@ PART_SUFFIX: Final = ".part"
 """A download in progress; renamed once its row records it, swept when older than `STALE_PART_SECONDS`."""
 STALE_PART_SECONDS: Final = 3600.0
 _EXTENSION: Final = re.compile(r"^\.[a-z0-9]{1,8}$")
+_OURS: Final = re.compile(r"^[0-9a-f]{32}(\.[a-z0-9]{1,8})?$")
+"""The names the fetcher generates: `sweep` never touches anything else, whatever `media_dir` points at."""
 _TRANSIENT_STATUSES: Final = frozenset({408, 425, 429})
 
 
@@ -241,7 +243,7 @@ async def sweep(sessions: async_sessionmaker[AsyncSession], directory: Path) -> 
     """
     if not directory.is_dir():
         return 0
-    files = [p for p in directory.iterdir() if p.is_file()]
+    files = [p for p in directory.iterdir() if p.is_file() and _OURS.match(p.name)]
     finals = {str(p): p for p in files if not p.name.endswith(PART_SUFFIX)}
     async with sessions() as session:
         kept = await media.referenced(session, paths=list(finals))

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +18,7 @@ from sqlalchemy import select, update
 
 from bot import jobs
 from bot.config import ConfigError, load_settings
-from bot.media import MediaFetcher, MediaPolicy
+from bot.media import MediaFetcher, MediaPolicy, sweep
 from bot.whatsapp_channel import media_fetcher
 from storage.db import transaction
 from storage.models import FetchStatus, Need, NeedAttachment, NeedStatus
@@ -247,3 +249,20 @@ def test_download_media_is_off_by_default_and_set_from_the_environment(
     monkeypatch.setenv("ASCOLTO_WHATSAPP__MEDIA_MAX_BYTES", "0")
     with pytest.raises(ConfigError, match="whatsapp.media_max_bytes"):
         load_settings(shipped)
+
+
+async def test_the_sweep_deletes_only_its_own_leftovers(db_url: str, clock: FakeClock, tmp_path: Path) -> None:
+    async with media_rig(db_url, clock, tmp_path) as rig:
+        url, content_type = rig.fake.add_media(PHOTO)
+        await report_with(rig, url, content_type)
+        await media_fetcher(rig.core, rig.http).flush()
+        [kept] = files(tmp_path)
+        folder = tmp_path / "media"
+        foreign = [folder / "ascolto.sqlite3", folder / "notes.txt"]  # media_dir pointed at a shared folder
+        leftover = folder / f"{'ab' * 16}.jpg"
+        fresh_part, stale_part = folder / f"{'cd' * 16}.part", folder / f"{'ef' * 16}.part"
+        for path in (*foreign, leftover, fresh_part, stale_part):
+            path.write_bytes(b"x")
+        os.utime(stale_part, (time.time() - 2 * 3600, time.time() - 2 * 3600))
+        assert await sweep(rig.core.sessions, folder) == 1
+    assert sorted(files(tmp_path)) == sorted([kept, *foreign, fresh_part])
