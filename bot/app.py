@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.config import Settings
 from bot import media
+from bot.config import Settings
 from bot.dispatcher import Dispatcher, RetryPolicy
 from bot.notify import Recipient
 from bot.operations import Admins, Operations

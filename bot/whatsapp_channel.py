@@ -23,8 +23,8 @@ from twilio.rest import Client
 
 from bot.app import Core
 from bot.channels import Channel, Task
-from bot.media import MediaFetcher, MediaPolicy
 from bot.config import ConfigError, WhatsAppSettings
+from bot.media import MediaFetcher, MediaPolicy
 from handlers import whatsapp
 from storage import delivery
 from storage.db import transaction
