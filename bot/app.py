@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import media
 from bot.config import Settings
 from bot.dispatcher import Dispatcher, RetryPolicy
 from bot.notify import Recipient
@@ -87,6 +88,7 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
             controller=settings.privacy.controller,
             retention_days=settings.privacy.retention_days,
             notice_version=settings.privacy.notice_version,
+            fetch_media_channels=frozenset({"whatsapp"}) if settings.whatsapp.download_media else frozenset(),
         ),
         clock=clock,
         operations=Operations(translator, admins_from(settings), page_size=settings.operators.page_size),
@@ -103,6 +105,7 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
     from bot import jobs  # jobs needs Core: imported here to avoid an import cycle
 
     pipeline.send_digest = lambda cooperative_id, now: jobs.send_digest_now(core, cooperative_id, now)
+    pipeline.sweep_media = lambda: media.sweep(sessions, settings.whatsapp.media_dir)
     return core
 
 

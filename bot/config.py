@@ -108,6 +108,15 @@ class WhatsAppSettings(_Section):
     """https://HOST as Twilio sees it (behind a proxy too): signatures are checked against it."""
     api_base_url: str = "https://api.twilio.com"
     messages_per_second: Annotated[float, Field(gt=0, le=400)] = 5.0
+    download_media: bool = False
+    """Fetch inbound media from Twilio (with the account's credentials) and keep a local copy.
+    Off: only the media URL and content type are stored, and Twilio keeps the file."""
+    media_max_bytes: Annotated[int, Field(ge=1, le=100 * 1024 * 1024)] = 16 * 1024 * 1024
+    """Larger files are not stored (16 MB is WhatsApp's own limit for most media)."""
+    media_dir: Path = Path("var/media")
+    """Where downloaded media are kept, under generated names; erasure and retention delete them."""
+    media_max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    """Tries of a download that fails transiently (timeouts, HTTP 5xx/429) before giving up."""
     content: WhatsAppContentSettings = WhatsAppContentSettings()
 
     @field_validator("from_number")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import media
 from bot.app import Core
 from bot.chart import render_chart
 from bot.notify import Attachment, Recipient, enqueue
@@ -278,4 +279,6 @@ async def apply_retention(core: Core, now: datetime) -> int:
             await routing.audit(session, actor="system", action="needs_anonymised", detail=str(count), at=now)
     if count:
         logger.info("anonymised %s need(s)", count)
+    # Their downloaded media go too; the sweep also catches copies an interrupted erasure left.
+    await media.sweep(core.sessions, core.settings.whatsapp.media_dir)
     return count

@@ -19,6 +19,7 @@ from conversations import (
     Category,
     ConsentGiven,
     Context,
+    DataErasureRequested,
     DigestRequested,
     Effect,
     Engine,
@@ -74,6 +75,8 @@ class PipelineConfig:
     controller: str = ""
     retention_days: int = 365
     notice_version: int = 1
+    fetch_media_channels: frozenset[str] = frozenset()
+    """Channels whose media are downloaded after the commit (``[whatsapp] download_media``)."""
 
 
 def utc_now() -> datetime:
@@ -110,6 +113,10 @@ class Pipeline:
         self.staff = staff or StaffOps(translator)
         self.send_digest: Callable[[int, datetime], Awaitable[object]] | None = None
         """`/digest_ora`: set by the composition root (`bot.jobs.send_digest_now`); it opens its own transaction."""
+        self.on_media: Callable[[], None] | None = None
+        """Wakes the media fetcher after a commit that queued downloads (`bot.media`)."""
+        self.sweep_media: Callable[[], Awaitable[object]] | None = None
+        """Deletes downloaded copies an erasure left without a row; run in the background after the commit."""
         self._background: set[asyncio.Task[object]] = set()
 
     async def handle(self, event: Inbound) -> Handled:
@@ -167,6 +174,10 @@ class Pipeline:
             await self._apply_effect(session, citizen, effect)
             if isinstance(effect, CATEGORY_EFFECTS):
                 after.append(self.forget_categories)
+            elif isinstance(effect, NeedCreated) and effect.media and citizen.channel in self.config.fetch_media_channels:
+                after.append(self._media_queued)
+            elif isinstance(effect, DataErasureRequested):
+                after.append(self._start_sweep)
         citizen.last_inbound_at = now
         citizen.is_unreachable = False
         await self._enqueue(session, citizen, turn, now)
@@ -196,13 +207,26 @@ class Pipeline:
         self._background.add(task)
         task.add_done_callback(self._background_done)
 
+    def _media_queued(self) -> None:
+        # Downloads never run inside the webhook's transaction: Twilio gets its answer first.
+        if self.on_media is not None:
+            self.on_media()
+
+    def _start_sweep(self) -> None:
+        """After an erasure commits, its downloaded media go too (the rows naming them are already gone)."""
+        if self.sweep_media is None:
+            return
+        task: asyncio.Task[object] = asyncio.ensure_future(self.sweep_media())
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
     def _background_done(self, task: asyncio.Task[object]) -> None:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("background work after a commit failed: %s", type(task.exception()).__name__)
 
     async def drain(self) -> None:
-        """Wait for the work started after commits (on-demand digests): tests and shutdown."""
+        """Wait for the work started after commits (on-demand digests, media sweeps): tests and shutdown."""
         while self._background:
             await asyncio.gather(*tuple(self._background), return_exceptions=True)
 
@@ -241,7 +265,8 @@ class Pipeline:
     async def _apply_effect(self, session: AsyncSession, citizen: Citizen, effect: Effect) -> None:
         assert citizen.id is not None
         if isinstance(effect, NeedCreated):
-            await needs.create(session, citizen_id=citizen.id, need=effect)
+            fetch = citizen.channel in self.config.fetch_media_channels
+            await needs.create(session, citizen_id=citizen.id, need=effect, fetch_media=fetch)
             logger.info("need %s created for citizen %s", effect.need_id, citizen.id)
             await self.operations.route(session, need=effect)
         elif await self.operations.apply(session, citizen=citizen, effect=effect, now=self.clock()):

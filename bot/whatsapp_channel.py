@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Final
 from urllib.parse import parse_qsl
 
+import httpx
 from aiolimiter import AsyncLimiter
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -21,8 +22,9 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.app import Core
-from bot.channels import Channel
+from bot.channels import Channel, Task
 from bot.config import ConfigError, WhatsAppSettings
+from bot.media import MediaFetcher, MediaPolicy
 from handlers import whatsapp
 from storage import delivery
 from storage.db import transaction
@@ -42,6 +44,8 @@ def file_signature(auth_token: str, outbox_id: int) -> str:
 EMPTY_TWIML: Final = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 """Twilio reads our answer as TwiML: an empty <Response/> says "received, nothing to say now"."""
 REQUEST_TIMEOUT_SECONDS: Final = 10.0
+MEDIA_TIMEOUT_SECONDS: Final = 60.0
+"""A 16 MB video over a slow link; a timeout is retried (`[whatsapp] media_max_attempts`)."""
 
 
 def templates_of(settings: WhatsAppSettings) -> whatsapp.ContentTemplates:
@@ -85,9 +89,26 @@ async def build(core: Core) -> Channel:
             f"{settings.public_base_url}{FILES_PATH}/{outbox_id}/{file_signature(auth_token, outbox_id)}"
         ),
     )
+    tasks: list[Task] = []
+    media_http: httpx.AsyncClient | None = None
+    if settings.download_media:
+        # trust_env=False like the twilio client's aiohttp session: no proxy from the environment sees the token.
+        media_http = httpx.AsyncClient(timeout=MEDIA_TIMEOUT_SECONDS, trust_env=False)
+        # httpx logs every request's full URL at INFO; a media URL names the account and the message.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        fetcher = media_fetcher(core, media_http)
+        core.pipeline.on_media = fetcher.wake
+        tasks.append(fetcher.run_forever)
+
+    async def shutdown() -> None:
+        await http.close()
+        if media_http is not None:
+            await media_http.aclose()
+
     return Channel(
         name=whatsapp.CHANNEL,
         sender=sender,
+        tasks=tasks,
         routes=routes(
             core,
             validator=RequestValidator(auth_token),
@@ -95,7 +116,26 @@ async def build(core: Core) -> Channel:
             templates=templates,
         )
         + [file_route(core, auth_token)],
-        shutdown=http.close,
+        shutdown=shutdown,
+    )
+
+
+def media_fetcher(core: Core, http: httpx.AsyncClient) -> MediaFetcher:
+    """The downloader of inbound media, with the account's credentials from the environment."""
+    settings = core.settings.whatsapp
+    assert settings.account_sid is not None and settings.auth_token is not None
+    return MediaFetcher(
+        core.sessions,
+        http,
+        account_sid=settings.account_sid.get_secret_value(),
+        auth_token=settings.auth_token.get_secret_value(),
+        policy=MediaPolicy(
+            directory=settings.media_dir,
+            api_base_url=settings.api_base_url,
+            max_bytes=settings.media_max_bytes,
+            max_attempts=settings.media_max_attempts,
+        ),
+        clock=core.pipeline.clock,
     )
 
 

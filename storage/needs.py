@@ -10,14 +10,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations import NeedCreated
-from storage.models import Category, ComuneRow, Need, NeedAttachment, NeedStatus, NeedStatusChange
+from storage.models import Category, ComuneRow, FetchStatus, Need, NeedAttachment, NeedStatus, NeedStatusChange
 
 
 class TicketTaken(Exception):
     """The drawn ticket code already exists; the caller retries with a new one."""
 
 
-async def create(session: AsyncSession, *, citizen_id: int, need: NeedCreated) -> Need:
+async def create(session: AsyncSession, *, citizen_id: int, need: NeedCreated, fetch_media: bool = False) -> Need:
+    """The need, its first status and its attachments; `fetch_media` queues a download of each
+    attachment given by URL (WhatsApp with ``download_media``), done after the commit."""
     row = Need(
         id=need.need_id,
         ticket=need.ticket,
@@ -43,9 +45,16 @@ async def create(session: AsyncSession, *, citizen_id: int, need: NeedCreated) -
         raise
     session.add(NeedStatusChange(need_id=row.id, to_status=NeedStatus.NEW, actor="citizen", at=need.at))
     for media in need.media:
+        is_fetched = fetch_media and media.ref.startswith(("https://", "http://"))
         session.add(
             NeedAttachment(
-                need_id=row.id, kind=str(media.kind), ref=media.ref, content_type=media.content_type, size=media.size
+                need_id=row.id,
+                kind=str(media.kind),
+                ref=media.ref,
+                content_type=media.content_type,
+                size=media.size,
+                fetch_status=FetchStatus.PENDING if is_fetched else None,
+                fetch_due_at=need.at if is_fetched else None,
             )
         )
     return row

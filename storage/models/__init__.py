@@ -12,7 +12,7 @@ from storage.models.cooperative import Cooperative, CooperativeCategory, Coopera
 from storage.models.digest_run import DigestRun
 from storage.models.follow_up import FollowUp, FollowUpKind
 from storage.models.inbound import InboundEvent
-from storage.models.need import Need, NeedAttachment, NeedStatus, NeedStatusChange
+from storage.models.need import FetchStatus, Need, NeedAttachment, NeedStatus, NeedStatusChange
 from storage.models.operator import Invite, Operator, OperatorRole
 from storage.models.outbox import OutboxMessage, OutboxStatus
 from storage.models.staff import Broadcast, StaffRole, StaffRoleName
@@ -29,6 +29,7 @@ __all__ = [
     "CooperativeCategory",
     "CooperativeTerritory",
     "DigestRun",
+    "FetchStatus",
     "FollowUp",
     "FollowUpKind",
     "InboundEvent",

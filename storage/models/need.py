@@ -74,3 +74,19 @@ class NeedAttachment(SQLModel, table=True):
     ref: str = Field(max_length=500)
     content_type: str | None = Field(default=None, max_length=100)
     size: int | None = None
+    local_path: str | None = Field(default=None, max_length=300)
+    """The downloaded copy (``[whatsapp] download_media``), under a generated name; `ref` stays the source."""
+    sha256: str | None = Field(default=None, max_length=64)
+    fetch_status: str | None = Field(default=None, max_length=16, index=True)
+    """None: nothing to fetch; `FetchStatus` otherwise."""
+    fetch_attempts: int = Field(default=0)
+    fetch_due_at: datetime | None = utc_field(nullable=True, default=None)
+    """When the next try may start (also the lease of a try in progress)."""
+    fetch_error: str | None = Field(default=None, max_length=64)
+    """Why the last try failed: a status or a class name, never a URL."""
+
+
+class FetchStatus(StrEnum):
+    PENDING = "pending"
+    STORED = "stored"
+    FAILED = "failed"

@@ -91,6 +91,8 @@ async def send(core: Core, sender: str, text: str, *, channel: str = "console") 
     await core.pipeline.handle(
         Inbound(channel=channel, external_id=f"m{next(_n)}", sender=sender, received_at=core.pipeline.clock(), text=text)
     )
+    # `/digest_ora` sends in the background after the commit: let it land here, not in the next command's texts.
+    await core.pipeline.drain()
     async with core.sessions() as session:
         rows = await session.execute(
             select(OutboxMessage.text).where(OutboxMessage.id > before, OutboxMessage.recipient == sender).order_by(OutboxMessage.id)

@@ -91,7 +91,10 @@ class Rig:
 
 
 @contextlib.asynccontextmanager
-async def rig_for(db_url: str, clock: FakeClock, **content: Any) -> AsyncIterator[Rig]:
+async def rig_for(
+    db_url: str, clock: FakeClock, *, media: dict[str, Any] | None = None, **content: Any
+) -> AsyncIterator[Rig]:
+    """The app on loopback with the fake; `media` adds ``[whatsapp]`` media settings (download_media...)."""
     late = _Late()
     async with FakeTwilio(rate=None) as fake, serve_loopback(late) as base_url, httpx.AsyncClient(trust_env=False) as http:
         settings = make_settings(
@@ -104,6 +107,7 @@ async def rig_for(db_url: str, clock: FakeClock, **content: Any) -> AsyncIterato
                 api_base_url=fake.base_url,
                 messages_per_second=200,
                 content=WhatsAppContentSettings(**content),
+                **(media or {}),
             ),
         )
         core = await build_core(settings, clock=clock)

@@ -246,3 +246,23 @@ async def test_inbound_location_and_button(fake: FakeTwilio) -> None:
 
     assert (location["MessageType"], location["Latitude"], location["Longitude"]) == ("location", "45.4642", "9.19")
     assert (button["MessageType"], button["ButtonPayload"], button["MessageSid"]) == ("button", "confirm", "SM" + "0" * 32)
+
+
+async def test_media_needs_basic_auth_and_redirects_to_a_storage_host_without_it() -> None:
+    import httpx
+
+    async with FakeTwilio() as fake, httpx.AsyncClient(trust_env=False) as http:
+        url, content_type = fake.add_media(b"\xff\xd8photo", "image/jpeg")
+        assert (await http.get(url)).status_code == 401
+        wrong = await http.get(url, auth=(fake.account_sid, "wrong"))
+        assert wrong.status_code == 401 and wrong.json()["code"] == 20003
+        redirect = await http.get(url, auth=(fake.account_sid, fake.auth_token))
+        assert redirect.status_code == 307 and redirect.headers["location"].startswith(fake.storage_url)
+        served = await http.get(redirect.headers["location"])
+        assert served.content == b"\xff\xd8photo" and served.headers["content-type"] == content_type
+        assert [f.authorization for f in fake.media_fetches] == [None]
+        fake.fail_media_next(500)
+        assert (await http.get(url, auth=(fake.account_sid, fake.auth_token))).status_code == 500
+        fake.fail_media_next(404)
+        assert (await http.get(url, auth=(fake.account_sid, fake.auth_token))).status_code == 404
+        assert fake.media_requests == 5

@@ -48,6 +48,14 @@ Provider behaviour modelled (https://www.twilio.com/docs/messaging/api/message-r
   ``ErrorCode == 63016 and MessageStatus == "failed"`` in its status handler);
   templates sent with ContentSid are allowed. An inbound message reopens the window;
 * opted-out recipients fail synchronously: 400, code 21610;
+* inbound media (``add_media``) are served like Twilio's Media resource: a GET
+  of the MediaUrl needs the account's Basic credentials (401 / 20003 otherwise)
+  and answers 307 to a storage host, which serves the bytes without any auth
+  (https://www.twilio.com/docs/messaging/api/media-resource#fetch-media-file).
+  The storage host is the same server reached as ``localhost`` instead of
+  ``127.0.0.1``: another origin, so a client must not forward the credentials;
+  ``media_fetches`` records what arrived there. ``fail_media_next`` scripts
+  404/500 answers of the API side;
 * over-throughput is answered 429 / 20429 here. Real Twilio mostly queues
   excess WhatsApp traffic per sender (and reports 63018 asynchronously); the
   fake is deliberately stricter so the app's back-off path gets exercised.
@@ -138,6 +146,14 @@ class CallbackDelivery:
     signature: str
     status_code: int | None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class MediaFetch:
+    """One GET that reached the fake's storage host (after the API's redirect)."""
+
+    media_sid: str
+    authorization: str | None  # must be None: credentials never leave Twilio's origin
 
 
 @dataclass
@@ -286,6 +302,10 @@ class FakeTwilio:
         self._clock = clock
         self._validator = RequestValidator(self.auth_token)
         self._failures: deque[_Failure] = deque()
+        self.media: dict[str, tuple[bytes, str]] = {}  # media sid -> (content, content type)
+        self.media_fetches: list[MediaFetch] = []
+        self.media_requests = 0  # GETs of a MediaUrl on the API side, authorised or not
+        self._media_failures: deque[int] = deque()
         self._opted_out: set[str] = set()
         self._closed_windows: set[str] = set()
         self._buckets: dict[str, _Bucket] = {}
@@ -336,6 +356,22 @@ class FakeTwilio:
     def fail_next(self, status: int, code: int, message: str, *, count: int = 1) -> None:
         """Answer the next ``count`` creates (after auth) with this Twilio error."""
         self._failures.extend([_Failure(status, code, message)] * count)
+
+    def fail_media_next(self, status: int, *, count: int = 1) -> None:
+        """Answer the next ``count`` authorised media GETs with this HTTP status (404, 500...)."""
+        self._media_failures.extend([status] * count)
+
+    def add_media(self, content: bytes, content_type: str = "image/jpeg") -> tuple[str, str]:
+        """A file a citizen sent: its MediaUrl and content type, for ``inbound_params(media=[...])``."""
+        media_sid = _sid("ME")
+        self.media[media_sid] = (content, content_type)
+        url = f"{self.base_url}/{API_VERSION}/Accounts/{self.account_sid}/Messages/{_sid('MM')}/Media/{media_sid}"
+        return url, content_type
+
+    @property
+    def storage_url(self) -> str:
+        """The fake's storage host: this server under another name, hence another origin."""
+        return self.base_url.replace("://127.0.0.1:", "://localhost:")
 
     def opt_out(self, number: str) -> None:
         """Every send to ``number`` fails 21610, as after the user replied STOP."""
@@ -538,6 +574,8 @@ class FakeTwilio:
             routes=[
                 Route(f"{prefix}/Messages.json", self._create, methods=["POST"]),
                 Route(f"{prefix}/Messages/{{sid}}.json", self._fetch, methods=["GET"]),
+                Route(f"{prefix}/Messages/{{sid}}/Media/{{media_sid}}", self._media, methods=["GET"]),
+                Route("/storage/{media_sid}", self._storage, methods=["GET"]),
             ],
             exception_handlers={404: self._not_found},
         )
@@ -570,6 +608,28 @@ class FakeTwilio:
         except KeyError:
             return twilio_error(404, 20404, f"The requested resource {request.url.path} was not found")
         return JSONResponse(self._resource(record))
+
+    async def _media(self, request: Request) -> Response:
+        self.media_requests += 1
+        denied = self._authorise(request)
+        if denied is not None:
+            return denied
+        media_sid = request.path_params["media_sid"]
+        if self._media_failures:
+            status = self._media_failures.popleft()
+            return twilio_error(status, 20404 if status == 404 else 20500, f"scripted HTTP {status}")
+        if media_sid not in self.media:
+            return twilio_error(404, 20404, f"The requested resource {request.url.path} was not found")
+        # Real Twilio redirects to a short-lived URL on its media storage host.
+        return Response(status_code=307, headers={"Location": f"{self.storage_url}/storage/{media_sid}"})
+
+    async def _storage(self, request: Request) -> Response:
+        media_sid = request.path_params["media_sid"]
+        self.media_fetches.append(MediaFetch(media_sid, request.headers.get("authorization")))
+        if media_sid not in self.media:
+            return Response(status_code=404)
+        content, content_type = self.media[media_sid]
+        return Response(content, media_type=content_type)
 
     async def _create(self, request: Request) -> Response:
         self.stats.requests += 1
