@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.exports import CSV_TYPE, XLSX_TYPE, header, rows, write
 from bot.notify import Attachment, Recipient, enqueue
 from conversations import (
+    WORD_CHANNELS,
     AuditEntry,
     BroadcastRequested,
     BroadcastsAccepted,
@@ -101,7 +102,7 @@ class StaffOps:
 
     async def load(self, session: AsyncSession, *, event: Inbound, state: State, now: datetime) -> Staff:
         """Nothing for a citizen's ordinary turn: one parse, no query."""
-        cmd = parse_staff_command(event.text or event.choice or "")
+        cmd = parse_staff_command(event.text or event.choice or "", with_arguments=event.channel in WORD_CHANNELS)
         if cmd is None and state.flow_id not in STAFF_FLOWS:
             return Staff()
         role, coop = await self.role(session, channel=event.channel, external_id=event.sender)

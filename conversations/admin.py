@@ -35,12 +35,12 @@ from conversations.coop_rules import (
     check_categories,
     check_cron,
 )
-from conversations.engine import Builder, Engine, command_name
+from conversations.engine import ArgsCheck, Builder, Engine, command_name
 from conversations.flow import Flow, Step
 from conversations.messages import Inbound, Msg, Reply
 from conversations.period import parse_period
 from conversations.rights import YES_NO
-from conversations.staff import CategoryEntry, Role, Tally
+from conversations.staff import CategoryEntry, CooperativeEntry, OperatorEntry, Role, Tally
 from conversations.ticket import make_invite_code
 from conversations.types import Answer, Answers, Context, Outcome, Retry, State
 
@@ -114,9 +114,13 @@ class StaffCommand:
     args: tuple[str, ...] = ()
 
 
-def parse_staff_command(text: str) -> StaffCommand | None:
-    """The staff command a message names, with its arguments, or None (so a citizen's turn loads nothing)."""
-    name = command_name(text)
+def parse_staff_command(text: str, *, with_arguments: bool = False) -> StaffCommand | None:
+    """The staff command a message names, with its arguments, or None (so a citizen's turn loads nothing).
+
+    `with_arguments`: a plain first word followed by more words counts too (WhatsApp; see
+    `Engine.command_in` for when it really is the command).
+    """
+    name = command_name(text, with_arguments=with_arguments)
     if name is None or name not in _BY_NAME:
         return None
     return StaffCommand(_BY_NAME[name], tuple(clean(text).lstrip("/").split()[1:]))
@@ -132,7 +136,7 @@ def is_staff(inbound: Inbound, ctx: Context) -> bool:
 
 def _cmd(b: Builder) -> StaffCommand:
     assert b.inbound is not None
-    parsed = parse_staff_command(b.inbound.text or b.inbound.choice or "")
+    parsed = parse_staff_command(b.inbound.text or b.inbound.choice or "", with_arguments=True)
     assert parsed is not None  # the engine dispatched on the same name
     return parsed
 
@@ -295,11 +299,15 @@ def _export(e: Engine, b: Builder, ctx: Context) -> None:
     _say(e, b, ctx, "admin.export_sent" if staff.is_admin else "admin.export_sent_operator", since=since, until=until - timedelta(seconds=1))
 
 
+def _active_coop(args: tuple[str, ...], ctx: Context) -> CooperativeEntry | None:
+    """The active cooperative `/invito SLUG` or `/digest_ora SLUG` names."""
+    slug = coop_slug_arg(args) if len(args) == 1 else ""
+    return next((c for c in ctx.staff.cooperatives if c.slug == slug and c.is_active), None)
+
+
 def _invite(e: Engine, b: Builder, ctx: Context) -> None:
-    args = _cmd(b).args
-    slug = fold(args[0]).replace(" ", "-") if args else ""
-    coop = next((c for c in ctx.staff.cooperatives if c.slug == slug), None)
-    if coop is None or not coop.is_active:
+    coop = _active_coop(_cmd(b).args, ctx)
+    if coop is None:
         _say(e, b, ctx, "admin.usage_invito")
         return
     code = make_invite_code(bytes.fromhex(ctx.new_id)[:8] if len(ctx.new_id) >= 16 else ctx.new_id.encode().ljust(8, b"0"))
@@ -339,10 +347,13 @@ def _revoke(e: Engine, b: Builder, ctx: Context) -> None:
     _confirm(e, b, ctx, action, Msg("admin.confirm_revoke", {"channel": who[0], "external_id": who[1]}))
 
 
+def _active_operator(args: tuple[str, ...], ctx: Context) -> OperatorEntry | None:
+    wanted = int(args[0]) if len(args) == 1 and args[0].isdigit() else -1
+    return next((o for o in ctx.staff.operators if o.id == wanted and o.is_active), None)
+
+
 def _revoke_operator(e: Engine, b: Builder, ctx: Context) -> None:
-    args = _cmd(b).args
-    wanted = int(args[0]) if args and args[0].isdigit() else -1
-    op = next((o for o in ctx.staff.operators if o.id == wanted and o.is_active), None)
+    op = _active_operator(_cmd(b).args, ctx)
     if op is None:
         _say(e, b, ctx, "admin.usage_revoca_operatore")
         return
@@ -350,26 +361,32 @@ def _revoke_operator(e: Engine, b: Builder, ctx: Context) -> None:
     _confirm(e, b, ctx, action, Msg("admin.confirm_revoke_operator", {"id": op.id, "cooperative": op.cooperative}))
 
 
-def _announce(e: Engine, b: Builder, ctx: Context) -> None:
-    args = _cmd(b).args
+def _audience(args: tuple[str, ...], ctx: Context) -> dict[str, object] | None:
+    """Who `/annuncio [comune NOME | categoria NOME]` is for, as the flow's first answers; None when unreadable."""
     answers: dict[str, object] = {"comune": None, "comune_name": None, "category": None, "category_label": None}
-    if args:
-        kind, rest = fold(args[0]), " ".join(args[1:])
-        if kind == "comune" and rest:
-            found = ctx.gazetteer.lookup(rest)
-            if not found.candidates or not found.is_exact:
-                _say(e, b, ctx, "admin.usage_annuncio")
-                return
-            answers.update(comune=found.candidates[0].istat_code, comune_name=found.candidates[0].name)
-        elif kind == "categoria" and rest:
-            cat = next((c for c in ctx.categories if fold(rest) in {fold(c.slug), fold(c.label)}), None)
-            if cat is None:
-                _say(e, b, ctx, "admin.usage_annuncio")
-                return
-            answers.update(category=cat.slug, category_label=cat.label)
-        else:
-            _say(e, b, ctx, "admin.usage_annuncio")
-            return
+    if not args:
+        return answers
+    kind, rest = fold(args[0]), " ".join(args[1:])
+    if kind == "comune" and rest:
+        found = ctx.gazetteer.lookup(rest)
+        if not found.candidates or not found.is_exact:
+            return None
+        answers.update(comune=found.candidates[0].istat_code, comune_name=found.candidates[0].name)
+        return answers
+    if kind == "categoria" and rest:
+        cat = next((c for c in ctx.categories if fold(rest) in {fold(c.slug), fold(c.label)}), None)
+        if cat is None:
+            return None
+        answers.update(category=cat.slug, category_label=cat.label)
+        return answers
+    return None
+
+
+def _announce(e: Engine, b: Builder, ctx: Context) -> None:
+    answers = _audience(_cmd(b).args, ctx)
+    if answers is None:
+        _say(e, b, ctx, "admin.usage_annuncio")
+        return
     flow = e.flows[BROADCAST_FLOW]
     b.state = State(flow_id=flow.id, flow_version=flow.version, version=b.state.version, answers=MappingProxyType(answers))
     e.enter(b, flow, flow.first, ctx)
@@ -540,22 +557,34 @@ def _category_rename(e: Engine, b: Builder, ctx: Context) -> None:
     _start_flow(e, b, ctx, CATEGORY_FLOW, {"mode": "rename", "slug": cat.slug, "old_it": cat.name_it, "old_en": cat.name_en})
 
 
-def _category_move(e: Engine, b: Builder, ctx: Context) -> None:
-    args = _cmd(b).args
+def _move_target(args: tuple[str, ...], ctx: Context) -> tuple[CategoryEntry, int] | None:
+    """The active category `/sposta_categoria SLUG N` names and its new position (1..active ones)."""
     cat = _category(ctx, args[0], active_only=True) if len(args) == 2 else None
     active = sum(1 for c in ctx.staff.categories if c.is_active)
     if cat is None or not args[1].isdigit() or not 1 <= int(args[1]) <= active:
-        _say(e, b, ctx, "admin.usage_sposta_categoria", count=active)
+        return None
+    return cat, int(args[1])
+
+
+def _category_move(e: Engine, b: Builder, ctx: Context) -> None:
+    target = _move_target(_cmd(b).args, ctx)
+    if target is None:
+        _say(e, b, ctx, "admin.usage_sposta_categoria", count=sum(1 for c in ctx.staff.categories if c.is_active))
         return
-    position = int(args[1])
+    cat, position = target
     action = {"kind": "move_category", "slug": cat.slug, "position": position}
     _confirm(e, b, ctx, action, Msg("admin.confirm_category_move", {"name": cat.name_it, "position": position}))
 
 
-def _category_disable(e: Engine, b: Builder, ctx: Context) -> None:
-    args = _cmd(b).args
+def _disable_target(args: tuple[str, ...], ctx: Context) -> CategoryEntry | None:
+    """The active category `/disattiva_categoria SLUG` names, unless it is the last one left."""
     cat = _category(ctx, args[0], active_only=True) if len(args) == 1 else None
-    if cat is None or sum(1 for c in ctx.staff.categories if c.is_active) < 2:
+    return cat if sum(1 for c in ctx.staff.categories if c.is_active) >= 2 else None
+
+
+def _category_disable(e: Engine, b: Builder, ctx: Context) -> None:
+    cat = _disable_target(_cmd(b).args, ctx)
+    if cat is None:
         _say(e, b, ctx, "admin.usage_disattiva_categoria")
         return
     action = {"kind": "disable_category", "slug": cat.slug}
@@ -642,10 +671,8 @@ def build_category(known_msgids: set[str] | None = None) -> Flow:
 
 
 def _digest_now(e: Engine, b: Builder, ctx: Context) -> None:
-    args = _cmd(b).args
-    slug = fold(args[0]).replace(" ", "-") if args else ""
-    coop = next((c for c in ctx.staff.cooperatives if c.slug == slug), None)
-    if coop is None or not coop.is_active:
+    coop = _active_coop(_cmd(b).args, ctx)
+    if coop is None:
         _say(e, b, ctx, "admin.usage_digest_ora")
         return
     b.effects.append(DigestRequested(cooperative_id=coop.id, at=ctx.now))
@@ -702,10 +729,14 @@ def _coop_new(e: Engine, b: Builder, ctx: Context) -> None:
     _start_flow(e, b, ctx, COOP_FLOW, {"mode": "create"})
 
 
+def _coop_field(args: tuple[str, ...]) -> str | None:
+    """The field `/modifica_cooperativa SLUG CAMPO` changes, or None."""
+    return COOP_FIELDS.get(fold(args[1])) if len(args) == 2 else None
+
+
 def _coop_edit(e: Engine, b: Builder, ctx: Context) -> None:
-    args = _cmd(b).args
     coop = ctx.staff.cooperative
-    field = COOP_FIELDS.get(fold(args[1])) if len(args) == 2 else None
+    field = _coop_field(_cmd(b).args)
     if coop is None or field is None:
         _say(e, b, ctx, "admin.usage_modifica_cooperativa")
         return
@@ -955,8 +986,36 @@ HANDLERS: Final = MappingProxyType(
 )
 
 
+def _one_arg(check: Callable[[tuple[str, ...], Context], object]) -> ArgsCheck:
+    return lambda args, ctx: len(args) == 1 and bool(check(args, ctx))
+
+
+WORDS: Final[Mapping[str, ArgsCheck]] = MappingProxyType(
+    {
+        "statistiche": lambda args, ctx: parse_period(args, ctx.now) is not None,
+        "esporta": lambda args, ctx: parse_period(args, ctx.now) is not None,
+        "audit": lambda args, ctx: len(args) == 1 and args[0].isdigit(),
+        "annuncio": lambda args, ctx: _audience(args, ctx) is not None,
+        "nomina_admin": lambda args, ctx: _identity(args) is not None,
+        "revoca_admin": lambda args, ctx: _identity(args) is not None,
+        "revoca_operatore": lambda args, ctx: _active_operator(args, ctx) is not None,
+        "invito": lambda args, ctx: _active_coop(args, ctx) is not None,
+        "digest_ora": lambda args, ctx: _active_coop(args, ctx) is not None,
+        "cooperativa": _one_arg(lambda args, ctx: ctx.staff.cooperative),
+        "modifica_cooperativa": lambda args, ctx: ctx.staff.cooperative is not None and _coop_field(args) is not None,
+        "disattiva_cooperativa": _one_arg(lambda args, ctx: ctx.staff.cooperative and ctx.staff.cooperative.is_active),
+        "rinomina_categoria": _one_arg(lambda args, ctx: _category(ctx, args[0])),
+        "sposta_categoria": lambda args, ctx: _move_target(args, ctx) is not None,
+        "disattiva_categoria": lambda args, ctx: _disable_target(args, ctx) is not None,
+    }
+)
+"""On WhatsApp, the arguments each staff command accepts after its plain word ("esporta 2026-11");
+anything else after the word leaves the message to the conversation. Commands without arguments
+are not here: "categorie spesa salute" is a sentence."""
+
+
 def register(engine: Engine) -> None:
     """Add the staff commands with their guards; a refused one is answered as an unknown command."""
     for name, aliases in COMMANDS.items():
         guard = is_staff if name in STAFF_ONLY_EXPORT else is_admin
-        engine.command(*aliases, allowed=guard)(HANDLERS[name])
+        engine.command(*aliases, allowed=guard, words=WORDS.get(name))(HANDLERS[name])
