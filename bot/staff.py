@@ -60,7 +60,7 @@ from conversations.admin import (
 )
 from conversations.period import parse_period
 from storage import categories, citizens, cooperatives, erasure, operators, routing, staff, stats
-from conversations.coop_rules import DEFAULT_DIGEST
+from conversations.coop_rules import DEFAULT_DIGEST, DEFAULT_TIMEZONE
 from storage.cooperatives import CooperativeSpec
 from storage.models import Citizen, TerritoryKind
 
@@ -248,6 +248,8 @@ class StaffOps:
                 categories=effect.categories or (),
                 territory=tuple((TerritoryKind(k), c) for k, c in effect.territory or ()),
                 digest_cron=effect.digest_cron or DEFAULT_DIGEST,
+                timezone=effect.timezone or DEFAULT_TIMEZONE,
+                language=effect.language if effect.language in LANGUAGES else "it",
             )
             created, _ = await cooperatives.upsert(session, spec=spec, now=effect.at)
             await routing.audit(session, actor=actor, action="cooperative_created", cooperative_id=created.id, at=effect.at)
@@ -266,12 +268,19 @@ class StaffOps:
                 spec = replace(spec, categories=effect.categories)
             if effect.digest_cron is not None:
                 spec = replace(spec, digest_cron=effect.digest_cron)
+            if effect.timezone is not None:
+                spec = replace(spec, timezone=effect.timezone)
+            if effect.language in LANGUAGES:
+                spec = replace(spec, language=effect.language)
             action = "cooperative_edited"
-            fields = " ".join(
-                name
-                for name, value in (("territory", effect.territory), ("categories", effect.categories), ("digest", effect.digest_cron))
-                if value is not None
+            edited = (
+                ("territory", effect.territory),
+                ("categories", effect.categories),
+                ("digest", effect.digest_cron),
+                ("timezone", effect.timezone),
+                ("language", effect.language),
             )
+            fields = " ".join(name for name, value in edited if value is not None)
         _, changed = await cooperatives.upsert(session, spec=spec, now=effect.at)
         await routing.audit(
             session, actor=actor, action=action if changed else "cooperative_unchanged", cooperative_id=row.id, detail=fields or None, at=effect.at
@@ -344,6 +353,7 @@ async def _cooperative(session: AsyncSession, slug: str) -> CooperativeDetail | 
         categories=spec.categories,
         digest_cron=row.digest_cron,
         timezone=row.timezone,
+        language=row.language,
         operators=operators_of,
     )
 

@@ -30,16 +30,18 @@ from conversations.effects import (
 from conversations.coop_rules import (
     COOP_SLUG,
     DEFAULT_DIGEST,
+    DEFAULT_TIMEZONE,
     MAX_COOP_NAME,
     Territory,
     check_categories,
     check_cron,
+    timezone_named,
 )
 from conversations.engine import ArgsCheck, Builder, Engine, command_name
 from conversations.flow import Flow, Step
 from conversations.messages import Inbound, Msg, Reply
 from conversations.period import parse_period
-from conversations.rights import YES_NO
+from conversations.rights import LANGUAGES, YES_NO
 from conversations.staff import CategoryEntry, CooperativeEntry, OperatorEntry, Role, Tally
 from conversations.ticket import make_invite_code
 from conversations.types import Answer, Answers, Context, Outcome, Retry, State
@@ -101,6 +103,11 @@ COOP_FIELDS: Final = MappingProxyType(
         "orario": "digest",
         "schedule": "digest",
         "digest": "digest",
+        "fuso": "timezone",
+        "fuso orario": "timezone",
+        "timezone": "timezone",
+        "lingua": "language",
+        "language": "language",
     }
 )
 """`/modifica_cooperativa SLUG FIELD`: the words for each field that can be changed from the chat."""
@@ -721,6 +728,7 @@ def _coop_show(e: Engine, b: Builder, ctx: Context) -> None:
         categories=", ".join(coop.categories) or "–",
         digest=coop.digest_cron,
         timezone=coop.timezone,
+        language=_language_label(coop.language),
         operators=coop.operators,
     )
 
@@ -748,6 +756,8 @@ def _coop_edit(e: Engine, b: Builder, ctx: Context) -> None:
         "old_territory": [list(p) for p in coop.territory],
         "old_categories": list(coop.categories),
         "old_digest": coop.digest_cron,
+        "old_timezone": coop.timezone,
+        "old_language": coop.language,
     }
     _start_flow(e, b, ctx, COOP_FLOW, answers)
 
@@ -830,18 +840,36 @@ def _parse_digest(answer: Answer, answers: Answers, ctx: Context) -> object:
     return text
 
 
+def _parse_timezone(answer: Answer, answers: Answers, ctx: Context) -> object:
+    text = clean(answer.text)
+    if text == "-" and answers.get("mode") != "edit":
+        return DEFAULT_TIMEZONE
+    zone = timezone_named(text)
+    if zone is None:
+        return Retry("admin.coop_retry_timezone", {"item": text[:40], "example": DEFAULT_TIMEZONE})
+    return zone
+
+
+def _language_label(code: object) -> str:
+    """A catalog language by its own name ("Italiano", "English"), as the language menu shows it."""
+    return next((str(o.label) for o in LANGUAGES if o.payload == code), str(code))
+
+
 def _coop_prompt(msgid: str) -> Callable[[Answers, Context], Msg]:
     def prompt(answers: Answers, ctx: Context) -> Msg:
         params: dict[str, object] = {
             "name": answers.get("name", ""),
             "known": ", ".join(c.slug for c in ctx.categories),
             "default": DEFAULT_DIGEST,
+            "default_timezone": DEFAULT_TIMEZONE,
         }
         if answers.get("mode") == "edit":
             params.update(
                 territory=_places(ctx, answers.get("old_territory")),
                 categories=", ".join(_strings(answers.get("old_categories"))),
                 digest=answers.get("old_digest", ""),
+                timezone=answers.get("old_timezone", DEFAULT_TIMEZONE),
+                language=_language_label(answers.get("old_language", "it")),
             )
             return Msg(f"{msgid}_edit", params)
         return Msg(msgid, params)
@@ -860,6 +888,8 @@ def _coop_summary(answers: Answers, ctx: Context) -> Msg:
                 "territory": _places(ctx, answers.get("territory")),
                 "categories": ", ".join(_strings(answers.get("categories"))),
                 "digest": answers.get("digest", ""),
+                "timezone": answers.get("timezone", DEFAULT_TIMEZONE),
+                "language": _language_label(answers.get("language", "it")),
             },
         )
     field = str(answers.get("field"))
@@ -867,8 +897,10 @@ def _coop_summary(answers: Answers, ctx: Context) -> Msg:
         old, new = _places(ctx, answers.get("old_territory")), _places(ctx, answers.get("territory"))
     elif field == "categories":
         old, new = ", ".join(_strings(answers.get("old_categories"))), ", ".join(_strings(answers.get("categories")))
-    else:
-        old, new = str(answers.get("old_digest", "")), str(answers.get("digest", ""))
+    elif field == "language":
+        old, new = _language_label(answers.get("old_language")), _language_label(answers.get("language"))
+    else:  # digest, timezone: stored as typed
+        old, new = str(answers.get(f"old_{field}", "")), str(answers.get(field, ""))
     return Msg(f"admin.confirm_coop_edit_{field}", {"name": name, "slug": slug, "old": old, "new": new})
 
 
@@ -880,7 +912,9 @@ def _coop_done(answers: Answers, ctx: Context) -> Outcome:
     field = answers.get("field")
     territory = _pairs(answers.get("territory")) if is_new or field == "territory" else None
     categories = _strings(answers.get("categories")) if is_new or field == "categories" else None
-    digest = answers.get("digest") if is_new or field == "digest" else None
+    digest, timezone, language = (
+        answers.get(key) if is_new or field == key else None for key in ("digest", "timezone", "language")
+    )
     effect = CooperativeSaved(
         slug=slug,
         is_new=is_new,
@@ -889,15 +923,17 @@ def _coop_done(answers: Answers, ctx: Context) -> Outcome:
         territory=territory,
         categories=categories,
         digest_cron=str(digest) if digest is not None else None,
+        timezone=str(timezone) if timezone is not None else None,
+        language=str(language) if language is not None else None,
     )
     return Outcome(replies=(Reply(Msg("admin.done")),), effects=(effect,))
 
 
 def build_cooperative(known_msgids: set[str] | None = None) -> Flow:
-    """Create a cooperative (name, slug, territory, categories, digest) or change one field, then confirm."""
+    """Create a cooperative (name, slug, territory, categories, digest, time zone, language) or change one field, then confirm."""
     return Flow.build(
         COOP_FLOW,
-        1,
+        2,
         (
             Step(
                 "name",
@@ -940,9 +976,28 @@ def build_cooperative(known_msgids: set[str] | None = None) -> Flow:
                 prompt=_coop_prompt("admin.coop_ask_digest"),
                 parse=_parse_digest,
                 save_as="digest",
-                next="confirm",
+                next="timezone",
                 skip=_skip_unless("digest"),
                 help="admin.help_coop_digest",
+            ),
+            Step(
+                "timezone",
+                prompt=_coop_prompt("admin.coop_ask_timezone"),
+                parse=_parse_timezone,
+                save_as="timezone",
+                next="language",
+                skip=_skip_unless("timezone"),
+                help="admin.help_coop_timezone",
+            ),
+            Step(
+                "language",
+                prompt=_coop_prompt("admin.coop_ask_language"),
+                options=LANGUAGES,
+                save_as="language",
+                next="confirm",
+                skip=_skip_unless("language"),
+                help="admin.help_coop",
+                retry="common.retry_choice",
             ),
             Step(
                 "confirm",
