@@ -38,8 +38,8 @@ from conversations.coop_rules import (
     timezone_named,
 )
 from conversations.engine import ArgsCheck, Builder, Engine, command_name
-from conversations.flow import Flow, Step
-from conversations.messages import Inbound, Msg, Reply
+from conversations.flow import Ending, Flow, Parser, Prompt, Step, take_choice
+from conversations.messages import Inbound, Msg, Option, Reply
 from conversations.period import parse_period
 from conversations.rights import LANGUAGES, YES_NO
 from conversations.staff import CategoryEntry, CooperativeEntry, OperatorEntry, Role, Tally
@@ -322,12 +322,17 @@ def _invite(e: Engine, b: Builder, ctx: Context) -> None:
     _say(e, b, ctx, "admin.invite_created", code=code, cooperative=coop.name)
 
 
+def _start_flow(e: Engine, b: Builder, ctx: Context, flow_id: str, answers: Mapping[str, object]) -> None:
+    """Start a staff flow with what the command already knows (a slug, a filter, the action)."""
+    flow = e.flows[flow_id]
+    b.state = State(flow_id=flow.id, flow_version=flow.version, version=b.state.version, answers=MappingProxyType(dict(answers)))
+    e.enter(b, flow, flow.first, ctx)
+
+
 def _confirm(e: Engine, b: Builder, ctx: Context, action: Mapping[str, object], summary: Msg) -> None:
     """Start the confirmation flow; nothing changes until the admin answers yes."""
-    flow = e.flows[CONFIRM_FLOW]
     answers = {"action": dict(action), "summary": {"id": summary.id, "params": dict(summary.params)}}
-    b.state = State(flow_id=flow.id, flow_version=flow.version, version=b.state.version, answers=MappingProxyType(answers))
-    e.enter(b, flow, flow.first, ctx)
+    _start_flow(e, b, ctx, CONFIRM_FLOW, answers)
 
 
 def _identity(args: tuple[str, ...]) -> tuple[str, str] | None:
@@ -394,9 +399,7 @@ def _announce(e: Engine, b: Builder, ctx: Context) -> None:
     if answers is None:
         _say(e, b, ctx, "admin.usage_annuncio")
         return
-    flow = e.flows[BROADCAST_FLOW]
-    b.state = State(flow_id=flow.id, flow_version=flow.version, version=b.state.version, answers=MappingProxyType(answers))
-    e.enter(b, flow, flow.first, ctx)
+    _start_flow(e, b, ctx, BROADCAST_FLOW, answers)
 
 
 def broadcast_filters(answers: Answers) -> tuple[str | None, str | None]:
@@ -428,8 +431,6 @@ def _preview(answers: Answers, ctx: Context) -> Msg:
 
 
 def _broadcast_send(answers: Answers, ctx: Context) -> Outcome:
-    if not ctx.staff.is_admin:  # revoked while preparing it
-        return Outcome(replies=(Reply(Msg("admin.nothing_changed")),))
     comune, category = broadcast_filters(answers)
     effect = BroadcastRequested(text=str(answers["text"]), comune_istat=comune, category=category, at=ctx.now)
     return Outcome(
@@ -439,6 +440,43 @@ def _broadcast_send(answers: Answers, ctx: Context) -> Outcome:
 
 def _nothing(answers: Answers, ctx: Context) -> Outcome:
     return Outcome(replies=(Reply(Msg("admin.nothing_changed")),))
+
+
+def _done(effect: Effect) -> Outcome:
+    return Outcome(replies=(Reply(Msg("admin.done")),), effects=(effect,))
+
+
+def _confirmed_flow(
+    flow_id: str,
+    version: int,
+    steps: tuple[Step, ...],
+    *,
+    summary: Prompt,
+    done: Ending,
+    known_msgids: set[str] | None,
+) -> Flow:
+    """An admin flow: its questions, then "Confermi?". Only "sì" from someone who is still an admin
+    reaches `done` (the role may have been revoked while they were answering); "no" changes nothing."""
+
+    def yes(answers: Answers, ctx: Context) -> Outcome:
+        return done(answers, ctx) if ctx.staff.is_admin else _nothing(answers, ctx)
+
+    confirm = Step(
+        "confirm",
+        prompt=summary,
+        options=YES_NO,
+        next=lambda v, a: "end.yes" if v == "si" else "end.no",
+        help="admin.help_confirm",
+        retry="common.retry_choice",
+    )
+    return Flow.build(
+        flow_id,
+        version,
+        (*steps, confirm),
+        endings={"end.yes": yes, "end.no": _nothing},
+        targets={"confirm": ("end.yes", "end.no")},
+        known_msgids=known_msgids,
+    )
 
 
 def _confirm_prompt(answers: Answers, ctx: Context) -> Msg:
@@ -462,67 +500,30 @@ ACTIONS: Final[Mapping[str, Callable[[Mapping[str, object], Context], Effect]]] 
 
 def _confirmed(answers: Answers, ctx: Context) -> Outcome:
     action = answers.get("action")
-    if not ctx.staff.is_admin or not isinstance(action, Mapping) or action.get("kind") not in ACTIONS:
+    if not isinstance(action, Mapping) or action.get("kind") not in ACTIONS:
         return _nothing(answers, ctx)
-    effect = ACTIONS[str(action["kind"])](action, ctx)
-    return Outcome(replies=(Reply(Msg("admin.done")),), effects=(effect,))
+    return _done(ACTIONS[str(action["kind"])](action, ctx))
 
 
 def build_confirm(known_msgids: set[str] | None = None) -> Flow:
-    return Flow.build(
-        CONFIRM_FLOW,
-        1,
-        (
-            Step(
-                "confirm",
-                prompt=_confirm_prompt,
-                options=YES_NO,
-                next=lambda v, a: "end.yes" if v == "si" else "end.no",
-                help="admin.help_confirm",
-                retry="common.retry_choice",
-            ),
-        ),
-        endings={"end.yes": _confirmed, "end.no": _nothing},
-        targets={"confirm": ("end.yes", "end.no")},
-        known_msgids=known_msgids,
-    )
+    """A one-question flow for commands whose action is complete when typed (`_confirm`)."""
+    return _confirmed_flow(CONFIRM_FLOW, 1, (), summary=_confirm_prompt, done=_confirmed, known_msgids=known_msgids)
 
 
 def build_broadcast(known_msgids: set[str] | None = None) -> Flow:
-    return Flow.build(
-        BROADCAST_FLOW,
-        1,
-        (
-            Step(
-                "text",
-                prompt=lambda a, ctx: Msg("admin.broadcast_ask_text", {"filter": _filter_msg(a), "max": MAX_BROADCAST_CHARS}),
-                parse=_parse_broadcast,
-                save_as="text",
-                next="confirm",
-                help="admin.help_broadcast_text",
-            ),
-            Step(
-                "confirm",
-                prompt=_preview,
-                options=YES_NO,
-                next=lambda v, a: "end.send" if v == "si" else "end.cancel",
-                help="admin.help_confirm",
-                retry="common.retry_choice",
-            ),
-        ),
-        endings={"end.send": _broadcast_send, "end.cancel": _nothing},
-        targets={"confirm": ("end.send", "end.cancel")},
-        known_msgids=known_msgids,
+    """The announcement's text, then a preview with the number of recipients."""
+    text = Step(
+        "text",
+        prompt=lambda a, ctx: Msg("admin.broadcast_ask_text", {"filter": _filter_msg(a), "max": MAX_BROADCAST_CHARS}),
+        parse=_parse_broadcast,
+        save_as="text",
+        next="confirm",
+        help="admin.help_broadcast_text",
     )
+    return _confirmed_flow(BROADCAST_FLOW, 1, (text,), summary=_preview, done=_broadcast_send, known_msgids=known_msgids)
 
 
 # --- categories and on-demand digests -------------------------------------------
-
-
-def _start_flow(e: Engine, b: Builder, ctx: Context, flow_id: str, answers: Mapping[str, object]) -> None:
-    flow = e.flows[flow_id]
-    b.state = State(flow_id=flow.id, flow_version=flow.version, version=b.state.version, answers=MappingProxyType(dict(answers)))
-    e.enter(b, flow, flow.first, ctx)
 
 
 def _category(ctx: Context, raw: str, *, active_only: bool = False) -> CategoryEntry | None:
@@ -634,20 +635,18 @@ def _category_summary(answers: Answers) -> Msg:
 
 
 def _category_done(answers: Answers, ctx: Context) -> Outcome:
-    if not ctx.staff.is_admin:
-        return _nothing(answers, ctx)
     slug, name_it, name_en = (str(answers.get(k, "")) for k in ("slug", "name_it", "name_en"))
     effect: Effect
     if answers.get("mode") == "rename":
         effect = CategoryRenamed(slug, name_it, name_en, ctx.now)
     else:
         effect = CategoryAdded(slug, name_it, name_en, ctx.now)
-    return Outcome(replies=(Reply(Msg("admin.done")),), effects=(effect,))
+    return _done(effect)
 
 
 def build_category(known_msgids: set[str] | None = None) -> Flow:
     """Add (slug, Italian, English) or rename (Italian, English; "-" keeps a name) a category, then confirm."""
-    return Flow.build(
+    return _confirmed_flow(
         CATEGORY_FLOW,
         1,
         (
@@ -662,17 +661,9 @@ def build_category(known_msgids: set[str] | None = None) -> Flow:
             ),
             Step("name_it", prompt=_ask_name("it"), parse=_name_parser("old_it"), save_as="name_it", next="name_en", help="admin.help_category_name"),
             Step("name_en", prompt=_ask_name("en"), parse=_name_parser("old_en"), save_as="name_en", next="confirm", help="admin.help_category_name"),
-            Step(
-                "confirm",
-                prompt=lambda a, ctx: Msg("admin.confirm", {"summary": _category_summary(a)}),
-                options=YES_NO,
-                next=lambda v, a: "end.yes" if v == "si" else "end.no",
-                help="admin.help_confirm",
-                retry="common.retry_choice",
-            ),
         ),
-        endings={"end.yes": _category_done, "end.no": _nothing},
-        targets={"confirm": ("end.yes", "end.no")},
+        summary=lambda a, ctx: Msg("admin.confirm", {"summary": _category_summary(a)}),
+        done=_category_done,
         known_msgids=known_msgids,
     )
 
@@ -905,8 +896,6 @@ def _coop_summary(answers: Answers, ctx: Context) -> Msg:
 
 
 def _coop_done(answers: Answers, ctx: Context) -> Outcome:
-    if not ctx.staff.is_admin:
-        return _nothing(answers, ctx)
     slug = str(answers.get("slug", ""))
     is_new = answers.get("mode") != "edit"
     field = answers.get("field")
@@ -926,12 +915,31 @@ def _coop_done(answers: Answers, ctx: Context) -> Outcome:
         timezone=str(timezone) if timezone is not None else None,
         language=str(language) if language is not None else None,
     )
-    return Outcome(replies=(Reply(Msg("admin.done")),), effects=(effect,))
+    return _done(effect)
+
+
+def _field_step(
+    field: str, next_step: str, *, parse: Parser = take_choice, options: tuple[Option, ...] = (), help: str = "admin.help_coop"
+) -> Step:
+    """A field of a cooperative: asked in turn when creating one, alone when `/modifica_cooperativa` names it.
+
+    The question is ``admin.coop_ask_<field>`` (``…_edit`` when editing, with the current value)."""
+    return Step(
+        field,
+        prompt=_coop_prompt(f"admin.coop_ask_{field}"),
+        parse=parse,
+        options=options,
+        save_as=field,
+        next=next_step,
+        skip=_skip_unless(field),
+        help=help,
+        retry="common.retry_choice" if options else None,
+    )
 
 
 def build_cooperative(known_msgids: set[str] | None = None) -> Flow:
     """Create a cooperative (name, slug, territory, categories, digest, time zone, language) or change one field, then confirm."""
-    return Flow.build(
+    return _confirmed_flow(
         COOP_FLOW,
         2,
         (
@@ -953,63 +961,14 @@ def build_cooperative(known_msgids: set[str] | None = None) -> Flow:
                 skip=_creating_only,
                 help="admin.help_coop",
             ),
-            Step(
-                "territory",
-                prompt=_coop_prompt("admin.coop_ask_territory"),
-                parse=_parse_territory,
-                save_as="territory",
-                next="categories",
-                skip=_skip_unless("territory"),
-                help="admin.help_coop_territory",
-            ),
-            Step(
-                "categories",
-                prompt=_coop_prompt("admin.coop_ask_categories"),
-                parse=_parse_categories,
-                save_as="categories",
-                next="digest",
-                skip=_skip_unless("categories"),
-                help="admin.help_coop",
-            ),
-            Step(
-                "digest",
-                prompt=_coop_prompt("admin.coop_ask_digest"),
-                parse=_parse_digest,
-                save_as="digest",
-                next="timezone",
-                skip=_skip_unless("digest"),
-                help="admin.help_coop_digest",
-            ),
-            Step(
-                "timezone",
-                prompt=_coop_prompt("admin.coop_ask_timezone"),
-                parse=_parse_timezone,
-                save_as="timezone",
-                next="language",
-                skip=_skip_unless("timezone"),
-                help="admin.help_coop_timezone",
-            ),
-            Step(
-                "language",
-                prompt=_coop_prompt("admin.coop_ask_language"),
-                options=LANGUAGES,
-                save_as="language",
-                next="confirm",
-                skip=_skip_unless("language"),
-                help="admin.help_coop",
-                retry="common.retry_choice",
-            ),
-            Step(
-                "confirm",
-                prompt=lambda a, ctx: Msg("admin.confirm", {"summary": _coop_summary(a, ctx)}),
-                options=YES_NO,
-                next=lambda v, a: "end.yes" if v == "si" else "end.no",
-                help="admin.help_confirm",
-                retry="common.retry_choice",
-            ),
+            _field_step("territory", "categories", parse=_parse_territory, help="admin.help_coop_territory"),
+            _field_step("categories", "digest", parse=_parse_categories),
+            _field_step("digest", "timezone", parse=_parse_digest, help="admin.help_coop_digest"),
+            _field_step("timezone", "language", parse=_parse_timezone, help="admin.help_coop_timezone"),
+            _field_step("language", "confirm", options=LANGUAGES),
         ),
-        endings={"end.yes": _coop_done, "end.no": _nothing},
-        targets={"confirm": ("end.yes", "end.no")},
+        summary=lambda a, ctx: Msg("admin.confirm", {"summary": _coop_summary(a, ctx)}),
+        done=_coop_done,
         known_msgids=known_msgids,
     )
 
