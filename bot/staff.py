@@ -42,6 +42,7 @@ from conversations import (
     RoleGranted,
     RoleRevoked,
     Staff,
+    StaffCommand,
     StaffCommandUsed,
     State,
     Translator,
@@ -101,47 +102,20 @@ class StaffOps:
         return Role.CITIZEN, None
 
     async def load(self, session: AsyncSession, *, event: Inbound, state: State, now: datetime) -> Staff:
-        """Nothing for a citizen's ordinary turn: one parse, no query."""
+        """Nothing for a citizen's ordinary turn: one parse, no query.
+
+        An admin in a staff flow gets the flow's data even when the message also looks like a
+        command: it may be the flow's answer ("Annuncio: domenica…" as an announcement's text,
+        on WhatsApp) or a command whose reply asks the flow's question again.
+        """
         cmd = parse_staff_command(event.text or event.choice or "", with_arguments=event.channel in WORD_CHANNELS)
         if cmd is None and state.flow_id not in STAFF_FLOWS:
             return Staff()
         role, coop = await self.role(session, channel=event.channel, external_id=event.sender)
         if role != Role.ADMIN:
             return Staff(role=role, cooperative_id=coop)
-        base = Staff(role=role)
-        if cmd is None:
-            if state.flow_id == CATEGORY_FLOW:
-                return Staff(role=role, categories=await _categories(session))
-            if state.flow_id == COOP_FLOW:
-                return Staff(role=role, cooperatives=await _cooperatives(session))
-            if state.flow_id == BROADCAST_FLOW:
-                comune, category = broadcast_filters(state.answers)
-                return Staff(role=role, recipients=await staff.count_audience(session, comune_istat=comune, category=category))
-            return base
-        lang = "it"
-        if cmd.name == "statistiche":
-            period = parse_period(cmd.args, now)
-            if period is None:
-                return base
-            return Staff(role=role, stats=await stats.figures(session, since=period[0], until=period[1], language=lang))
-        if cmd.name == "stato_sistema":
-            return Staff(role=role, system=await stats.system_status(session, now=now))
-        if cmd.name == "audit":
-            tail = await staff.audit_tail(session, limit=audit_size(cmd.args))
-            return Staff(role=role, audit=tuple(AuditEntry(a.at, a.actor, a.action, _detail(a)) for a in tail))
-        if cmd.name in {"operatori", "revoca_operatore"}:
-            listed = tuple(
-                OperatorEntry(op.id or 0, coop_row.name, op.channel, op.external_id, op.is_active)
-                for op, coop_row in await staff.operator_rows(session)
-            )
-            return Staff(role=role, operators=listed)
-        if cmd.name in CATEGORY_COMMANDS:
-            return Staff(role=role, categories=await _categories(session))
-        if cmd.name in {"cooperative", "invito", "digest_ora", "nuova_cooperativa"}:
-            return Staff(role=role, cooperatives=await _cooperatives(session))
-        if cmd.name in COOP_DETAIL_COMMANDS:
-            return Staff(role=role, cooperative=await _cooperative(session, coop_slug_arg(cmd.args)))
-        return base
+        base = await _for_flow(session, Staff(role=role), state)
+        return base if cmd is None else await _for_command(session, base, cmd, now)
 
     async def apply(self, session: AsyncSession, *, citizen: Citizen, effect: Effect, now: datetime) -> bool:
         """Apply a rights or staff effect; False when it is not one of ours."""
@@ -322,6 +296,45 @@ class StaffOps:
         )
         await routing.audit(session, actor=actor, action="broadcast", detail=f"#{row.id} {row.recipients} recipients", at=effect.at)
         logger.info("broadcast %s queued for %s citizen(s)", row.id, row.recipients)
+
+
+async def _for_flow(session: AsyncSession, base: Staff, state: State) -> Staff:
+    """What the staff flow in progress reads: categories, cooperatives, or the announcement's audience."""
+    if state.flow_id == CATEGORY_FLOW:
+        return replace(base, categories=await _categories(session))
+    if state.flow_id == COOP_FLOW:
+        return replace(base, cooperatives=await _cooperatives(session))
+    if state.flow_id == BROADCAST_FLOW:
+        comune, category = broadcast_filters(state.answers)
+        return replace(base, recipients=await staff.count_audience(session, comune_istat=comune, category=category))
+    return base
+
+
+async def _for_command(session: AsyncSession, base: Staff, cmd: StaffCommand, now: datetime) -> Staff:
+    """What an admin command reads, on top of `base`."""
+    if cmd.name == "statistiche":
+        period = parse_period(cmd.args, now)
+        if period is None:
+            return base
+        return replace(base, stats=await stats.figures(session, since=period[0], until=period[1], language="it"))
+    if cmd.name == "stato_sistema":
+        return replace(base, system=await stats.system_status(session, now=now))
+    if cmd.name == "audit":
+        tail = await staff.audit_tail(session, limit=audit_size(cmd.args))
+        return replace(base, audit=tuple(AuditEntry(a.at, a.actor, a.action, _detail(a)) for a in tail))
+    if cmd.name in {"operatori", "revoca_operatore"}:
+        listed = tuple(
+            OperatorEntry(op.id or 0, coop_row.name, op.channel, op.external_id, op.is_active)
+            for op, coop_row in await staff.operator_rows(session)
+        )
+        return replace(base, operators=listed)
+    if cmd.name in CATEGORY_COMMANDS:
+        return replace(base, categories=await _categories(session))
+    if cmd.name in {"cooperative", "invito", "digest_ora", "nuova_cooperativa"}:
+        return replace(base, cooperatives=await _cooperatives(session))
+    if cmd.name in COOP_DETAIL_COMMANDS:
+        return replace(base, cooperative=await _cooperative(session, coop_slug_arg(cmd.args)))
+    return base
 
 
 async def _categories(session: AsyncSession) -> tuple[CategoryEntry, ...]:

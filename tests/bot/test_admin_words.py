@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Core
+from storage.db import transaction
 from storage.models import Citizen, Need
 from tests.bot.test_admin import ADMIN_ID, _build, audits, send
 from tests.helpers.clock import FakeClock
@@ -126,3 +127,17 @@ async def test_words_with_arguments_are_not_commands_on_telegram(wa_core: Core) 
     got = await send(core, ADMIN_ID["telegram"], "statistiche 30g", channel="telegram")
     assert not any("Richieste:" in t for t in got)
     assert any("Richieste:" in t for t in await send(core, ADMIN_ID["telegram"], "/statistiche 30g", channel="telegram"))
+
+
+async def test_an_announcement_that_starts_with_annuncio_is_the_text_and_keeps_its_audience(wa_core: Core) -> None:
+    core = wa_core
+    now = core.pipeline.clock()
+    async with transaction(core.sessions) as session:
+        for i in range(3):
+            session.add(Citizen(channel=WA, external_id=f"+3934000000{i}", consent_version=1, created_at=now))
+    await send(core, ADMIN, "annuncio", channel=WA)
+    [preview] = await send(core, ADMIN, "Annuncio: domenica 10-12 sportello aperto", channel=WA)
+    assert "Annuncio: domenica 10-12 sportello aperto" in preview and "3 persone" in preview
+    # A command in the middle answers, then the preview comes back with the same audience.
+    *_, again = await send(core, ADMIN, "/audit 1", channel=WA)
+    assert "3 persone" in again
