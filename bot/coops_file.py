@@ -8,10 +8,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conversations import Gazetteer
-from conversations.coop_rules import COOP_SLUG, DEFAULT_DIGEST, Problem, Territory, check_categories, check_cron
+from conversations.coop_rules import COOP_SLUG, DEFAULT_DIGEST, Problem, Territory, check_categories, check_cron, check_timezone
 from storage.cooperatives import CooperativeSpec
 from storage.models import TerritoryKind
 
@@ -166,10 +165,8 @@ def _one(
     if language not in LANGUAGES:
         err("language", f"expected one of {', '.join(LANGUAGES)} (got {language!r})")
     timezone = text("timezone", required=False, default="Europe/Rome")
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        err("timezone", f"unknown time zone {timezone!r}, e.g. 'Europe/Rome'")
+    if (tz_problem := check_timezone(timezone)) is not None:
+        err("timezone", tz_problem.message)
         timezone = "Europe/Rome"
     digest = text("digest", required=False, default=DEFAULT_DIGEST)
     problems: list[Problem] = []

@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from bot.notify import Recipient, enqueue
 from conversations import (
+    WORD_CHANNELS,
     CommandRefused,
     Desk,
     Effect,
@@ -76,7 +77,7 @@ class Operations:
 
     async def load_desk(self, session: AsyncSession, *, event: Inbound) -> Desk:
         """Operator data for the engine, read only when the message is an operator command."""
-        cmd = parse_operator_command(event.text or event.choice or "")
+        cmd = parse_operator_command(event.text or event.choice or "", with_arguments=event.channel in WORD_CHANNELS)
         if cmd is None:
             return Desk()
         found = await operators.by_identity(session, channel=event.channel, external_id=event.sender)

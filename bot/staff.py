@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.exports import CSV_TYPE, XLSX_TYPE, header, rows, write
 from bot.notify import Attachment, Recipient, enqueue
 from conversations import (
+    WORD_CHANNELS,
     AuditEntry,
     BroadcastRequested,
     BroadcastsAccepted,
@@ -41,6 +42,7 @@ from conversations import (
     RoleGranted,
     RoleRevoked,
     Staff,
+    StaffCommand,
     StaffCommandUsed,
     State,
     Translator,
@@ -58,8 +60,8 @@ from conversations.admin import (
     parse_staff_command,
 )
 from conversations.period import parse_period
-from storage import categories, cooperatives, erasure, operators, routing, staff, stats
-from conversations.coop_rules import DEFAULT_DIGEST
+from storage import categories, citizens, cooperatives, erasure, operators, routing, staff, stats
+from conversations.coop_rules import DEFAULT_DIGEST, DEFAULT_TIMEZONE
 from storage.cooperatives import CooperativeSpec
 from storage.models import Citizen, TerritoryKind
 
@@ -100,47 +102,20 @@ class StaffOps:
         return Role.CITIZEN, None
 
     async def load(self, session: AsyncSession, *, event: Inbound, state: State, now: datetime) -> Staff:
-        """Nothing for a citizen's ordinary turn: one parse, no query."""
-        cmd = parse_staff_command(event.text or event.choice or "")
+        """Nothing for a citizen's ordinary turn: one parse, no query.
+
+        An admin in a staff flow gets the flow's data even when the message also looks like a
+        command: it may be the flow's answer ("Annuncio: domenica…" as an announcement's text,
+        on WhatsApp) or a command whose reply asks the flow's question again.
+        """
+        cmd = parse_staff_command(event.text or event.choice or "", with_arguments=event.channel in WORD_CHANNELS)
         if cmd is None and state.flow_id not in STAFF_FLOWS:
             return Staff()
         role, coop = await self.role(session, channel=event.channel, external_id=event.sender)
         if role != Role.ADMIN:
             return Staff(role=role, cooperative_id=coop)
-        base = Staff(role=role)
-        if cmd is None:
-            if state.flow_id == CATEGORY_FLOW:
-                return Staff(role=role, categories=await _categories(session))
-            if state.flow_id == COOP_FLOW:
-                return Staff(role=role, cooperatives=await _cooperatives(session))
-            if state.flow_id == BROADCAST_FLOW:
-                comune, category = broadcast_filters(state.answers)
-                return Staff(role=role, recipients=await staff.count_audience(session, comune_istat=comune, category=category))
-            return base
-        lang = "it"
-        if cmd.name == "statistiche":
-            period = parse_period(cmd.args, now)
-            if period is None:
-                return base
-            return Staff(role=role, stats=await stats.figures(session, since=period[0], until=period[1], language=lang))
-        if cmd.name == "stato_sistema":
-            return Staff(role=role, system=await stats.system_status(session, now=now))
-        if cmd.name == "audit":
-            tail = await staff.audit_tail(session, limit=audit_size(cmd.args))
-            return Staff(role=role, audit=tuple(AuditEntry(a.at, a.actor, a.action, _detail(a)) for a in tail))
-        if cmd.name in {"operatori", "revoca_operatore"}:
-            listed = tuple(
-                OperatorEntry(op.id or 0, coop_row.name, op.channel, op.external_id, op.is_active)
-                for op, coop_row in await staff.operator_rows(session)
-            )
-            return Staff(role=role, operators=listed)
-        if cmd.name in CATEGORY_COMMANDS:
-            return Staff(role=role, categories=await _categories(session))
-        if cmd.name in {"cooperative", "invito", "digest_ora", "nuova_cooperativa"}:
-            return Staff(role=role, cooperatives=await _cooperatives(session))
-        if cmd.name in COOP_DETAIL_COMMANDS:
-            return Staff(role=role, cooperative=await _cooperative(session, coop_slug_arg(cmd.args)))
-        return base
+        base = await _for_flow(session, Staff(role=role), state)
+        return base if cmd is None else await _for_command(session, base, cmd, now)
 
     async def apply(self, session: AsyncSession, *, citizen: Citizen, effect: Effect, now: datetime) -> bool:
         """Apply a rights or staff effect; False when it is not one of ours."""
@@ -247,6 +222,8 @@ class StaffOps:
                 categories=effect.categories or (),
                 territory=tuple((TerritoryKind(k), c) for k, c in effect.territory or ()),
                 digest_cron=effect.digest_cron or DEFAULT_DIGEST,
+                timezone=effect.timezone or DEFAULT_TIMEZONE,
+                language=effect.language if effect.language in LANGUAGES else "it",
             )
             created, _ = await cooperatives.upsert(session, spec=spec, now=effect.at)
             await routing.audit(session, actor=actor, action="cooperative_created", cooperative_id=created.id, at=effect.at)
@@ -265,12 +242,19 @@ class StaffOps:
                 spec = replace(spec, categories=effect.categories)
             if effect.digest_cron is not None:
                 spec = replace(spec, digest_cron=effect.digest_cron)
+            if effect.timezone is not None:
+                spec = replace(spec, timezone=effect.timezone)
+            if effect.language in LANGUAGES:
+                spec = replace(spec, language=effect.language)
             action = "cooperative_edited"
-            fields = " ".join(
-                name
-                for name, value in (("territory", effect.territory), ("categories", effect.categories), ("digest", effect.digest_cron))
-                if value is not None
+            edited = (
+                ("territory", effect.territory),
+                ("categories", effect.categories),
+                ("digest", effect.digest_cron),
+                ("timezone", effect.timezone),
+                ("language", effect.language),
             )
+            fields = " ".join(name for name, value in edited if value is not None)
         _, changed = await cooperatives.upsert(session, spec=spec, now=effect.at)
         await routing.audit(
             session, actor=actor, action=action if changed else "cooperative_unchanged", cooperative_id=row.id, detail=fields or None, at=effect.at
@@ -314,6 +298,45 @@ class StaffOps:
         logger.info("broadcast %s queued for %s citizen(s)", row.id, row.recipients)
 
 
+async def _for_flow(session: AsyncSession, base: Staff, state: State) -> Staff:
+    """What the staff flow in progress reads: categories, cooperatives, or the announcement's audience."""
+    if state.flow_id == CATEGORY_FLOW:
+        return replace(base, categories=await _categories(session))
+    if state.flow_id == COOP_FLOW:
+        return replace(base, cooperatives=await _cooperatives(session))
+    if state.flow_id == BROADCAST_FLOW:
+        comune, category = broadcast_filters(state.answers)
+        return replace(base, recipients=await staff.count_audience(session, comune_istat=comune, category=category))
+    return base
+
+
+async def _for_command(session: AsyncSession, base: Staff, cmd: StaffCommand, now: datetime) -> Staff:
+    """What an admin command reads, on top of `base`."""
+    if cmd.name == "statistiche":
+        period = parse_period(cmd.args, now)
+        if period is None:
+            return base
+        return replace(base, stats=await stats.figures(session, since=period[0], until=period[1], language="it"))
+    if cmd.name == "stato_sistema":
+        return replace(base, system=await stats.system_status(session, now=now))
+    if cmd.name == "audit":
+        tail = await staff.audit_tail(session, limit=audit_size(cmd.args))
+        return replace(base, audit=tuple(AuditEntry(a.at, a.actor, a.action, _detail(a)) for a in tail))
+    if cmd.name in {"operatori", "revoca_operatore"}:
+        listed = tuple(
+            OperatorEntry(op.id or 0, coop_row.name, op.channel, op.external_id, op.is_active)
+            for op, coop_row in await staff.operator_rows(session)
+        )
+        return replace(base, operators=listed)
+    if cmd.name in CATEGORY_COMMANDS:
+        return replace(base, categories=await _categories(session))
+    if cmd.name in {"cooperative", "invito", "digest_ora", "nuova_cooperativa"}:
+        return replace(base, cooperatives=await _cooperatives(session))
+    if cmd.name in COOP_DETAIL_COMMANDS:
+        return replace(base, cooperative=await _cooperative(session, coop_slug_arg(cmd.args)))
+    return base
+
+
 async def _categories(session: AsyncSession) -> tuple[CategoryEntry, ...]:
     """Active ones numbered 1, 2, 3… as the intake shows them; disabled ones after, numbered 0."""
     rows = await categories.every(session)
@@ -343,6 +366,7 @@ async def _cooperative(session: AsyncSession, slug: str) -> CooperativeDetail | 
         categories=spec.categories,
         digest_cron=row.digest_cron,
         timezone=row.timezone,
+        language=row.language,
         operators=operators_of,
     )
 
@@ -375,7 +399,11 @@ async def report_broadcasts(session: AsyncSession, translator: Translator, *, no
                 {"id": row.id, "sent": sent, "failed": tally.get("failed", 0), "held": tally.get("held", 0), "total": row.recipients},
             )
         )
-        await enqueue(session, translator, to=Recipient(row.requested_channel, row.requested_by), reply=reply, now=now)
+        # Through the admin's citizen row: its id carries their language and, on WhatsApp, their
+        # last message, without which the report counts as outside the 24-hour window and is held.
+        admin = await citizens.by_identity(session, channel=row.requested_channel, external_id=row.requested_by)
+        to = Recipient.of_citizen(admin) if admin is not None else Recipient(row.requested_channel, row.requested_by)
+        await enqueue(session, translator, to=to, reply=reply, now=now)
         row.reported_at = now
         reported += 1
     return reported

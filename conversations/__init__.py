@@ -58,7 +58,7 @@ from conversations.staff import (
     SystemStatus,
     Tally,
 )
-from conversations.engine import Engine, command_name, is_explicit_command, match_option
+from conversations.engine import WORD_CHANNELS, Engine, command_name, is_explicit_command, match_option
 from conversations.flow import Flow, FlowError, Step
 from conversations.i18n import Rendered, RenderedOption, Translator, compile_catalogs
 from conversations.messages import Inbound, Location, Media, MediaKind, Msg, Option, Reply
@@ -161,6 +161,7 @@ __all__ = [
     "Tally",
     "Translator",
     "Turn",
+    "WORD_CHANNELS",
     "build_engine",
     "command_name",
     "compact_code",

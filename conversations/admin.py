@@ -30,17 +30,19 @@ from conversations.effects import (
 from conversations.coop_rules import (
     COOP_SLUG,
     DEFAULT_DIGEST,
+    DEFAULT_TIMEZONE,
     MAX_COOP_NAME,
     Territory,
     check_categories,
     check_cron,
+    timezone_named,
 )
-from conversations.engine import Builder, Engine, command_name
-from conversations.flow import Flow, Step
-from conversations.messages import Inbound, Msg, Reply
+from conversations.engine import ArgsCheck, Builder, Engine, command_name
+from conversations.flow import Ending, Flow, Parser, Prompt, Step, take_choice
+from conversations.messages import Inbound, Msg, Option, Reply
 from conversations.period import parse_period
-from conversations.rights import YES_NO
-from conversations.staff import CategoryEntry, Role, Tally
+from conversations.rights import LANGUAGES, YES_NO
+from conversations.staff import CategoryEntry, CooperativeEntry, OperatorEntry, Role, Tally
 from conversations.ticket import make_invite_code
 from conversations.types import Answer, Answers, Context, Outcome, Retry, State
 
@@ -101,6 +103,11 @@ COOP_FIELDS: Final = MappingProxyType(
         "orario": "digest",
         "schedule": "digest",
         "digest": "digest",
+        "fuso": "timezone",
+        "fuso orario": "timezone",
+        "timezone": "timezone",
+        "lingua": "language",
+        "language": "language",
     }
 )
 """`/modifica_cooperativa SLUG FIELD`: the words for each field that can be changed from the chat."""
@@ -114,9 +121,13 @@ class StaffCommand:
     args: tuple[str, ...] = ()
 
 
-def parse_staff_command(text: str) -> StaffCommand | None:
-    """The staff command a message names, with its arguments, or None (so a citizen's turn loads nothing)."""
-    name = command_name(text)
+def parse_staff_command(text: str, *, with_arguments: bool = False) -> StaffCommand | None:
+    """The staff command a message names, with its arguments, or None (so a citizen's turn loads nothing).
+
+    `with_arguments`: a plain first word followed by more words counts too (WhatsApp; see
+    `Engine.command_in` for when it really is the command).
+    """
+    name = command_name(text, with_arguments=with_arguments)
     if name is None or name not in _BY_NAME:
         return None
     return StaffCommand(_BY_NAME[name], tuple(clean(text).lstrip("/").split()[1:]))
@@ -132,7 +143,7 @@ def is_staff(inbound: Inbound, ctx: Context) -> bool:
 
 def _cmd(b: Builder) -> StaffCommand:
     assert b.inbound is not None
-    parsed = parse_staff_command(b.inbound.text or b.inbound.choice or "")
+    parsed = parse_staff_command(b.inbound.text or b.inbound.choice or "", with_arguments=True)
     assert parsed is not None  # the engine dispatched on the same name
     return parsed
 
@@ -295,11 +306,15 @@ def _export(e: Engine, b: Builder, ctx: Context) -> None:
     _say(e, b, ctx, "admin.export_sent" if staff.is_admin else "admin.export_sent_operator", since=since, until=until - timedelta(seconds=1))
 
 
+def _active_coop(args: tuple[str, ...], ctx: Context) -> CooperativeEntry | None:
+    """The active cooperative `/invito SLUG` or `/digest_ora SLUG` names."""
+    slug = coop_slug_arg(args) if len(args) == 1 else ""
+    return next((c for c in ctx.staff.cooperatives if c.slug == slug and c.is_active), None)
+
+
 def _invite(e: Engine, b: Builder, ctx: Context) -> None:
-    args = _cmd(b).args
-    slug = fold(args[0]).replace(" ", "-") if args else ""
-    coop = next((c for c in ctx.staff.cooperatives if c.slug == slug), None)
-    if coop is None or not coop.is_active:
+    coop = _active_coop(_cmd(b).args, ctx)
+    if coop is None:
         _say(e, b, ctx, "admin.usage_invito")
         return
     code = make_invite_code(bytes.fromhex(ctx.new_id)[:8] if len(ctx.new_id) >= 16 else ctx.new_id.encode().ljust(8, b"0"))
@@ -307,12 +322,17 @@ def _invite(e: Engine, b: Builder, ctx: Context) -> None:
     _say(e, b, ctx, "admin.invite_created", code=code, cooperative=coop.name)
 
 
+def _start_flow(e: Engine, b: Builder, ctx: Context, flow_id: str, answers: Mapping[str, object]) -> None:
+    """Start a staff flow with what the command already knows (a slug, a filter, the action)."""
+    flow = e.flows[flow_id]
+    b.state = State(flow_id=flow.id, flow_version=flow.version, version=b.state.version, answers=MappingProxyType(dict(answers)))
+    e.enter(b, flow, flow.first, ctx)
+
+
 def _confirm(e: Engine, b: Builder, ctx: Context, action: Mapping[str, object], summary: Msg) -> None:
     """Start the confirmation flow; nothing changes until the admin answers yes."""
-    flow = e.flows[CONFIRM_FLOW]
     answers = {"action": dict(action), "summary": {"id": summary.id, "params": dict(summary.params)}}
-    b.state = State(flow_id=flow.id, flow_version=flow.version, version=b.state.version, answers=MappingProxyType(answers))
-    e.enter(b, flow, flow.first, ctx)
+    _start_flow(e, b, ctx, CONFIRM_FLOW, answers)
 
 
 def _identity(args: tuple[str, ...]) -> tuple[str, str] | None:
@@ -339,10 +359,13 @@ def _revoke(e: Engine, b: Builder, ctx: Context) -> None:
     _confirm(e, b, ctx, action, Msg("admin.confirm_revoke", {"channel": who[0], "external_id": who[1]}))
 
 
+def _active_operator(args: tuple[str, ...], ctx: Context) -> OperatorEntry | None:
+    wanted = int(args[0]) if len(args) == 1 and args[0].isdigit() else -1
+    return next((o for o in ctx.staff.operators if o.id == wanted and o.is_active), None)
+
+
 def _revoke_operator(e: Engine, b: Builder, ctx: Context) -> None:
-    args = _cmd(b).args
-    wanted = int(args[0]) if args and args[0].isdigit() else -1
-    op = next((o for o in ctx.staff.operators if o.id == wanted and o.is_active), None)
+    op = _active_operator(_cmd(b).args, ctx)
     if op is None:
         _say(e, b, ctx, "admin.usage_revoca_operatore")
         return
@@ -350,29 +373,33 @@ def _revoke_operator(e: Engine, b: Builder, ctx: Context) -> None:
     _confirm(e, b, ctx, action, Msg("admin.confirm_revoke_operator", {"id": op.id, "cooperative": op.cooperative}))
 
 
-def _announce(e: Engine, b: Builder, ctx: Context) -> None:
-    args = _cmd(b).args
+def _audience(args: tuple[str, ...], ctx: Context) -> dict[str, object] | None:
+    """Who `/annuncio [comune NOME | categoria NOME]` is for, as the flow's first answers; None when unreadable."""
     answers: dict[str, object] = {"comune": None, "comune_name": None, "category": None, "category_label": None}
-    if args:
-        kind, rest = fold(args[0]), " ".join(args[1:])
-        if kind == "comune" and rest:
-            found = ctx.gazetteer.lookup(rest)
-            if not found.candidates or not found.is_exact:
-                _say(e, b, ctx, "admin.usage_annuncio")
-                return
-            answers.update(comune=found.candidates[0].istat_code, comune_name=found.candidates[0].name)
-        elif kind == "categoria" and rest:
-            cat = next((c for c in ctx.categories if fold(rest) in {fold(c.slug), fold(c.label)}), None)
-            if cat is None:
-                _say(e, b, ctx, "admin.usage_annuncio")
-                return
-            answers.update(category=cat.slug, category_label=cat.label)
-        else:
-            _say(e, b, ctx, "admin.usage_annuncio")
-            return
-    flow = e.flows[BROADCAST_FLOW]
-    b.state = State(flow_id=flow.id, flow_version=flow.version, version=b.state.version, answers=MappingProxyType(answers))
-    e.enter(b, flow, flow.first, ctx)
+    if not args:
+        return answers
+    kind, rest = fold(args[0]), " ".join(args[1:])
+    if kind == "comune" and rest:
+        found = ctx.gazetteer.lookup(rest)
+        if not found.candidates or not found.is_exact:
+            return None
+        answers.update(comune=found.candidates[0].istat_code, comune_name=found.candidates[0].name)
+        return answers
+    if kind == "categoria" and rest:
+        cat = next((c for c in ctx.categories if fold(rest) in {fold(c.slug), fold(c.label)}), None)
+        if cat is None:
+            return None
+        answers.update(category=cat.slug, category_label=cat.label)
+        return answers
+    return None
+
+
+def _announce(e: Engine, b: Builder, ctx: Context) -> None:
+    answers = _audience(_cmd(b).args, ctx)
+    if answers is None:
+        _say(e, b, ctx, "admin.usage_annuncio")
+        return
+    _start_flow(e, b, ctx, BROADCAST_FLOW, answers)
 
 
 def broadcast_filters(answers: Answers) -> tuple[str | None, str | None]:
@@ -404,8 +431,6 @@ def _preview(answers: Answers, ctx: Context) -> Msg:
 
 
 def _broadcast_send(answers: Answers, ctx: Context) -> Outcome:
-    if not ctx.staff.is_admin:  # revoked while preparing it
-        return Outcome(replies=(Reply(Msg("admin.nothing_changed")),))
     comune, category = broadcast_filters(answers)
     effect = BroadcastRequested(text=str(answers["text"]), comune_istat=comune, category=category, at=ctx.now)
     return Outcome(
@@ -415,6 +440,43 @@ def _broadcast_send(answers: Answers, ctx: Context) -> Outcome:
 
 def _nothing(answers: Answers, ctx: Context) -> Outcome:
     return Outcome(replies=(Reply(Msg("admin.nothing_changed")),))
+
+
+def _done(effect: Effect) -> Outcome:
+    return Outcome(replies=(Reply(Msg("admin.done")),), effects=(effect,))
+
+
+def _confirmed_flow(
+    flow_id: str,
+    version: int,
+    steps: tuple[Step, ...],
+    *,
+    summary: Prompt,
+    done: Ending,
+    known_msgids: set[str] | None,
+) -> Flow:
+    """An admin flow: its questions, then "Confermi?". Only "sì" from someone who is still an admin
+    reaches `done` (the role may have been revoked while they were answering); "no" changes nothing."""
+
+    def yes(answers: Answers, ctx: Context) -> Outcome:
+        return done(answers, ctx) if ctx.staff.is_admin else _nothing(answers, ctx)
+
+    confirm = Step(
+        "confirm",
+        prompt=summary,
+        options=YES_NO,
+        next=lambda v, a: "end.yes" if v == "si" else "end.no",
+        help="admin.help_confirm",
+        retry="common.retry_choice",
+    )
+    return Flow.build(
+        flow_id,
+        version,
+        (*steps, confirm),
+        endings={"end.yes": yes, "end.no": _nothing},
+        targets={"confirm": ("end.yes", "end.no")},
+        known_msgids=known_msgids,
+    )
 
 
 def _confirm_prompt(answers: Answers, ctx: Context) -> Msg:
@@ -438,67 +500,30 @@ ACTIONS: Final[Mapping[str, Callable[[Mapping[str, object], Context], Effect]]] 
 
 def _confirmed(answers: Answers, ctx: Context) -> Outcome:
     action = answers.get("action")
-    if not ctx.staff.is_admin or not isinstance(action, Mapping) or action.get("kind") not in ACTIONS:
+    if not isinstance(action, Mapping) or action.get("kind") not in ACTIONS:
         return _nothing(answers, ctx)
-    effect = ACTIONS[str(action["kind"])](action, ctx)
-    return Outcome(replies=(Reply(Msg("admin.done")),), effects=(effect,))
+    return _done(ACTIONS[str(action["kind"])](action, ctx))
 
 
 def build_confirm(known_msgids: set[str] | None = None) -> Flow:
-    return Flow.build(
-        CONFIRM_FLOW,
-        1,
-        (
-            Step(
-                "confirm",
-                prompt=_confirm_prompt,
-                options=YES_NO,
-                next=lambda v, a: "end.yes" if v == "si" else "end.no",
-                help="admin.help_confirm",
-                retry="common.retry_choice",
-            ),
-        ),
-        endings={"end.yes": _confirmed, "end.no": _nothing},
-        targets={"confirm": ("end.yes", "end.no")},
-        known_msgids=known_msgids,
-    )
+    """A one-question flow for commands whose action is complete when typed (`_confirm`)."""
+    return _confirmed_flow(CONFIRM_FLOW, 1, (), summary=_confirm_prompt, done=_confirmed, known_msgids=known_msgids)
 
 
 def build_broadcast(known_msgids: set[str] | None = None) -> Flow:
-    return Flow.build(
-        BROADCAST_FLOW,
-        1,
-        (
-            Step(
-                "text",
-                prompt=lambda a, ctx: Msg("admin.broadcast_ask_text", {"filter": _filter_msg(a), "max": MAX_BROADCAST_CHARS}),
-                parse=_parse_broadcast,
-                save_as="text",
-                next="confirm",
-                help="admin.help_broadcast_text",
-            ),
-            Step(
-                "confirm",
-                prompt=_preview,
-                options=YES_NO,
-                next=lambda v, a: "end.send" if v == "si" else "end.cancel",
-                help="admin.help_confirm",
-                retry="common.retry_choice",
-            ),
-        ),
-        endings={"end.send": _broadcast_send, "end.cancel": _nothing},
-        targets={"confirm": ("end.send", "end.cancel")},
-        known_msgids=known_msgids,
+    """The announcement's text, then a preview with the number of recipients."""
+    text = Step(
+        "text",
+        prompt=lambda a, ctx: Msg("admin.broadcast_ask_text", {"filter": _filter_msg(a), "max": MAX_BROADCAST_CHARS}),
+        parse=_parse_broadcast,
+        save_as="text",
+        next="confirm",
+        help="admin.help_broadcast_text",
     )
+    return _confirmed_flow(BROADCAST_FLOW, 1, (text,), summary=_preview, done=_broadcast_send, known_msgids=known_msgids)
 
 
 # --- categories and on-demand digests -------------------------------------------
-
-
-def _start_flow(e: Engine, b: Builder, ctx: Context, flow_id: str, answers: Mapping[str, object]) -> None:
-    flow = e.flows[flow_id]
-    b.state = State(flow_id=flow.id, flow_version=flow.version, version=b.state.version, answers=MappingProxyType(dict(answers)))
-    e.enter(b, flow, flow.first, ctx)
 
 
 def _category(ctx: Context, raw: str, *, active_only: bool = False) -> CategoryEntry | None:
@@ -540,22 +565,34 @@ def _category_rename(e: Engine, b: Builder, ctx: Context) -> None:
     _start_flow(e, b, ctx, CATEGORY_FLOW, {"mode": "rename", "slug": cat.slug, "old_it": cat.name_it, "old_en": cat.name_en})
 
 
-def _category_move(e: Engine, b: Builder, ctx: Context) -> None:
-    args = _cmd(b).args
+def _move_target(args: tuple[str, ...], ctx: Context) -> tuple[CategoryEntry, int] | None:
+    """The active category `/sposta_categoria SLUG N` names and its new position (1..active ones)."""
     cat = _category(ctx, args[0], active_only=True) if len(args) == 2 else None
     active = sum(1 for c in ctx.staff.categories if c.is_active)
     if cat is None or not args[1].isdigit() or not 1 <= int(args[1]) <= active:
-        _say(e, b, ctx, "admin.usage_sposta_categoria", count=active)
+        return None
+    return cat, int(args[1])
+
+
+def _category_move(e: Engine, b: Builder, ctx: Context) -> None:
+    target = _move_target(_cmd(b).args, ctx)
+    if target is None:
+        _say(e, b, ctx, "admin.usage_sposta_categoria", count=sum(1 for c in ctx.staff.categories if c.is_active))
         return
-    position = int(args[1])
+    cat, position = target
     action = {"kind": "move_category", "slug": cat.slug, "position": position}
     _confirm(e, b, ctx, action, Msg("admin.confirm_category_move", {"name": cat.name_it, "position": position}))
 
 
-def _category_disable(e: Engine, b: Builder, ctx: Context) -> None:
-    args = _cmd(b).args
+def _disable_target(args: tuple[str, ...], ctx: Context) -> CategoryEntry | None:
+    """The active category `/disattiva_categoria SLUG` names, unless it is the last one left."""
     cat = _category(ctx, args[0], active_only=True) if len(args) == 1 else None
-    if cat is None or sum(1 for c in ctx.staff.categories if c.is_active) < 2:
+    return cat if sum(1 for c in ctx.staff.categories if c.is_active) >= 2 else None
+
+
+def _category_disable(e: Engine, b: Builder, ctx: Context) -> None:
+    cat = _disable_target(_cmd(b).args, ctx)
+    if cat is None:
         _say(e, b, ctx, "admin.usage_disattiva_categoria")
         return
     action = {"kind": "disable_category", "slug": cat.slug}
@@ -598,20 +635,18 @@ def _category_summary(answers: Answers) -> Msg:
 
 
 def _category_done(answers: Answers, ctx: Context) -> Outcome:
-    if not ctx.staff.is_admin:
-        return _nothing(answers, ctx)
     slug, name_it, name_en = (str(answers.get(k, "")) for k in ("slug", "name_it", "name_en"))
     effect: Effect
     if answers.get("mode") == "rename":
         effect = CategoryRenamed(slug, name_it, name_en, ctx.now)
     else:
         effect = CategoryAdded(slug, name_it, name_en, ctx.now)
-    return Outcome(replies=(Reply(Msg("admin.done")),), effects=(effect,))
+    return _done(effect)
 
 
 def build_category(known_msgids: set[str] | None = None) -> Flow:
     """Add (slug, Italian, English) or rename (Italian, English; "-" keeps a name) a category, then confirm."""
-    return Flow.build(
+    return _confirmed_flow(
         CATEGORY_FLOW,
         1,
         (
@@ -626,26 +661,16 @@ def build_category(known_msgids: set[str] | None = None) -> Flow:
             ),
             Step("name_it", prompt=_ask_name("it"), parse=_name_parser("old_it"), save_as="name_it", next="name_en", help="admin.help_category_name"),
             Step("name_en", prompt=_ask_name("en"), parse=_name_parser("old_en"), save_as="name_en", next="confirm", help="admin.help_category_name"),
-            Step(
-                "confirm",
-                prompt=lambda a, ctx: Msg("admin.confirm", {"summary": _category_summary(a)}),
-                options=YES_NO,
-                next=lambda v, a: "end.yes" if v == "si" else "end.no",
-                help="admin.help_confirm",
-                retry="common.retry_choice",
-            ),
         ),
-        endings={"end.yes": _category_done, "end.no": _nothing},
-        targets={"confirm": ("end.yes", "end.no")},
+        summary=lambda a, ctx: Msg("admin.confirm", {"summary": _category_summary(a)}),
+        done=_category_done,
         known_msgids=known_msgids,
     )
 
 
 def _digest_now(e: Engine, b: Builder, ctx: Context) -> None:
-    args = _cmd(b).args
-    slug = fold(args[0]).replace(" ", "-") if args else ""
-    coop = next((c for c in ctx.staff.cooperatives if c.slug == slug), None)
-    if coop is None or not coop.is_active:
+    coop = _active_coop(_cmd(b).args, ctx)
+    if coop is None:
         _say(e, b, ctx, "admin.usage_digest_ora")
         return
     b.effects.append(DigestRequested(cooperative_id=coop.id, at=ctx.now))
@@ -694,6 +719,7 @@ def _coop_show(e: Engine, b: Builder, ctx: Context) -> None:
         categories=", ".join(coop.categories) or "–",
         digest=coop.digest_cron,
         timezone=coop.timezone,
+        language=_language_label(coop.language),
         operators=coop.operators,
     )
 
@@ -702,10 +728,14 @@ def _coop_new(e: Engine, b: Builder, ctx: Context) -> None:
     _start_flow(e, b, ctx, COOP_FLOW, {"mode": "create"})
 
 
+def _coop_field(args: tuple[str, ...]) -> str | None:
+    """The field `/modifica_cooperativa SLUG CAMPO` changes, or None."""
+    return COOP_FIELDS.get(fold(args[1])) if len(args) == 2 else None
+
+
 def _coop_edit(e: Engine, b: Builder, ctx: Context) -> None:
-    args = _cmd(b).args
     coop = ctx.staff.cooperative
-    field = COOP_FIELDS.get(fold(args[1])) if len(args) == 2 else None
+    field = _coop_field(_cmd(b).args)
     if coop is None or field is None:
         _say(e, b, ctx, "admin.usage_modifica_cooperativa")
         return
@@ -717,6 +747,8 @@ def _coop_edit(e: Engine, b: Builder, ctx: Context) -> None:
         "old_territory": [list(p) for p in coop.territory],
         "old_categories": list(coop.categories),
         "old_digest": coop.digest_cron,
+        "old_timezone": coop.timezone,
+        "old_language": coop.language,
     }
     _start_flow(e, b, ctx, COOP_FLOW, answers)
 
@@ -799,18 +831,36 @@ def _parse_digest(answer: Answer, answers: Answers, ctx: Context) -> object:
     return text
 
 
+def _parse_timezone(answer: Answer, answers: Answers, ctx: Context) -> object:
+    text = clean(answer.text)
+    if text == "-" and answers.get("mode") != "edit":
+        return DEFAULT_TIMEZONE
+    zone = timezone_named(text)
+    if zone is None:
+        return Retry("admin.coop_retry_timezone", {"item": text[:40], "example": DEFAULT_TIMEZONE})
+    return zone
+
+
+def _language_label(code: object) -> str:
+    """A catalog language by its own name ("Italiano", "English"), as the language menu shows it."""
+    return next((str(o.label) for o in LANGUAGES if o.payload == code), str(code))
+
+
 def _coop_prompt(msgid: str) -> Callable[[Answers, Context], Msg]:
     def prompt(answers: Answers, ctx: Context) -> Msg:
         params: dict[str, object] = {
             "name": answers.get("name", ""),
             "known": ", ".join(c.slug for c in ctx.categories),
             "default": DEFAULT_DIGEST,
+            "default_timezone": DEFAULT_TIMEZONE,
         }
         if answers.get("mode") == "edit":
             params.update(
                 territory=_places(ctx, answers.get("old_territory")),
                 categories=", ".join(_strings(answers.get("old_categories"))),
                 digest=answers.get("old_digest", ""),
+                timezone=answers.get("old_timezone", DEFAULT_TIMEZONE),
+                language=_language_label(answers.get("old_language", "it")),
             )
             return Msg(f"{msgid}_edit", params)
         return Msg(msgid, params)
@@ -829,6 +879,8 @@ def _coop_summary(answers: Answers, ctx: Context) -> Msg:
                 "territory": _places(ctx, answers.get("territory")),
                 "categories": ", ".join(_strings(answers.get("categories"))),
                 "digest": answers.get("digest", ""),
+                "timezone": answers.get("timezone", DEFAULT_TIMEZONE),
+                "language": _language_label(answers.get("language", "it")),
             },
         )
     field = str(answers.get("field"))
@@ -836,20 +888,22 @@ def _coop_summary(answers: Answers, ctx: Context) -> Msg:
         old, new = _places(ctx, answers.get("old_territory")), _places(ctx, answers.get("territory"))
     elif field == "categories":
         old, new = ", ".join(_strings(answers.get("old_categories"))), ", ".join(_strings(answers.get("categories")))
-    else:
-        old, new = str(answers.get("old_digest", "")), str(answers.get("digest", ""))
+    elif field == "language":
+        old, new = _language_label(answers.get("old_language")), _language_label(answers.get("language"))
+    else:  # digest, timezone: stored as typed
+        old, new = str(answers.get(f"old_{field}", "")), str(answers.get(field, ""))
     return Msg(f"admin.confirm_coop_edit_{field}", {"name": name, "slug": slug, "old": old, "new": new})
 
 
 def _coop_done(answers: Answers, ctx: Context) -> Outcome:
-    if not ctx.staff.is_admin:
-        return _nothing(answers, ctx)
     slug = str(answers.get("slug", ""))
     is_new = answers.get("mode") != "edit"
     field = answers.get("field")
     territory = _pairs(answers.get("territory")) if is_new or field == "territory" else None
     categories = _strings(answers.get("categories")) if is_new or field == "categories" else None
-    digest = answers.get("digest") if is_new or field == "digest" else None
+    digest, timezone, language = (
+        answers.get(key) if is_new or field == key else None for key in ("digest", "timezone", "language")
+    )
     effect = CooperativeSaved(
         slug=slug,
         is_new=is_new,
@@ -858,15 +912,36 @@ def _coop_done(answers: Answers, ctx: Context) -> Outcome:
         territory=territory,
         categories=categories,
         digest_cron=str(digest) if digest is not None else None,
+        timezone=str(timezone) if timezone is not None else None,
+        language=str(language) if language is not None else None,
     )
-    return Outcome(replies=(Reply(Msg("admin.done")),), effects=(effect,))
+    return _done(effect)
+
+
+def _field_step(
+    field: str, next_step: str, *, parse: Parser = take_choice, options: tuple[Option, ...] = (), help: str = "admin.help_coop"
+) -> Step:
+    """A field of a cooperative: asked in turn when creating one, alone when `/modifica_cooperativa` names it.
+
+    The question is ``admin.coop_ask_<field>`` (``…_edit`` when editing, with the current value)."""
+    return Step(
+        field,
+        prompt=_coop_prompt(f"admin.coop_ask_{field}"),
+        parse=parse,
+        options=options,
+        save_as=field,
+        next=next_step,
+        skip=_skip_unless(field),
+        help=help,
+        retry="common.retry_choice" if options else None,
+    )
 
 
 def build_cooperative(known_msgids: set[str] | None = None) -> Flow:
-    """Create a cooperative (name, slug, territory, categories, digest) or change one field, then confirm."""
-    return Flow.build(
+    """Create a cooperative (name, slug, territory, categories, digest, time zone, language) or change one field, then confirm."""
+    return _confirmed_flow(
         COOP_FLOW,
-        1,
+        2,
         (
             Step(
                 "name",
@@ -886,44 +961,14 @@ def build_cooperative(known_msgids: set[str] | None = None) -> Flow:
                 skip=_creating_only,
                 help="admin.help_coop",
             ),
-            Step(
-                "territory",
-                prompt=_coop_prompt("admin.coop_ask_territory"),
-                parse=_parse_territory,
-                save_as="territory",
-                next="categories",
-                skip=_skip_unless("territory"),
-                help="admin.help_coop_territory",
-            ),
-            Step(
-                "categories",
-                prompt=_coop_prompt("admin.coop_ask_categories"),
-                parse=_parse_categories,
-                save_as="categories",
-                next="digest",
-                skip=_skip_unless("categories"),
-                help="admin.help_coop",
-            ),
-            Step(
-                "digest",
-                prompt=_coop_prompt("admin.coop_ask_digest"),
-                parse=_parse_digest,
-                save_as="digest",
-                next="confirm",
-                skip=_skip_unless("digest"),
-                help="admin.help_coop_digest",
-            ),
-            Step(
-                "confirm",
-                prompt=lambda a, ctx: Msg("admin.confirm", {"summary": _coop_summary(a, ctx)}),
-                options=YES_NO,
-                next=lambda v, a: "end.yes" if v == "si" else "end.no",
-                help="admin.help_confirm",
-                retry="common.retry_choice",
-            ),
+            _field_step("territory", "categories", parse=_parse_territory, help="admin.help_coop_territory"),
+            _field_step("categories", "digest", parse=_parse_categories),
+            _field_step("digest", "timezone", parse=_parse_digest, help="admin.help_coop_digest"),
+            _field_step("timezone", "language", parse=_parse_timezone, help="admin.help_coop_timezone"),
+            _field_step("language", "confirm", options=LANGUAGES),
         ),
-        endings={"end.yes": _coop_done, "end.no": _nothing},
-        targets={"confirm": ("end.yes", "end.no")},
+        summary=lambda a, ctx: Msg("admin.confirm", {"summary": _coop_summary(a, ctx)}),
+        done=_coop_done,
         known_msgids=known_msgids,
     )
 
@@ -955,8 +1000,36 @@ HANDLERS: Final = MappingProxyType(
 )
 
 
+def _one_arg(check: Callable[[tuple[str, ...], Context], object]) -> ArgsCheck:
+    return lambda args, ctx: len(args) == 1 and bool(check(args, ctx))
+
+
+WORDS: Final[Mapping[str, ArgsCheck]] = MappingProxyType(
+    {
+        "statistiche": lambda args, ctx: parse_period(args, ctx.now) is not None,
+        "esporta": lambda args, ctx: parse_period(args, ctx.now) is not None,
+        "audit": lambda args, ctx: len(args) == 1 and args[0].isdigit(),
+        "annuncio": lambda args, ctx: _audience(args, ctx) is not None,
+        "nomina_admin": lambda args, ctx: _identity(args) is not None,
+        "revoca_admin": lambda args, ctx: _identity(args) is not None,
+        "revoca_operatore": lambda args, ctx: _active_operator(args, ctx) is not None,
+        "invito": lambda args, ctx: _active_coop(args, ctx) is not None,
+        "digest_ora": lambda args, ctx: _active_coop(args, ctx) is not None,
+        "cooperativa": _one_arg(lambda args, ctx: ctx.staff.cooperative),
+        "modifica_cooperativa": lambda args, ctx: ctx.staff.cooperative is not None and _coop_field(args) is not None,
+        "disattiva_cooperativa": _one_arg(lambda args, ctx: ctx.staff.cooperative and ctx.staff.cooperative.is_active),
+        "rinomina_categoria": _one_arg(lambda args, ctx: _category(ctx, args[0])),
+        "sposta_categoria": lambda args, ctx: _move_target(args, ctx) is not None,
+        "disattiva_categoria": lambda args, ctx: _disable_target(args, ctx) is not None,
+    }
+)
+"""On WhatsApp, the arguments each staff command accepts after its plain word ("esporta 2026-11");
+anything else after the word leaves the message to the conversation. Commands without arguments
+are not here: "categorie spesa salute" is a sentence."""
+
+
 def register(engine: Engine) -> None:
     """Add the staff commands with their guards; a refused one is answered as an unknown command."""
     for name, aliases in COMMANDS.items():
         guard = is_staff if name in STAFF_ONLY_EXPORT else is_admin
-        engine.command(*aliases, allowed=guard)(HANDLERS[name])
+        engine.command(*aliases, allowed=guard, words=WORDS.get(name))(HANDLERS[name])

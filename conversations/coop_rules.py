@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Final
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -21,6 +22,8 @@ DEFAULT_DIGEST: Final = "0 8 * * mon"
 DEFAULT_TIMEZONE: Final = "Europe/Rome"
 COOP_SLUG: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 MAX_COOP_NAME: Final = 120
+MAX_TIMEZONE: Final = 40
+"""`cooperative.timezone` is VARCHAR(40); the longest IANA name is 32 characters."""
 _ISTAT: Final = re.compile(r"^\d{6}$")
 
 
@@ -46,6 +49,31 @@ def check_cron(expression: str, timezone: str = DEFAULT_TIMEZONE) -> Problem | N
             f"not a crontab expression (minute hour day month weekday, e.g. '0 8 * * mon'): {exc}",
         )
     return None
+
+
+def timezone_named(name: str) -> str | None:
+    """The IANA time zone `name` means, spelled as zoneinfo knows it ("europe/rome" -> "Europe/Rome"); None if unknown."""
+    wanted = name.strip()
+    if not wanted or len(wanted) > MAX_TIMEZONE:
+        return None
+    try:
+        ZoneInfo(wanted)
+    except (ZoneInfoNotFoundError, ValueError):
+        return _zones_by_folded_name().get(wanted.casefold())
+    return wanted
+
+
+@cache
+def _zones_by_folded_name() -> dict[str, str]:
+    # Read once: zoneinfo lists the system's (or the tzdata package's) zones from disk.
+    return {zone.casefold(): zone for zone in available_timezones()}
+
+
+def check_timezone(name: str) -> Problem | None:
+    """None when zoneinfo knows the time zone, exactly as written (the import file is exact)."""
+    if timezone_named(name) == name:
+        return None
+    return Problem("timezone", "timezone", name, f"unknown time zone {name!r}, e.g. 'Europe/Rome'")
 
 
 def check_categories(slugs: Iterable[str], known: Collection[str]) -> list[Problem]:

@@ -317,6 +317,10 @@ class CooperativeSaved:
     territory: tuple[tuple[str, str], ...] | None = None
     categories: tuple[str, ...] | None = None
     digest_cron: str | None = None
+    timezone: str | None = None
+    """IANA name the digest cron is read in, e.g. ``"Europe/Rome"``."""
+    language: str | None = None
+    """Language of the cooperative's digest, ``"it"`` or ``"en"``."""
 
 
 @dataclass(frozen=True, slots=True)

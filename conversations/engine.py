@@ -36,6 +36,13 @@ FUZZY_CUTOFF: Final = 80
 MAX_TEXT_CHARS: Final = 4000
 """Longer input is cut before parsing; parsers apply their own, smaller limits."""
 
+MAX_COMMAND_CHARS: Final = 64
+"""A command word longer than this is not a command (Telegram's own limit is 32)."""
+
+WORD_CHANNELS: Final = frozenset({"whatsapp"})
+"""Channels where a command word followed by its arguments works without the "/" ("esporta 2026-11"):
+WhatsApp has no command menu and people type words. On Telegram and the console the "/" is at hand."""
+
 
 @dataclass(slots=True)
 class Builder:
@@ -50,6 +57,8 @@ class Builder:
 Command = Callable[["Engine", Builder, Context], None]
 Guard = Callable[[Inbound, Context], bool]
 """Whether this sender may use a command now; a refused command is handled as if it were none."""
+ArgsCheck = Callable[[tuple[str, ...], Context], bool]
+"""Whether the words after a plain command word are really its arguments ("2026-11" for `esporta`)."""
 
 
 class Engine:
@@ -61,22 +70,35 @@ class Engine:
         self.entry = entry
         self.commands: dict[str, Command] = {}
         self.guards: dict[str, Guard] = {}
+        self.word_checks: dict[str, ArgsCheck] = {}
+        self.needs_slash_alone: set[str] = set()
 
     # --- public -----------------------------------------------------------
 
-    def command(self, *names: str, allowed: Guard | None = None) -> Callable[[Command], Command]:
+    def command(
+        self, *names: str, allowed: Guard | None = None, alone: bool = True, words: ArgsCheck | None = None
+    ) -> Callable[[Command], Command]:
         """Register a global command, checked before the current step (like PTB's fallbacks).
 
         With `allowed`, a sender it refuses gets exactly what an unknown command gets (the
         message goes to the current step), and a typed ``/command`` attempt emits
-        `CommandRefused` so the pipeline can log it.
+        `CommandRefused` so the pipeline can log it. `alone=False`: the plain word by itself
+        is not the command (it is also an everyday word, like "stato"). `words`: on
+        `WORD_CHANNELS` the plain word followed by arguments this check accepts is the
+        command too, except while the conversation waits for the sender's own words
+        (see `Engine.command_in`).
         """
 
         def register(fn: Command) -> Command:
             for name in names:
-                self.commands[fold(name)] = fn
+                key = fold(name)
+                self.commands[key] = fn
                 if allowed is not None:
-                    self.guards[fold(name)] = allowed
+                    self.guards[key] = allowed
+                if words is not None:
+                    self.word_checks[key] = words
+                if not alone:
+                    self.needs_slash_alone.add(key)
             return fn
 
         return register
@@ -185,9 +207,40 @@ class Engine:
         if not self._run_command(b, inbound, ctx):
             self.start(b, self.home, ctx)
 
-    def _run_command(self, b: Builder, inbound: Inbound, ctx: Context) -> bool:
-        name = command_name(inbound.text or inbound.choice or "")
+    def command_in(self, b: Builder, inbound: Inbound, ctx: Context) -> str | None:
+        """The command this message calls, or None: the rule for plain words lives here.
+
+        A ``/command`` or a button always names its command. A plain word alone does too,
+        unless registered with ``alone=False``. A plain word followed by more words is a
+        command only on `WORD_CHANNELS`, only when the conversation is not waiting for the
+        sender's own words (a question without options, such as the description of a need),
+        and only when the command's `words` check accepts what follows. The sender's role is
+        checked afterwards by the guard, as for any command. So "stato di salute precario"
+        stays a description, and "stato K7M-R4P risolta" from an operator is a command.
+        """
+        text = inbound.text or inbound.choice or ""
+        if is_explicit_command(inbound):
+            name = command_name(text)
+            return name if name in self.commands else None
+        name = command_name(text, with_arguments=True)
         if name is None or name not in self.commands:
+            return None
+        args = tuple(clean(text).split()[1:])
+        if not args:
+            return None if name in self.needs_slash_alone else name
+        check = self.word_checks.get(name)
+        if check is None or inbound.channel not in WORD_CHANNELS or self._awaits_own_words(b, ctx):
+            return None
+        return name if check(args, ctx) else None
+
+    def _awaits_own_words(self, b: Builder, ctx: Context) -> bool:
+        """The current question has no options: whatever the sender writes is their answer."""
+        here = self.current(b)
+        return here is not None and not _options(here[1], b.state.answers, ctx)
+
+    def _run_command(self, b: Builder, inbound: Inbound, ctx: Context) -> bool:
+        name = self.command_in(b, inbound, ctx)
+        if name is None:
             return False
         guard = self.guards.get(name)
         if guard is not None and not guard(inbound, ctx):
@@ -298,20 +351,23 @@ class Engine:
         self.prompt_current(b, ctx)
 
 
-def command_name(text: str) -> str | None:
+def command_name(text: str, *, with_arguments: bool = False) -> str | None:
     """The global command a message names, if it is one: "/annulla@AscoltoBot" -> "annulla".
 
-    A plain word counts too ("Annulla", "indietro"), because WhatsApp has no
-    slash commands and elderly users type words.
+    A plain word alone counts too ("Annulla", "indietro"), because WhatsApp has no
+    slash commands and elderly users type words. With `with_arguments`, so does the
+    first word of a longer plain message ("esporta 2026-11" -> "esporta"); whether it
+    really is a command is `Engine.command_in`'s call.
     """
     raw = text.strip()
-    if not raw or len(raw) > 64:
+    is_slash = raw.startswith("/")
+    words = (raw[1:] if is_slash else raw).split(maxsplit=1)
+    if not words or len(words[0]) > MAX_COMMAND_CHARS:
         return None
-    if raw.startswith("/"):
-        head = raw[1:].split(maxsplit=1)[0] if len(raw) > 1 else ""
-        return fold(head.split("@", 1)[0]) or None
-    folded = fold(raw)
-    return folded if folded and " " not in folded else None
+    if not is_slash and len(words) > 1 and not with_arguments:
+        return None
+    head = words[0].split("@", 1)[0] if is_slash else words[0]
+    return fold(head) or None
 
 
 def is_explicit_command(inbound: Inbound) -> bool:

@@ -8,7 +8,7 @@ from typing import Final
 
 from conversations._text import clean, fold
 from conversations.effects import NeedClaimed, NeedDeclined, NoteAdded, OperatorEnrolled, StatusChanged
-from conversations.engine import Builder, Engine, command_name, is_explicit_command
+from conversations.engine import ArgsCheck, Builder, Engine, command_name
 from conversations.messages import Inbound, Msg, Option, Reply
 from conversations.ticket import compact_code, normalize_ticket
 from conversations.types import Context, NeedView, OperatorView
@@ -28,6 +28,7 @@ TRANSITIONS: Final = {
     "chiusa": frozenset(),
 }
 """Where an operator may move a need from each status; a need must be claimed first."""
+STATUSES: Final = frozenset(s for targets in TRANSITIONS.values() for s in targets)
 STATUS_WORDS: Final = {
     "in corso": "in_corso",
     "incorso": "in_corso",
@@ -49,13 +50,20 @@ class OperatorCommand:
     rest: str = ""
 
 
-def parse_operator_command(text: str) -> OperatorCommand | None:
-    """The operator command a message (or button payload) names, with its arguments, or None."""
-    name = command_name(text)
+def parse_operator_command(text: str, *, with_arguments: bool = False) -> OperatorCommand | None:
+    """The operator command a message (or button payload) names, with its arguments, or None.
+
+    `with_arguments`: a plain first word followed by more words counts too (WhatsApp; see
+    `Engine.command_in` for when it really is the command).
+    """
+    name = command_name(text, with_arguments=with_arguments)
     if name not in OPERATOR_COMMANDS:
         return None
     parts = clean(text).lstrip("/").split(maxsplit=1)
-    rest = parts[1] if len(parts) > 1 else ""
+    return _with_arguments(name, parts[1] if len(parts) > 1 else "")
+
+
+def _with_arguments(name: str, rest: str) -> OperatorCommand:
     if name == ENROL:
         return OperatorCommand(name, code=compact_code(rest))
     if name == "richieste":
@@ -88,8 +96,30 @@ def _take_status(tokens: list[str]) -> tuple[str, int]:
 
 
 def is_operator(inbound: Inbound, ctx: Context) -> bool:
-    """Guard of the desk commands: an enrolled operator typing a ``/command`` (or pressing a button)."""
-    return ctx.desk.operator is not None and is_explicit_command(inbound)
+    """Guard of the desk commands: an enrolled operator (the words alone need the "/", see `register`)."""
+    return ctx.desk.operator is not None
+
+
+def _words_for(name: str) -> ArgsCheck:
+    """Plain words after a desk command are its arguments only when they name a need this
+    operator may see ("stato K7M-R4P risolta"), so "stato di salute precario" stays text."""
+
+    def check(args: tuple[str, ...], ctx: Context) -> bool:
+        cmd = _with_arguments(name, " ".join(args))
+        if name == ENROL:
+            return ctx.desk.invite is not None and len(args) <= 2
+        if name == "richieste":
+            return len(args) == 1 and args[0].isdigit()
+        need = ctx.desk.need
+        if need is None or need.ticket != cmd.code:
+            return False
+        if name == "stato":
+            return cmd.arg in STATUSES
+        if name == "nota":
+            return bool(cmd.rest)
+        return not cmd.rest
+
+    return check
 
 
 def claim_options(ticket: str) -> tuple[Option, ...]:
@@ -101,20 +131,27 @@ def claim_options(ticket: str) -> tuple[Option, ...]:
 
 
 def register(engine: Engine) -> None:
-    """Add the operator commands to the engine's global command table."""
-    engine.command(ENROL, allowed=lambda inbound, ctx: is_explicit_command(inbound))(_enrol)
-    engine.command("richieste", allowed=is_operator)(_list)
-    engine.command("richiesta", allowed=is_operator)(_detail)
-    engine.command("prendo", allowed=is_operator)(_claim)
-    engine.command("declino", allowed=is_operator)(_decline)
-    engine.command("stato", allowed=is_operator)(_status)
-    engine.command("nota", allowed=is_operator)(_note)
+    """Add the operator commands to the engine's global command table.
+
+    Alone, the words need the "/" or a button: "stato" and "richiesta" are also words of
+    the home menu, and "operatore" is what a citizen types to ask for a person.
+    """
+    engine.command(ENROL, alone=False, words=_words_for(ENROL))(_enrol)
+    for name, handler in (
+        ("richieste", _list),
+        ("richiesta", _detail),
+        ("prendo", _claim),
+        ("declino", _decline),
+        ("stato", _status),
+        ("nota", _note),
+    ):
+        engine.command(name, allowed=is_operator, alone=False, words=_words_for(name))(handler)
 
 
 def _command(b: Builder) -> OperatorCommand:
     inbound = b.inbound
     assert inbound is not None
-    parsed = parse_operator_command(inbound.text or inbound.choice or "")
+    parsed = parse_operator_command(inbound.text or inbound.choice or "", with_arguments=True)
     assert parsed is not None  # the engine dispatched on the same name
     return parsed
 
@@ -301,7 +338,7 @@ def _status(e: Engine, b: Builder, ctx: Context) -> None:
         _say(e, b, ctx, "op.status_not_ours", ticket=need.ticket)
         return
     target = cmd.arg
-    if target not in {s for targets in TRANSITIONS.values() for s in targets}:
+    if target not in STATUSES:
         _say(e, b, ctx, "op.status_unknown", ticket=need.ticket)
         return
     if target == need.status:

@@ -91,6 +91,11 @@ def _argument(b: Builder) -> str:
     return fold(parts[1]) if len(parts) > 1 else ""
 
 
+def _language_named(wanted: str) -> str | None:
+    """"en", "english", "inglese" -> "en"; None for anything else."""
+    return next((o.payload for o in LANGUAGES if wanted and (wanted == o.payload or wanted in o.aliases)), None)
+
+
 def register(engine: Engine) -> None:
     """Add the rights commands; everyone may use them, staff included (they are citizens too)."""
 
@@ -99,10 +104,9 @@ def register(engine: Engine) -> None:
         b.effects.append(RightsExercised(right="cancellazione_chiesta", at=ctx.now))
         e.start(b, ERASE_FLOW, ctx)
 
-    @engine.command("lingua", "language", "lang")
+    @engine.command("lingua", "language", "lang", words=lambda args, ctx: len(args) == 1 and _language_named(fold(args[0])) is not None)
     def _language_cmd(e: Engine, b: Builder, ctx: Context) -> None:
-        wanted = _argument(b)
-        chosen = next((o.payload for o in LANGUAGES if wanted and (wanted == o.payload or wanted in o.aliases)), None)
+        chosen = _language_named(_argument(b))
         if chosen is None:
             e.start(b, LANGUAGE_FLOW, ctx)
             return

@@ -109,6 +109,7 @@ class CooperativeDetail:
     categories: tuple[str, ...] = ()
     digest_cron: str = "0 8 * * mon"
     timezone: str = "Europe/Rome"
+    language: str = "it"
     operators: int = 0
 
 

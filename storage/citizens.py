@@ -35,5 +35,12 @@ async def get_or_create(
     return citizen
 
 
+async def by_identity(session: AsyncSession, *, channel: str, external_id: str) -> Citizen | None:
+    """The citizen behind a chat identity, unlocked (for messages we start, not for an inbound)."""
+    query = select(Citizen).where(Citizen.channel == channel, Citizen.external_id == external_id)
+    found: Citizen | None = (await session.execute(query)).scalar_one_or_none()
+    return found
+
+
 async def get(session: AsyncSession, *, citizen_id: int) -> Citizen | None:
     return await session.get(Citizen, citizen_id)

@@ -137,6 +137,56 @@ async def test_every_command_is_checked_against_every_role(lite_core: Core, chan
     assert all(a.actor.startswith("citizen:") and a.detail for a in refusals)
 
 
+WORD_COMMANDS = (
+    "statistiche 30g",
+    "audit 5",
+    "annuncio comune Ravenna",
+    "nomina_admin telegram 999",
+    "revoca_operatore {op}",
+    "invito cantiere",
+    "cooperativa cantiere",
+    "modifica_cooperativa cantiere orario",
+    "disattiva_cooperativa cantiere",
+    "rinomina_categoria spesa",
+    "sposta_categoria spesa 1",
+    "disattiva_categoria spesa",
+    "digest_ora cantiere",
+)
+"""Admin commands typed as a word with their arguments (WhatsApp only)."""
+OPERATOR_WORDS = ("esporta 7g",)
+DESK_WORDS = ("richiesta {ticket}", "prendo {ticket}", "stato {ticket} in corso", "nota {ticket} chiamata")
+"""Only for an operator of a cooperative the need was routed to."""
+CITIZEN_WORDS = ("lingua it",)
+
+
+@pytest.mark.parametrize("channel", ("whatsapp", "telegram"))
+async def test_every_word_command_with_arguments_is_checked_against_every_role(lite_core: Core, clock: FakeClock, channel: str) -> None:
+    from datetime import timedelta
+
+    core = lite_core
+    coop = await add_coop(core, "cantiere", comuni=(RAVENNA,), name="Il Cantiere")
+    op = await add_operator(core, coop, "op-1", channel=channel)
+    ticket = (await add_need(core, cooperative_ids=(coop,), at=clock.now - timedelta(hours=1))).ticket
+    people = {"admin": ADMIN_ID[channel], "operator": "op-1", "citizen": "cit-1"}
+    for role, who in people.items():
+        for template in WORD_COMMANDS + OPERATOR_WORDS + DESK_WORDS + CITIZEN_WORDS:
+            command = template.format(op=op, ticket=ticket)
+            await send(core, who, "/annulla", channel=channel)
+            unknown = await send(core, who, "/xyzzy", channel=channel)
+            await send(core, who, "/annulla", channel=channel)
+            got = await send(core, who, command, channel=channel)
+            allowed = channel == "whatsapp" and (
+                template in CITIZEN_WORDS
+                or (role == "admin" and template in WORD_COMMANDS + OPERATOR_WORDS)
+                or (role == "operator" and template in OPERATOR_WORDS + DESK_WORDS)
+            )
+            if allowed:
+                assert got != unknown, (role, command)
+            else:
+                assert got == unknown, (role, command)  # the words went to the conversation
+    assert await audits(core, "command_refused") == []  # a plain word is never an attempt
+
+
 async def test_a_word_command_works_for_admins_and_falls_through_for_citizens(lite_core: Core) -> None:
     core = lite_core
     assert any("Stato del sistema" in t for t in await send(core, "+393330000001", "sistema", channel="whatsapp"))

@@ -54,13 +54,20 @@ async def test_admin_creates_a_cooperative_after_a_summary(core: Core) -> None:
     assert "0 8 * * mon" in ask_cron
     [retry] = await send(core, "boss", "ogni lunedì")
     assert "5 campi" in retry
-    [summary] = await send(core, "boss", "30 18 * * 1-5")
+    [ask_zone] = await send(core, "boss", "30 18 * * 1-5")
+    assert "fuso orario" in ask_zone and "Europe/Rome" in ask_zone
+    [retry] = await send(core, "boss", "Marte/Olympus")
+    assert "Marte/Olympus" in retry and "Europe/Rome" in retry
+    [ask_language] = await send(core, "boss", "europe/london")  # zoneinfo's spelling is restored
+    assert "In che lingua" in ask_language
+    [summary] = await send(core, "boss", "English")
     assert "Cooperativa Il Faro" in summary and "Ravenna (039014)" in summary and "provincia FC" in summary
-    assert "regione Emilia-Romagna" in summary and "30 18 * * 1-5" in summary and "Confermi" in summary
+    assert "regione Emilia-Romagna" in summary and "30 18 * * 1-5 (Europe/London), in English" in summary and "Confermi" in summary
     assert await _spec(core, "faro-ravenna") is None  # nothing before "sì"
     assert await send(core, "boss", "sì") == ["Fatto."]
     spec = await _spec(core, "faro-ravenna")
     assert spec is not None and spec.name == "Cooperativa Il Faro" and spec.digest_cron == "30 18 * * 1-5"
+    assert (spec.timezone, spec.language) == ("Europe/London", "en")
     assert set(spec.categories) == {"spesa", "salute"}
     assert {(str(k), c) for k, c in spec.territory} == {
         ("comune", RAVENNA),
@@ -81,8 +88,10 @@ async def test_default_digest_and_taken_slug(core: Core) -> None:
     await send(core, "boss", "altra")
     await send(core, "boss", "provincia RA")
     await send(core, "boss", "spesa")
-    [summary] = await send(core, "boss", "-")
-    assert "0 8 * * mon" in summary
+    await send(core, "boss", "-")  # the default digest
+    await send(core, "boss", "-")  # the default time zone
+    [summary] = await send(core, "boss", "1")  # Italiano
+    assert "0 8 * * mon (Europe/Rome), in Italiano" in summary
     assert await send(core, "boss", "no") != ["Fatto."]
     assert await _spec(core, "altra") is None  # "no" changes nothing
     assert await audits(core, "cooperative_created") == []
@@ -120,10 +129,33 @@ async def test_show_and_edit_each_field(core: Core) -> None:
     assert await send(core, "boss", "sì") == ["Fatto."]
     spec = await _spec(core, "cantiere")
     assert spec is not None and spec.digest_cron == "0 7 * * tue" and {c for _, c in spec.territory} == {RAVENNA, CERVIA}
-    assert [a.detail for a in await audits(core, "cooperative_edited")] == ["territory", "categories", "digest"]
+
+    [ask] = await send(core, "boss", "/modifica_cooperativa cantiere fuso")
+    assert "Europe/Rome" in ask
+    [retry] = await send(core, "boss", "-")  # editing, "-" is no time zone
+    assert "Continente/Città" in retry
+    [summary] = await send(core, "boss", "America/Sao_Paulo")
+    assert "da Europe/Rome a America/Sao_Paulo" in summary
+    assert await send(core, "boss", "sì") == ["Fatto."]
+
+    [ask] = await send(core, "boss", "/modifica_cooperativa cantiere lingua")
+    assert "in Italiano" in ask
+    [summary] = await send(core, "boss", "inglese")
+    assert "da Italiano a English" in summary
+    assert await send(core, "boss", "no") != ["Fatto."]
+    await send(core, "boss", "/modifica_cooperativa cantiere language")
+    await send(core, "boss", "2")
+    assert await send(core, "boss", "sì") == ["Fatto."]
+
+    spec = await _spec(core, "cantiere")
+    assert spec is not None and (spec.timezone, spec.language, spec.digest_cron) == ("America/Sao_Paulo", "en", "0 7 * * tue")
+    [shown] = await send(core, "boss", "/cooperativa cantiere")
+    assert "0 7 * * tue (America/Sao_Paulo), in English" in shown
+    edited = ["territory", "categories", "digest", "timezone", "language"]
+    assert [a.detail for a in await audits(core, "cooperative_edited")] == edited
 
     [usage] = await send(core, "boss", "/modifica_cooperativa cantiere colore")
-    assert "territorio, categorie o orario" in usage
+    assert "territorio, categorie, orario, fuso o lingua" in usage
 
 
 async def test_deactivate_with_confirmation(core: Core) -> None:
@@ -158,7 +190,17 @@ async def test_an_ambiguous_comune_asks_for_the_code(core: Core) -> None:
     assert any(code in retry for code in names[ambiguous])
 
 
-@pytest.mark.parametrize("command", ["/nuova_cooperativa", "/cooperativa cantiere", "/modifica_cooperativa cantiere orario", "/disattiva_cooperativa cantiere"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "/nuova_cooperativa",
+        "/cooperativa cantiere",
+        "/modifica_cooperativa cantiere orario",
+        "/modifica_cooperativa cantiere fuso",
+        "/modifica_cooperativa cantiere lingua",
+        "/disattiva_cooperativa cantiere",
+    ],
+)
 async def test_citizens_get_the_unknown_command_answer(core: Core, command: str) -> None:
     await add_coop(core, "cantiere", comuni=(RAVENNA,), name="Il Cantiere")
     unknown = await send(core, "cit-1", "/xyzzy")

@@ -27,10 +27,26 @@ PLACES = (Option("039014", "Ravenna (RA)", ("Ravenna",)), Option("040012", "Forl
         pytest.param("annulla tutto per favore", None, id="sentence-is-not-a-command"),
         pytest.param("", None, id="empty"),
         pytest.param("x" * 100, None, id="too-long"),
+        pytest.param("stato_sistema", "stato sistema", id="word-with-underscore"),
+        pytest.param("/nota K7M-R4P " + "porta le chiavi " * 10, "nota", id="slash-with-long-arguments"),
     ],
 )
 def test_command_name(text: str, expected: str | None) -> None:
     assert command_name(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("esporta 2026-11", "esporta", id="word-with-arguments"),
+        pytest.param("Stato K7M-R4P risolta", "stato", id="capitalised"),
+        pytest.param("/esporta 2026-11", "esporta", id="slash"),
+        pytest.param("annulla", "annulla", id="word-alone"),
+        pytest.param("   ", None, id="blank"),
+    ],
+)
+def test_command_name_with_arguments_reads_the_first_word(text: str, expected: str | None) -> None:
+    assert command_name(text, with_arguments=True) == expected
 
 
 @pytest.mark.parametrize(

@@ -110,3 +110,42 @@ def test_list_is_paged(desk_chat: Chat) -> None:
     desk_chat.citizen("/richieste 2")
     msg = desk_chat.bot_says("op.needs_page", total=12, page=2, pages=3)
     assert msg.params["more"] != ""
+
+
+@pytest.mark.parametrize(
+    ("channel", "is_command"), [pytest.param("whatsapp", True, id="whatsapp"), pytest.param("telegram", False, id="telegram")]
+)
+def test_on_whatsapp_a_desk_word_with_its_ticket_is_the_command(engine: Engine, ctx: Context, channel: str, is_command: bool) -> None:
+    chat = Chat(engine, replace(ctx, desk=Desk(operator=OP, need=NEED)), channel=channel)
+    chat.citizen("ciao")  # the home menu: a question with options
+    chat.citizen("Prendo K7M-R4P")
+    assert chat.effects(NeedClaimed) == ([NeedClaimed("n1", "K7M-R4P", 3, 1, START)] if is_command else [])
+    assert chat.effects(CommandRefused) == []  # a plain word is never an attempt
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("stato di salute precario", id="no-ticket"),
+        pytest.param("prendo K7M-R4P domani", id="more-words-than-arguments"),
+        pytest.param("stato K7M-R4P boh", id="unknown-status"),
+        pytest.param("richiesta ZZZ-999", id="a-need-they-cannot-see"),
+        pytest.param("stato", id="alone-it-is-a-menu-word"),
+    ],
+)
+def test_on_whatsapp_words_that_do_not_check_out_are_no_command(engine: Engine, ctx: Context, text: str) -> None:
+    chat = Chat(engine, replace(ctx, desk=Desk(operator=OP, need=NEED)), channel="whatsapp")
+    chat.citizen("ciao")
+    chat.citizen(text)
+    assert not any(m.startswith("op.") for m in chat.said()), chat.said()
+
+
+def test_on_whatsapp_a_free_text_question_takes_even_a_valid_command_as_its_answer(engine: Engine, ctx: Context) -> None:
+    chat = Chat(engine, replace(ctx, desk=Desk(operator=OP, need=NEED)), channel="whatsapp")
+    chat.consent()
+    for text in ("ciao", "1", "5"):  # menu → new need → category: the description question has no options
+        chat.citizen(text)
+    chat.bot_asks("intake.ask_description")
+    chat.citizen("prendo K7M-R4P")
+    assert chat.effects(NeedClaimed) == []
+    assert chat.state.answers["description"] == "prendo K7M-R4P"

@@ -24,9 +24,10 @@ def texts(reply: Reply) -> list[Msg]:
 class Chat:
     """One citizen talking to the engine; every turn is kept for assertions."""
 
-    def __init__(self, engine: Engine, ctx: Context, clock: FakeClock | None = None) -> None:
+    def __init__(self, engine: Engine, ctx: Context, clock: FakeClock | None = None, *, channel: str = "test") -> None:
         self.engine = engine
         self.ctx = ctx
+        self.channel = channel
         self.clock = clock or FakeClock(ctx.now)
         self.state = State()
         self.turns: list[Turn] = []
@@ -45,7 +46,7 @@ class Chat:
         unsupported: bool = False,
     ) -> Turn:
         inbound = Inbound(
-            channel="test",
+            channel=self.channel,
             external_id=str(next(self._ids)),
             sender="citizen",
             received_at=self.clock.now,
