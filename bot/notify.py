@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations import Reply, Translator
 from handlers import render_numbered, split_text, text_limit
-from storage import outbox
+from storage import citizens, outbox
 from storage.models import Citizen, Operator
 
 BUTTON_CHANNELS: Final = frozenset({"telegram"})
@@ -38,6 +38,19 @@ class Recipient:
         return cls(operator.channel, operator.external_id, operator.language, operator.citizen_id)
 
 
+async def _with_citizen_row(session: AsyncSession, to: Recipient) -> Recipient:
+    """`to` with the id and language of its identity's citizen row, when it has no id and the row exists.
+
+    The dispatcher reads opt-out and, on WhatsApp, the 24-hour window from that row: a message
+    without it counts as outside the window, so an alert to an admin who wrote a minute ago
+    would be held (or sent as the template).
+    """
+    if to.citizen_id is not None:
+        return to
+    found = await citizens.by_identity(session, channel=to.channel, external_id=to.external_id)
+    return Recipient.of_citizen(found) if found is not None else to
+
+
 @dataclass(frozen=True, slots=True)
 class Attachment:
     path: str
@@ -54,7 +67,12 @@ async def enqueue(
     conversation_version: int | None = None,
     attachment: Attachment | None = None,
 ) -> int:
-    """Render `reply` in the recipient's language and queue it (split to the channel's limit); returns rows written."""
+    """Render `reply` in the recipient's language and queue it (split to the channel's limit); returns rows written.
+
+    A recipient given by chat identity alone (the admins of `[admin]`) is written to through
+    the citizen row of that identity when there is one (`_with_citizen_row`).
+    """
+    to = await _with_citizen_row(session, to)
     rendered = translator.render(reply, to.language)
     if attachment is not None and to.channel == CONSOLE:
         # The console prints text only: show where the file is.

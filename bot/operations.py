@@ -36,7 +36,6 @@ from conversations import (
 )
 from conversations.operator import ENROL
 from conversations.ticket import compact_code
-from sqlmodel import select
 
 from storage import cooperatives, operators, routing
 from storage import staff as staff_roles
@@ -320,22 +319,17 @@ class Operations:
         await enqueue(session, self.translator, to=Recipient.of_citizen(citizen), reply=reply, now=now)
 
     async def tell_admins(self, session: AsyncSession, reply: Reply, now: datetime) -> None:
-        """Unrouted needs and escalations: the admins of `[admin]` and those granted from the chat, once each."""
+        """Unrouted needs and escalations: the admins of `[admin]` and those granted from the chat, once each.
+
+        They are named by chat identity; `enqueue` finds each one's citizen row (language, and on
+        WhatsApp the 24-hour window, without which the alert would be held).
+        """
         recipients = list(self.admins.recipients)
         seen = {(r.channel, r.external_id) for r in recipients}
         for row in await staff_roles.granted_admins(session):
-            if (row.channel, row.external_id) in seen:
-                continue
-            seen.add((row.channel, row.external_id))
-            found = (
-                await session.execute(
-                    select(Citizen.id, Citizen.language).where(
-                        col(Citizen.channel) == row.channel, col(Citizen.external_id) == row.external_id
-                    )
-                )
-            ).first()
-            citizen_id, language = (found[0], found[1]) if found is not None else (None, "it")
-            recipients.append(Recipient(row.channel, row.external_id, language, citizen_id))
+            if (row.channel, row.external_id) not in seen:
+                seen.add((row.channel, row.external_id))
+                recipients.append(Recipient(row.channel, row.external_id))
         if not recipients:
             logger.warning("no admins: set [admin] in config.toml")
         for admin in recipients:

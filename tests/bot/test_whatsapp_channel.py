@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bot.app import Core, build_core
 from bot.channels import Channel
 from bot.cli import has_remote_channel
-from bot.config import ConfigError, WhatsAppContentSettings, WhatsAppSettings, load_settings
+from bot.config import AdminSettings, ConfigError, WhatsAppContentSettings, WhatsAppSettings, load_settings
 from bot.dispatcher import Dispatcher
 from bot.web import build_web_app
 from bot.whatsapp_channel import build
@@ -92,9 +92,14 @@ class Rig:
 
 @contextlib.asynccontextmanager
 async def rig_for(
-    db_url: str, clock: FakeClock, *, media: dict[str, Any] | None = None, **content: Any
+    db_url: str,
+    clock: FakeClock,
+    *,
+    media: dict[str, Any] | None = None,
+    admin: AdminSettings | None = None,
+    **content: Any,
 ) -> AsyncIterator[Rig]:
-    """The app on loopback with the fake; `media` adds ``[whatsapp]`` media settings (download_media...)."""
+    """The app on loopback with the fake; `media` adds ``[whatsapp]`` media settings (download_media...), `admin` the ``[admin]`` section."""
     late = _Late()
     async with FakeTwilio(rate=None) as fake, serve_loopback(late) as base_url, httpx.AsyncClient(trust_env=False) as http:
         settings = make_settings(
@@ -109,6 +114,7 @@ async def rig_for(
                 content=WhatsAppContentSettings(**content),
                 **(media or {}),
             ),
+            admin=admin or AdminSettings(),
         )
         core = await build_core(settings, clock=clock)
         core.pipeline.entropy = seeded()
