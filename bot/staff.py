@@ -60,7 +60,7 @@ from conversations.admin import (
     parse_staff_command,
 )
 from conversations.period import parse_period
-from storage import categories, citizens, cooperatives, erasure, operators, routing, staff, stats
+from storage import categories, cooperatives, erasure, operators, routing, staff, stats
 from conversations.coop_rules import DEFAULT_DIGEST, DEFAULT_TIMEZONE
 from storage.cooperatives import CooperativeSpec
 from storage.models import Citizen, TerritoryKind
@@ -399,11 +399,8 @@ async def report_broadcasts(session: AsyncSession, translator: Translator, *, no
                 {"id": row.id, "sent": sent, "failed": tally.get("failed", 0), "held": tally.get("held", 0), "total": row.recipients},
             )
         )
-        # Through the admin's citizen row: its id carries their language and, on WhatsApp, their
-        # last message, without which the report counts as outside the 24-hour window and is held.
-        admin = await citizens.by_identity(session, channel=row.requested_channel, external_id=row.requested_by)
-        to = Recipient.of_citizen(admin) if admin is not None else Recipient(row.requested_channel, row.requested_by)
-        await enqueue(session, translator, to=to, reply=reply, now=now)
+        # `enqueue` writes through the admin's citizen row (language, WhatsApp's 24-hour window).
+        await enqueue(session, translator, to=Recipient(row.requested_channel, row.requested_by), reply=reply, now=now)
         row.reported_at = now
         reported += 1
     return reported
