@@ -47,10 +47,7 @@ async def rig(db_url: str, clock: FakeClock) -> AsyncIterator[Rig]:
 
 
 async def says(rig: Rig, number: str, body: str) -> None:
-    response = await rig.post("/whatsapp", rig.fake.inbound_params(number, body))
-    assert response.status_code == 200
-    await rig.dispatcher.flush()
-    rig.clock.advance(seconds=5)
+    assert (await rig.write(body, sender=number)).status_code == 200
 
 
 async def submit_need(rig: Rig, number: str) -> str:

@@ -64,8 +64,8 @@ class Rig:
         sig = self.fake.sign(url, params) if signature is None else signature
         return await self.http.post(url, data=params, headers={"X-Twilio-Signature": sig})
 
-    async def write(self, body: str = "", *, flush: bool = True, **kw: Any) -> httpx.Response:
-        response = await self.post("/whatsapp", self.fake.inbound_params(USER, body, **kw))
+    async def write(self, body: str = "", *, flush: bool = True, sender: str = USER, **kw: Any) -> httpx.Response:
+        response = await self.post("/whatsapp", self.fake.inbound_params(sender, body, **kw))
         if flush:
             await self.dispatcher.flush()
         self.clock.advance(seconds=5)
