@@ -119,6 +119,17 @@ async def test_an_admin_whose_last_message_is_a_day_old_is_held(rig: Rig) -> Non
     assert any(ESCALATED in t for t in free_texts_to(rig, ADMIN))
 
 
+async def test_an_admin_who_wrote_stop_is_not_alerted(rig: Rig) -> None:
+    """Their row carries the opt-out too: like any citizen, we start nothing until they write START."""
+    await says(rig, ADMIN, "ciao")
+    await says(rig, ADMIN, "STOP")
+    coop = await add_coop(rig.core, "cantiere", comuni=(RAVENNA,))
+    await escalate(rig, coop)
+    [row] = await rows_to(rig, ADMIN, ESCALATED)
+    assert row.status == "failed" and "opted out" in (row.last_error or "")
+    assert not any(ESCALATED in t for t in free_texts_to(rig, ADMIN))
+
+
 async def test_an_admin_who_never_wrote_is_held_and_flagged(rig: Rig) -> None:
     coop = await add_coop(rig.core, "cantiere", comuni=(RAVENNA,))
     await escalate(rig, coop)
