@@ -70,8 +70,18 @@ async def rows_to(rig: Rig, number: str, text: str) -> list[OutboxMessage]:
         return list((await session.execute(query)).scalars())
 
 
-async def escalate(rig: Rig, coop: int) -> str:
-    """An urgent need routed to `coop` and unclaimed past reminder + escalation hours; returns its ticket."""
+async def add_cantiere(rig: Rig) -> int:
+    return await add_coop(rig.core, "cantiere", comuni=(RAVENNA,), name="Il Cantiere")
+
+
+async def the_escalation(rig: Rig) -> OutboxMessage:
+    [row] = await rows_to(rig, ADMIN, ESCALATED)
+    return row
+
+
+async def escalate(rig: Rig) -> str:
+    """An urgent need routed to the cooperative and unclaimed past reminder + escalation hours; returns its ticket."""
+    coop = await add_cantiere(rig)
     need = await add_need(rig.core, cooperative_ids=(coop,), urgency="alta", at=rig.clock.now - timedelta(hours=12))
     assert await remind_unclaimed(rig.core, rig.clock.now) == 2  # the operators' reminder, then the admins' alert
     await rig.dispatcher.flush()
@@ -86,7 +96,7 @@ async def test_an_admin_who_wrote_recently_gets_every_alert_as_free_text(rig: Ri
     assert any(UNROUTED in t and ticket in t for t in free_texts_to(rig, ADMIN))
 
     # 2. A need every cooperative declined; on the way, the operator (enrolled over WhatsApp) is told as free text.
-    coop = await add_coop(rig.core, "cantiere", comuni=(RAVENNA,), name="Il Cantiere")
+    coop = await add_cantiere(rig)
     async with transaction(rig.core.sessions) as session:
         now = rig.clock.now
         await operators.create_invite(session, cooperative_id=coop, code="K7MR4PXA", expires_at=now + timedelta(days=7), now=now)
@@ -97,7 +107,7 @@ async def test_an_admin_who_wrote_recently_gets_every_alert_as_free_text(rig: Ri
     assert any(DECLINED in t and ticket in t for t in free_texts_to(rig, ADMIN))
 
     # 3. An urgent need nobody claimed in time.
-    ticket = await escalate(rig, coop)
+    ticket = await escalate(rig)
     assert any(ESCALATED in t and ticket in t for t in free_texts_to(rig, ADMIN))
 
     alerts = [row for text in (UNROUTED, DECLINED, ESCALATED) for row in await rows_to(rig, ADMIN, text)]
@@ -108,14 +118,13 @@ async def test_an_admin_who_wrote_recently_gets_every_alert_as_free_text(rig: Ri
 async def test_an_admin_whose_last_message_is_a_day_old_is_held(rig: Rig) -> None:
     await says(rig, ADMIN, "ciao")
     rig.clock.advance(hours=25)
-    coop = await add_coop(rig.core, "cantiere", comuni=(RAVENNA,))
-    await escalate(rig, coop)
-    [row] = await rows_to(rig, ADMIN, ESCALATED)
+    await escalate(rig)
+    row = await the_escalation(rig)
     assert row.status == "held" and "24-hour window" in (row.last_error or "")
     assert not any(ESCALATED in t for t in free_texts_to(rig, ADMIN))
     # Writing again reopens the window for what comes next.
     await says(rig, ADMIN, "ciao")
-    await escalate(rig, coop)
+    await escalate(rig)
     assert any(ESCALATED in t for t in free_texts_to(rig, ADMIN))
 
 
@@ -123,17 +132,15 @@ async def test_an_admin_who_wrote_stop_is_not_alerted(rig: Rig) -> None:
     """Their row carries the opt-out too: like any citizen, we start nothing until they write START."""
     await says(rig, ADMIN, "ciao")
     await says(rig, ADMIN, "STOP")
-    coop = await add_coop(rig.core, "cantiere", comuni=(RAVENNA,))
-    await escalate(rig, coop)
-    [row] = await rows_to(rig, ADMIN, ESCALATED)
+    await escalate(rig)
+    row = await the_escalation(rig)
     assert row.status == "failed" and "opted out" in (row.last_error or "")
     assert not any(ESCALATED in t for t in free_texts_to(rig, ADMIN))
 
 
 async def test_an_admin_who_never_wrote_is_held_and_flagged(rig: Rig) -> None:
-    coop = await add_coop(rig.core, "cantiere", comuni=(RAVENNA,))
-    await escalate(rig, coop)
-    [row] = await rows_to(rig, ADMIN, ESCALATED)
+    await escalate(rig)
+    row = await the_escalation(rig)
     assert row.status == "held" and row.citizen_id is None
     assert rig.fake.messages_to(ADMIN) == []
     health = await rig.http.get(rig.base_url + "/healthz")
@@ -143,12 +150,10 @@ async def test_an_admin_who_never_wrote_is_held_and_flagged(rig: Rig) -> None:
 async def test_an_admin_who_never_wrote_gets_the_window_template_when_there_is_one(db_url: str, clock: FakeClock) -> None:
     admin = AdminSettings(whatsapp_numbers=[ADMIN])
     async with rig_for(db_url, clock, admin=admin, window_template_sid=WINDOW_TEMPLATE) as rig:
-        coop = await add_coop(rig.core, "cantiere", comuni=(RAVENNA,))
-        ticket = await escalate(rig, coop)
+        ticket = await escalate(rig)
         [sent] = rig.fake.messages_to(ADMIN)
         assert sent["content_sid"] == WINDOW_TEMPLATE and ticket in (sent["content_variables"] or {}).get("1", "")
-        [row] = await rows_to(rig, ADMIN, ESCALATED)
-        assert row.status == "sent"
+        assert (await the_escalation(rig)).status == "sent"
 
 
 async def test_a_message_we_start_to_a_bare_identity_goes_through_its_citizen_row(rig: Rig) -> None:
