@@ -96,7 +96,7 @@ async def _pending(core: Core) -> int:
 
 async def _finish(core: Core, wake: Callable[[], None], seen_report: Callable[[], bool], started: float) -> float:
     """Wait for the outbox to drain, run the report job once, wait for the report; returns the seconds the sending took."""
-    await _until(lambda: _no_pending(core), timeout=30, what="the broadcast never left the outbox")
+    await _until(lambda: _no_pending(core), timeout=120, what="the broadcast never left the outbox")
     took = time.monotonic() - started
     assert await finish_broadcasts(core, datetime.now(UTC)) == 1
     wake()
@@ -104,7 +104,7 @@ async def _finish(core: Core, wake: Callable[[], None], seen_report: Callable[[]
     async def reported() -> bool:
         return seen_report()
 
-    await _until(reported, timeout=10, what="the admin never got the report")
+    await _until(reported, timeout=30, what="the admin never got the report")
     return took
 
 
@@ -161,7 +161,7 @@ async def test_a_thousand_telegram_recipients_get_one_message_each_within_the_fl
         async def admin_says(text: str) -> str:
             before = len(fake.messages_to(TELEGRAM_ADMIN))
             fake.push_message(TELEGRAM_ADMIN, text)
-            await fake.wait_for(lambda: len(fake.messages_to(TELEGRAM_ADMIN)) > before, timeout=10)
+            await fake.wait_for(lambda: len(fake.messages_to(TELEGRAM_ADMIN)) > before, timeout=30)
             return fake.messages_to(TELEGRAM_ADMIN)[-1].text or ""
 
         assert "testo dell'annuncio" in await admin_says("/annuncio")
@@ -240,7 +240,7 @@ async def test_a_thousand_whatsapp_recipients_get_one_message_each_within_the_ra
         async def admin_says(text: str) -> str:
             before = len(fake.messages_to(WHATSAPP_ADMIN))
             assert (await post(text)).status_code == 200
-            await fake.wait_for(lambda: len(fake.messages_to(WHATSAPP_ADMIN)) > before, timeout=10)
+            await fake.wait_for(lambda: len(fake.messages_to(WHATSAPP_ADMIN)) > before, timeout=30)
             return fake.messages_to(WHATSAPP_ADMIN)[-1]["body"] or ""
 
         assert "testo dell'annuncio" in await admin_says("annuncio")
