@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from bench import Row, format_table
@@ -35,8 +37,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"running {name} …", file=sys.stderr, flush=True)
         rows += asyncio.run(BENCHMARKS[name]())
     print(format_table(rows))
-    print(f"\n{len(rows)} figures in {time.perf_counter() - started:.0f} s, {os.cpu_count()} CPUs")
+    print(f"\n{len(rows)} figures in {time.perf_counter() - started:.0f} s; {machine()}")
     return 0
+
+
+def machine() -> str:
+    """What the figures were measured on: date, CPUs and their model, and how busy the machine was."""
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), model)
+    load = " / ".join(f"{n:.1f}" for n in os.getloadavg())
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{when}, {os.cpu_count()} CPUs ({model}), load average {load} at the end"
 
 
 if __name__ == "__main__":

@@ -81,8 +81,8 @@ class TelegramSettings(_Section):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     per_chat_per_second: Annotated[float, Field(gt=0, le=1000)] = 1.0
-    overall_per_second: Annotated[float, Field(gt=0, le=10000)] = 29.0
-    """Evenly paced, just under Telegram's ~30 messages/s a bot."""
+    overall_per_second: Annotated[float, Field(gt=0, le=10000)] = 30.0
+    """Telegram's ~30 messages/s a bot: never more than 30 in any second, each counted from request to answer."""
     """Messages a second to one chat; Telegram's guidance is about one (bots FAQ)."""
 
 

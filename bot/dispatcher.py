@@ -56,6 +56,7 @@ class Dispatcher:
         idle_poll: float = 1.0,
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
+        max_in_flight: int | None = None,
     ) -> None:
         self.sessions = sessions
         self.senders = dict(senders)
@@ -65,6 +66,7 @@ class Dispatcher:
         self.idle_poll = idle_poll
         self.clock = clock
         self.rng = rng or random.Random()
+        self.max_in_flight = max_in_flight or 2 * batch_size
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -127,20 +129,94 @@ class Dispatcher:
         return total
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                sent = await self.run_once()
-            except Exception:  # the loop must survive a database blip
-                logger.exception("dispatcher round failed")
-                sent = 0
-            if sent:
+        """Send until `stop`, claiming while earlier rows are still being sent (a pipeline).
+
+        Each chat's claimed rows go out in their own task; every sent row joins one group commit
+        (`_mark_sent`), and its chat is free for its next rows as soon as that commit lands. A
+        new claim starts right away when the pipeline commits new rows (`wake`), and otherwise
+        when half a batch of room has freed up, so the senders' pacing never waits on the
+        database. At most `max_in_flight` rows are claimed and unsettled at a time: that bounds
+        what a crash leaves leased, and keeps each claimed row's send well inside its lease.
+        """
+        state = _Pipeline(self.max_in_flight)
+        committer = asyncio.create_task(self._commit_marks(state), name="dispatcher-marks")
+        half = max(1, min(self.batch_size, self.max_in_flight) // 2)
+        more_due = woken = True
+        try:
+            while not stop.is_set():
+                # Clear before looking: whatever changes from here on ends the wait below.
+                state.changed.clear()
+                woken = woken or self._wake.is_set()
+                self._wake.clear()
+                room = state.room()
+                if room > 0 and (woken or not state.chats or more_due and room >= half):
+                    woken = False
+                    limit = min(self.batch_size, room)
+                    try:
+                        claimed = await self._start_chats(state, limit)
+                    except Exception:  # the loop must survive a database blip
+                        logger.exception("dispatcher claim failed")
+                        claimed = 0
+                    more_due = claimed == limit
+                    if more_due:
+                        continue
+                await state.wait_for_change(self._wake, stop, timeout=self.idle_poll)
+                more_due = True
+        finally:
+            if state.chats:
+                await asyncio.gather(*state.chats, return_exceptions=True)
+            state.closing = True  # the committer drains what is left, then ends
+            state.marked.set()
+            await committer
+
+    async def _start_chats(self, state: _Pipeline, limit: int) -> int:
+        now = self.clock()
+        async with transaction(self.sessions) as session:
+            rows = await outbox.claim_batch(session, channels=list(self.senders), now=now, limit=limit, lease=self.lease)
+            contacts = await delivery.contacts(session, citizen_ids={r.citizen_id for r in rows if r.citizen_id})
+        by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
+        for row in rows:
+            by_chat[(row.channel, row.recipient)].append(row)
+        state.in_flight += len(rows)
+        for chat_rows in by_chat.values():
+            task = asyncio.create_task(self._pipelined_chat(state, chat_rows, contacts))
+            state.chats.add(task)
+            task.add_done_callback(state.chats.discard)
+        return len(rows)
+
+    async def _pipelined_chat(
+        self, state: _Pipeline, rows: list[OutboxMessage], contacts: Mapping[int, delivery.Contact]
+    ) -> None:
+        sent: list[tuple[int, str | None]] = []
+        try:
+            await self._send_chat(rows, contacts, sent)
+        except Exception:  # its unsent rows stay leased and come back after the lease
+            logger.exception("dispatcher: sending to %s failed", rows[0].recipient)
+        finally:
+            # Rows settled here (failed, held, released, or left leased) free their room now;
+            # sent ones when their commit lands.
+            state.in_flight -= len(rows) - len(sent)
+            state.marks += sent
+            state.marked.set()
+            state.changed.set()
+
+    async def _commit_marks(self, state: _Pipeline) -> None:
+        """One commit for whatever was sent since the last one (group commit), until closed and drained."""
+        while True:
+            if not state.marks:
+                if state.closing:
+                    return
+                state.marked.clear()
+                await state.marked.wait()
                 continue
-            self._wake.clear()
-            waiter = asyncio.ensure_future(self._wake.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=self.idle_poll, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
+            batch, state.marks = state.marks, []
+            try:
+                await self._mark_sent(batch)
+            except Exception:  # they stay leased: sent again after the lease (the documented window)
+                logger.exception("dispatcher: %s sent rows not marked", len(batch))
+            finally:
+                state.in_flight -= len(batch)
+                state.changed.set()
 
     async def _send_chat(
         self,
@@ -225,6 +301,33 @@ class Dispatcher:
                 delay = self.policy.delay(row.attempts + 1, self.rng)
                 await outbox.retry_at(session, message_id=row.id, at=now + timedelta(seconds=delay), error=reason)
                 logger.warning("outbox %s: %s, retrying in %.1fs", row.id, reason, delay)
+
+
+class _Pipeline:
+    """What `run_forever` has claimed and not yet settled."""
+
+    def __init__(self, max_in_flight: int) -> None:
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
+        self.closing = False
+        self.chats: set[asyncio.Task[None]] = set()
+        self.marks: list[tuple[int, str | None]] = []
+        self.marked = asyncio.Event()
+        """Set when `marks` grew: wakes the committer."""
+        self.changed = asyncio.Event()
+        """Set when rows settled or committed: room freed, chats free for their next rows."""
+
+    def room(self) -> int:
+        return self.max_in_flight - self.in_flight
+
+    async def wait_for_change(self, wake: asyncio.Event, stop: asyncio.Event, *, timeout: float) -> None:
+        """Until new rows were committed (`wake`), rows settled, `stop`, or `timeout` (other workers' rows, retries coming due)."""
+        waiters = [asyncio.ensure_future(e.wait()) for e in (wake, stop, self.changed)]
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
 
 def _is_reply(row: OutboxMessage, contact: delivery.Contact) -> bool:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import heapq
 import logging
+import math
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,6 +41,8 @@ STALE_VERSION: Final = -1
 refuses it as stale instead of acting on the wrong question."""
 PHOTO_CONTENT_TYPE: Final = "image/jpeg"
 """Telegram re-encodes every photo as JPEG (https://core.telegram.org/bots/api#photosize)."""
+OVERALL_BURST: Final = 30
+"""Telegram's overall limit: about 30 messages in any one second (bots FAQ)."""
 MAX_IDLE_LIMITERS: Final = 512
 """Per-chat limiters kept before the idle ones are pruned (PTB's AIORateLimiter uses the same bound)."""
 
@@ -176,6 +184,57 @@ def retry_after_seconds(exc: RetryAfter) -> float:
     return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
+class WindowLimiter:
+    """At most `limit` requests in any sliding window of `window` seconds, as the provider counts them.
+
+    Telegram (and FakeTelegram's flood policy) count a message when it reaches them, somewhere
+    between our request's start and its answer. So a request holds its place in the window from
+    its start until `window` seconds after its answer: then no jitter on the way can put more than
+    `limit` into one of their windows, and no safety margin on the rate is needed. The cost is the
+    round trip: `limit` per (`window` + round trip). Unlike a bucket of one refilled evenly, a
+    request that starts late (a busy event loop, a slow claim) does not waste its turn: the next
+    ones catch up. Waiters go first come, first served.
+    """
+
+    def __init__(self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("limit must be at least 1 and window positive")
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._ended: list[float] = []  # a heap of answer times still inside the window
+        self._open = 0
+        self._freed = asyncio.Event()
+        self._turn = asyncio.Lock()
+
+    @classmethod
+    def averaging(cls, per_second: float, *, burst: int = OVERALL_BURST) -> WindowLimiter:
+        """At most `per_second` a second on average, and never more than max(burst, per_second) in one second."""
+        limit = max(burst, math.ceil(per_second))
+        return cls(limit, limit / per_second)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        async with self._turn:
+            while True:
+                now = self._clock()
+                while self._ended and self._ended[0] <= now - self.window:
+                    heapq.heappop(self._ended)
+                if len(self._ended) + self._open < self.limit:
+                    break
+                self._freed.clear()
+                wait = self._ended[0] + self.window - now if self._ended else None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._freed.wait(), wait)
+            self._open += 1
+        try:
+            yield
+        finally:
+            self._open -= 1
+            heapq.heappush(self._ended, self._clock())
+            self._freed.set()
+
+
 class TelegramSender:
     """Sends outbox rows as plain-text messages with inline keyboards, at most N a second per chat.
 
@@ -196,8 +255,8 @@ class TelegramSender:
         self.bot = bot
         # PTB's AIORateLimiter is a bucket of 30 that refills 30/s: after a quiet moment it lets
         # ~60 out within one rolling second, which Telegram (and our fake) answer with 429.
-        # A bucket of one, refilled evenly, never exceeds the rate in any window.
-        self.overall = AsyncLimiter(1, 1 / overall_per_second) if overall_per_second else None
+        # A sliding window that counts each request until its answer never exceeds 30 in a second.
+        self.overall = WindowLimiter.averaging(overall_per_second) if overall_per_second else None
         self.per_chat_per_second = per_chat_per_second
         self._limiters: dict[int, AsyncLimiter] = {}
 
@@ -221,9 +280,7 @@ class TelegramSender:
         markup: InlineKeyboardMarkup | None = render_keyboard(message.options, message.conversation_version)
         if message.attachment_path is not None:
             return await self._send_file(chat_id, message, markup)
-        async with self.limiter(chat_id):
-            if self.overall is not None:
-                await self.overall.acquire()
+        async with self.limiter(chat_id), self.overall.slot() if self.overall is not None else contextlib.nullcontext():
             try:
                 sent = await self.bot.send_message(chat_id, message.text, reply_markup=markup)
             except TelegramError as exc:

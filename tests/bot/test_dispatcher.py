@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 
@@ -157,3 +158,71 @@ async def test_sent_row_records_the_provider_id_and_is_never_sent_again(core: Co
 @pytest.mark.parametrize("make_error", [lambda: Throttled(1), lambda: Transient("x")], ids=["throttled", "transient"])
 async def test_retryable_errors_are_retryable(make_error: Callable[[], SendError]) -> None:
     assert make_error().retryable
+
+
+class GatedSender(ScriptedSender):
+    """Holds every send to `slow` until `gate` opens; others go at once."""
+
+    def __init__(self, slow: str) -> None:
+        super().__init__()
+        self.slow = slow
+        self.gate = asyncio.Event()
+
+    async def send(self, message: Outgoing) -> str | None:
+        if message.recipient == self.slow:
+            await self.gate.wait()
+        return await super().send(message)
+
+
+async def test_run_forever_sends_new_replies_while_a_slow_chat_is_still_sending(core: Core, clock: FakeClock) -> None:
+    """The pipeline: a chat stuck in its send does not hold back another chat's reply committed later."""
+    sender = GatedSender(slow="lenta")
+    await enqueue(core, clock, "attesa", recipient="lenta")
+    d = make(core, sender, clock, idle_poll=30.0)  # only the wake can start the second claim in time
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run_forever(stop))
+    try:
+        for _ in range(500):  # the slow chat is claimed and waiting in its send
+            if (await rows(core))[0].next_attempt_at > clock.now:
+                break
+            await asyncio.sleep(0.01)
+        await enqueue(core, clock, "subito", recipient="veloce")
+        d.wake()  # what the pipeline does after committing a reply
+        for _ in range(500):
+            if sender.sent:
+                break
+            await asyncio.sleep(0.01)
+        assert [m.text for m in sender.sent] == ["subito"], "the new reply waited behind the slow chat"
+        sender.gate.set()
+        for _ in range(500):
+            if all(r.status == "sent" for r in await rows(core)):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        sender.gate.set()
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+    assert [m.text for m in sender.sent] == ["subito", "attesa"]
+    assert [r.status for r in await rows(core)] == ["sent", "sent"]
+
+
+async def test_run_forever_keeps_a_chat_in_order_across_claims(core: Core, clock: FakeClock) -> None:
+    """A chat's next row is claimed only once its earlier one is committed sent, never beside it."""
+    sender = ScriptedSender()
+    d = make(core, sender, clock, batch_size=2, idle_poll=0.01)
+    for n in range(6):
+        await enqueue(core, clock, f"a{n}", recipient="anna")
+        await enqueue(core, clock, f"b{n}", recipient="bruno")
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run_forever(stop))
+    try:
+        for _ in range(1000):
+            if len(sender.sent) == 12 and all(r.status == "sent" for r in await rows(core)):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+    assert [m.text for m in sender.sent if m.recipient == "anna"] == [f"a{n}" for n in range(6)]
+    assert [m.text for m in sender.sent if m.recipient == "bruno"] == [f"b{n}" for n in range(6)]
+    assert len(sender.sent) == 12

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import datetime as dtm
 from pathlib import Path
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ from handlers.telegram import (
     STALE_VERSION,
     GroupMessage,
     TelegramSender,
+    WindowLimiter,
     as_send_error,
     marked_text,
     read_update,
@@ -271,3 +273,31 @@ async def test_an_even_overall_pace_keeps_a_burst_to_many_chats_under_the_bot_li
 
         await asyncio.gather(*(one(5000 + n) for n in range(90)))
         assert (fake.stats.flood_429 > 0) is expect_429
+
+
+async def test_the_overall_window_counts_each_send_until_its_answer_plus_the_window() -> None:
+    """A send counts from its start until `window` after its answer, whatever the round trip; FIFO."""
+    limiter = WindowLimiter(3, 0.2)
+    spans: dict[int, tuple[float, float]] = {}
+
+    async def send(n: int, round_trip: float) -> None:
+        async with limiter.slot():
+            started = time.monotonic()
+            await asyncio.sleep(round_trip)
+            spans[n] = (started, time.monotonic())
+
+    await asyncio.gather(*(send(n, 0.05 if n % 2 else 0.0) for n in range(9)))
+    starts = sorted(spans, key=lambda n: spans[n][0])
+    assert starts == list(range(9)), "first come, first served"
+    for n, (started, _) in spans.items():
+        # Telegram counts a send somewhere between its start and its answer: when send n starts,
+        # at most 2 earlier ones may have answered less than a window ago (or not at all yet).
+        recent = [m for m, (start, end) in spans.items() if start < started and end > started - 0.2]
+        assert len(recent) <= 2, f"send {n} started with {recent} still inside the window"
+    assert spans[8][0] - spans[0][0] >= 0.4, "9 sends, 3 a window: at least two windows"
+
+
+def test_averaging_keeps_telegrams_burst_and_stretches_the_window() -> None:
+    assert (WindowLimiter.averaging(30).limit, WindowLimiter.averaging(30).window) == (30, 1.0)
+    assert WindowLimiter.averaging(20).window == pytest.approx(1.5)  # 30 in 1.5 s: 20/s, never 31 in a second
+    assert WindowLimiter.averaging(1000).limit == 1000
