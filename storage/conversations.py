@@ -12,8 +12,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,6 +78,29 @@ async def with_citizen(
     return row[Citizen], _state({c.name: row[c] for c in STATE_COLUMNS})
 
 
+def _upsert(*, guarded: bool) -> Any:
+    """``INSERT … ON CONFLICT (citizen_id) DO UPDATE``, the same SQL on SQLite (≥ 3.35) and PostgreSQL.
+
+    Plain SQL built once from the table: SQLAlchemy does not cache the compiled form of its
+    ``on_conflict_do_update`` constructs, and compiling one cost more than running it.
+    """
+    names = [c.name for c in TABLE.c]
+    sql = (
+        f"INSERT INTO conversation ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)})"
+        f" ON CONFLICT (citizen_id) DO UPDATE SET {', '.join(f'{c.name} = excluded.{c.name}' for c in STATE_COLUMNS)}"
+        + (" WHERE conversation.version = :read_version" if guarded else "")
+        + " RETURNING citizen_id"
+    )
+    binds = [bindparam(c.name, type_=c.type) for c in TABLE.c]
+    if guarded:
+        binds.append(bindparam("read_version", type_=TABLE.c.version.type))
+    return text(sql).bindparams(*binds)
+
+
+UPSERT: Any = _upsert(guarded=False)
+UPSERT_IF_AT: Any = _upsert(guarded=True)
+
+
 async def save(session: AsyncSession, *, citizen_id: int, state: State, read_version: int | None = None) -> None:
     """Write the state in one statement (insert, or update of the existing row).
 
@@ -86,7 +108,8 @@ async def save(session: AsyncSession, *, citizen_id: int, state: State, read_ver
     applies to a row still at that version; otherwise `StaleConversation` is raised and the
     transaction must be rolled back.
     """
-    values = {
+    params: dict[str, Any] = {
+        "citizen_id": citizen_id,
         "flow_id": state.flow_id,
         "flow_version": state.flow_version,
         "step_id": state.step_id,
@@ -96,17 +119,8 @@ async def save(session: AsyncSession, *, citizen_id: int, state: State, read_ver
         "version": state.version,
         "updated_at": state.updated_at,
     }
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(TABLE)
-        .values(citizen_id=citizen_id, **values)
-        .on_conflict_do_update(
-            index_elements=[TABLE.c.citizen_id],
-            set_=values,
-            where=None if read_version is None else TABLE.c.version == read_version,
-        )
-        .returning(TABLE.c.citizen_id)
-    )
-    if (await session.execute(statement)).first() is None:
+    if read_version is not None:
+        params["read_version"] = read_version
+    statement = UPSERT if read_version is None else UPSERT_IF_AT
+    if (await session.execute(statement, params)).first() is None:
         raise StaleConversation(f"conversation of citizen {citizen_id} moved past version {read_version}")

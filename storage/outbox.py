@@ -74,14 +74,15 @@ def row(
 
 
 async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
-    """Insert replies built by `row` in one statement, in order (ids ascend as the list does).
+    """Insert replies built by `row` in one executemany, in order (ids ascend as the list does).
 
     No ORM objects: the pipeline never reads them back, and a flush of N objects cost N
-    statements and N thread hand-offs on SQLite.
+    statements and N thread hand-offs on SQLite. An executemany, not one multi-row VALUES:
+    SQLAlchemy compiles the latter again for every call.
     """
     if rows:
         await session.flush()  # rows added as ORM objects earlier in the transaction keep the lower ids
-        await session.execute(insert(TABLE).values(list(rows)))
+        await session.execute(insert(TABLE), list(rows))
 
 
 async def claim_batch(
