@@ -55,7 +55,7 @@ async def with_citizen(
     PostgreSQL) and their conversation state, in one query: a turn's first read.
 
     Two first messages racing each other both end on the same citizen: the loser of the
-    unique constraint reads the winner's (as `citizens.get_or_create`).
+    unique constraint reads the winner's.
     """
     query = (
         select(Citizen, *STATE_COLUMNS)

@@ -53,13 +53,6 @@ async def create(session: AsyncSession, *, citizen_id: int, need: NeedCreated) -
     return row
 
 
-async def of_citizen(session: AsyncSession, *, citizen_id: int, limit: int = 10) -> Sequence[Need]:
-    result = await session.execute(
-        select(Need).where(Need.citizen_id == citizen_id).order_by(col(Need.created_at).desc()).limit(limit)
-    )
-    return result.scalars().all()
-
-
 async def summaries_of_citizen(session: AsyncSession, *, citizen_id: int, limit: int = 10) -> Sequence[Row[Any]]:
     """A citizen's latest needs as rows of ``ticket, category_slug, status, created_at``: what a
     turn shows, read on every message, so without building ORM objects."""

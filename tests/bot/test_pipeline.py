@@ -251,3 +251,18 @@ async def test_a_turn_on_a_conversation_that_moved_meanwhile_is_replayed(core: C
         handled = await core.pipeline.handle(inbound(1, "1", clock=clock))
     assert not handled.duplicate and calls[0] == 2
     assert await count(core, InboundEvent) == 2  # the failed attempt rolled back its dedup row
+
+
+async def test_two_first_messages_racing_make_one_citizen_and_two_turns(core: Core, clock: FakeClock) -> None:
+    """On PostgreSQL both miss the citizen; the loser of the unique constraint reads the winner's
+    citizen and conversation (one query) and applies its turn on top."""
+    results = await asyncio.gather(
+        core.pipeline.handle(inbound("first-a", "ciao", sender="nuova", clock=clock)),
+        core.pipeline.handle(inbound("first-b", "ciao", sender="nuova", clock=clock)),
+    )
+    assert [r.duplicate for r in results] == [False, False]
+    assert results[0].citizen_id == results[1].citizen_id
+    assert await count(core, Citizen) == 1
+    async with core.sessions() as session:
+        state = await conversations.load(session, citizen_id=results[0].citizen_id or 0)
+    assert state.version == 2  # both turns applied, one after the other
