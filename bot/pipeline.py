@@ -36,7 +36,7 @@ from conversations import (
 from bot.operations import Conflict, Operations
 from bot.staff import CATEGORY_EFFECTS, StaffOps
 from handlers import render_numbered, split_text, text_limit
-from storage import citizens, conversations, inbound, needs, outbox, reference
+from storage import conversations, inbound, needs, outbox, reference
 from storage.db import transaction
 from storage.models import Citizen
 
@@ -129,7 +129,7 @@ class Pipeline:
             except needs.TicketTaken:
                 logger.warning("ticket collision, drawing again")
                 continue
-            except Conflict as exc:  # a claim or status change raced another one: replay on fresh data
+            except (Conflict, conversations.StaleConversation) as exc:  # raced another turn: replay on fresh data
                 logger.info("turn replayed: %s", exc)
                 continue
             if not result.duplicate and self.on_commit is not None:
@@ -141,7 +141,7 @@ class Pipeline:
 
     async def _apply(self, session: AsyncSession, event: Inbound, after: list[Callable[[], None]]) -> Handled:
         now = self.clock()
-        citizen = await citizens.get_or_create(
+        citizen, state = await conversations.with_citizen(
             session,
             channel=event.channel,
             external_id=event.sender,
@@ -155,7 +155,6 @@ class Pipeline:
         if not is_new:
             logger.info("duplicate inbound %s/%s dropped", event.channel, event.external_id)
             return Handled(duplicate=True, citizen_id=citizen.id)
-        state = await conversations.load(session, citizen_id=citizen.id)
         ctx = await self._context(session, citizen, now)
         ctx = replace(
             ctx,
@@ -165,7 +164,7 @@ class Pipeline:
         if citizen.erased_at is not None:  # erased, and writing again before the pseudonym landed: a fresh start
             citizen.erased_at = None
         turn = self.engine.step(state, event, ctx)
-        await conversations.save(session, citizen_id=citizen.id, state=turn.state)
+        await conversations.save(session, citizen_id=citizen.id, state=turn.state, read_version=state.version)
         for effect in turn.effects:
             if isinstance(effect, DigestRequested):
                 if await self.staff.request_digest(session, citizen=citizen, effect=effect, now=now):
@@ -245,7 +244,7 @@ class Pipeline:
                 status=n.status,
                 created_at=n.created_at,
             )
-            for n in await needs.of_citizen(session, citizen_id=citizen.id)
+            for n in await needs.summaries_of_citizen(session, citizen_id=citizen.id)
         )
         return Context(
             now=now,
@@ -287,6 +286,7 @@ class Pipeline:
 
     async def _enqueue(self, session: AsyncSession, citizen: Citizen, turn: Turn, now: datetime) -> None:
         limit = text_limit(citizen.channel)
+        rows: list[dict[str, object]] = []
         for reply in turn.replies:
             rendered = self.translator.render(reply, citizen.language)
             options = tuple((o.payload, o.label) for o in rendered.options)
@@ -295,16 +295,18 @@ class Pipeline:
             parts = split_text(rendered.text, room)
             for index, part in enumerate(parts):
                 is_last = index == len(parts) - 1
-                row = await outbox.enqueue(
-                    session,
-                    channel=citizen.channel,
-                    recipient=citizen.external_id,
-                    citizen_id=citizen.id,
-                    text=part,
-                    options=options if is_last else (),
-                    number_hint=rendered.number_hint if is_last else "",
-                    conversation_version=turn.state.version,
-                    now=now,
+                rows.append(
+                    outbox.row(
+                        channel=citizen.channel,
+                        recipient=citizen.external_id,
+                        citizen_id=citizen.id,
+                        text=part,
+                        options=options if is_last else (),
+                        number_hint=rendered.number_hint if is_last else "",
+                        conversation_version=turn.state.version,
+                        now=now,
+                        # The confirmation of /cancella_dati: the dispatcher pseudonymises the chat id once it is sent.
+                        purge_recipient=citizen.erased_at == now,
+                    )
                 )
-                # The confirmation of /cancella_dati: the dispatcher pseudonymises the chat id once it is sent.
-                row.purge_recipient = citizen.erased_at == now
+        await outbox.enqueue_many(session, rows)  # one statement for all of a turn's replies

@@ -11,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from storage.sqlite_driver import OneHopDBAPI
+
 logger = logging.getLogger(__name__)
 
 SQLITE_SYNCHRONOUS: Final = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -33,6 +35,8 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fa
     kwargs: dict[str, Any] = {"echo": echo}
     if not is_sqlite(url):
         kwargs |= {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+    elif make_url(url).get_driver_name() == "aiosqlite":
+        kwargs["module"] = OneHopDBAPI()  # one thread hand-off a statement (storage/sqlite_driver.py)
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         sync = sqlite_synchronous.upper()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Row
 from sqlmodel import col, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,11 +62,16 @@ async def create(session: AsyncSession, *, citizen_id: int, need: NeedCreated, f
     return row
 
 
-async def of_citizen(session: AsyncSession, *, citizen_id: int, limit: int = 10) -> Sequence[Need]:
+async def summaries_of_citizen(session: AsyncSession, *, citizen_id: int, limit: int = 10) -> Sequence[Row[Any]]:
+    """A citizen's latest needs as rows of ``ticket, category_slug, status, created_at``: what a
+    turn shows, read on every message, so without building ORM objects."""
     result = await session.execute(
-        select(Need).where(Need.citizen_id == citizen_id).order_by(col(Need.created_at).desc()).limit(limit)
+        select(Need.ticket, Need.category_slug, Need.status, Need.created_at)
+        .where(Need.citizen_id == citizen_id)
+        .order_by(col(Need.created_at).desc())
+        .limit(limit)
     )
-    return result.scalars().all()
+    return result.all()
 
 
 async def listing(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, func, update
+from sqlalchemy import case, func, insert, update
 from sqlmodel import col, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +41,48 @@ async def enqueue(
     )
     session.add(row)
     return row
+
+
+TABLE: Any = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
+
+
+def row(
+    *,
+    channel: str,
+    recipient: str,
+    citizen_id: int | None,
+    text: str,
+    options: Sequence[tuple[str, str]] = (),
+    number_hint: str = "",
+    conversation_version: int | None = None,
+    now: datetime,
+    purge_recipient: bool = False,
+) -> dict[str, object]:
+    """The column values of a pending reply, for `enqueue_many` (the other columns take their defaults)."""
+    return {
+        "channel": channel,
+        "recipient": recipient,
+        "citizen_id": citizen_id,
+        "text": text,
+        "options": [{"payload": p, "label": label} for p, label in options],
+        "number_hint": number_hint,
+        "conversation_version": conversation_version,
+        "next_attempt_at": now,
+        "created_at": now,
+        "purge_recipient": purge_recipient,
+    }
+
+
+async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
+    """Insert replies built by `row` in one executemany, in order (ids ascend as the list does).
+
+    No ORM objects: the pipeline never reads them back, and a flush of N objects cost N
+    statements and N thread hand-offs on SQLite. An executemany, not one multi-row VALUES:
+    SQLAlchemy compiles the latter again for every call.
+    """
+    if rows:
+        await session.flush()  # rows added as ORM objects earlier in the transaction keep the lower ids
+        await session.execute(insert(TABLE), list(rows))
 
 
 async def claim_batch(

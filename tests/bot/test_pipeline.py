@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Core
 from conversations import Inbound
 from handlers import Outgoing
+from storage import conversations
+from storage.db import transaction
 from storage.models import Citizen, Conversation, InboundEvent, Need, NeedStatusChange, OutboxMessage
 from tests.helpers.clock import FakeClock
 from tests.helpers.entropy import seeded
@@ -180,3 +185,84 @@ async def test_a_reply_longer_than_the_channel_allows_is_split_on_lines(core: Co
         parts = (await session.execute(select(OutboxMessage.text).order_by(OutboxMessage.id))).scalars().all()
     assert len(parts) >= 4 and all(len(p) <= 1600 for p in parts)
     assert sum(p.count("ricevuta") for p in parts) == 600
+
+
+# --- statements per turn: a regression budget ------------------------------
+
+INTAKE_BUDGET = (10, 7, 7, 7, 7, 7, 7, 7, 16)
+"""SQL statements a turn of INTAKE may send (SQLite's BEGIN IMMEDIATE included, so PostgreSQL
+sends one fewer; COMMIT is no cursor call). Before issue 4's work: 13, 9, …, 9, 18 on SQLite.
+
+The first message also creates the citizen (savepoint, insert, release); the last files the
+need and routes it. Every other turn: BEGIN, citizen + conversation, inbound dedup, the
+citizen's needs, conversation upsert, outbox rows, citizen update. On SQLite each statement
+is a hand-off to aiosqlite's thread, the largest cost of a turn (docs/performance.md): raise
+these only with a reason, never for an N+1."""
+
+
+async def test_an_intake_turn_stays_within_its_statement_budget(core: Core, clock: FakeClock) -> None:
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    await run_intake(core, clock, sender="warm")  # caches (categories) filled, as in production
+    event.listen(core.db.sync_engine, "before_cursor_execute", record)
+    try:
+        per_turn = []
+        for i, text in enumerate(INTAKE):
+            statements.clear()
+            await core.pipeline.handle(inbound(f"anna-{i}", text, clock=clock))
+            per_turn.append(len(statements))
+            clock.advance(seconds=5)
+    finally:
+        event.remove(core.db.sync_engine, "before_cursor_execute", record)
+    over = [(text, n, budget) for text, n, budget in zip(INTAKE, per_turn, INTAKE_BUDGET) if n > budget]
+    assert not over, f"statements per turn {per_turn} over the budget {list(INTAKE_BUDGET)}"
+    assert await count(core, Need) == 2
+
+
+async def test_a_turn_on_a_conversation_that_moved_meanwhile_is_replayed(core: Core, clock: FakeClock) -> None:
+    """The conversation is written only if it is still at the version the turn read."""
+    await core.pipeline.handle(inbound(0, "ciao", clock=clock))
+    async with core.sessions() as session:
+        [citizen_id] = (await session.execute(select(Citizen.id))).scalars().all()
+    async with transaction(core.sessions) as session:
+        read = await conversations.load(session, citizen_id=citizen_id)
+    async with transaction(core.sessions) as session:  # another turn got there first
+        await conversations.save(session, citizen_id=citizen_id, state=replace(read, version=read.version + 1), read_version=read.version)
+    with pytest.raises(conversations.StaleConversation):
+        async with transaction(core.sessions) as session:
+            await conversations.save(session, citizen_id=citizen_id, state=replace(read, version=read.version + 1), read_version=read.version)
+    async with transaction(core.sessions) as session:
+        assert (await conversations.load(session, citizen_id=citizen_id)).version == read.version + 1
+
+    real_save = conversations.save
+    calls = [0]
+
+    async def racing_save(session: AsyncSession, **kwargs: Any) -> None:
+        calls[0] += 1
+        if calls[0] == 1:  # the first attempt finds the row moved: the pipeline replays on fresh data
+            raise conversations.StaleConversation("moved")
+        await real_save(session, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conversations, "save", racing_save)
+        handled = await core.pipeline.handle(inbound(1, "1", clock=clock))
+    assert not handled.duplicate and calls[0] == 2
+    assert await count(core, InboundEvent) == 2  # the failed attempt rolled back its dedup row
+
+
+async def test_two_first_messages_racing_make_one_citizen_and_two_turns(core: Core, clock: FakeClock) -> None:
+    """On PostgreSQL both miss the citizen; the loser of the unique constraint reads the winner's
+    citizen and conversation (one query) and applies its turn on top."""
+    results = await asyncio.gather(
+        core.pipeline.handle(inbound("first-a", "ciao", sender="nuova", clock=clock)),
+        core.pipeline.handle(inbound("first-b", "ciao", sender="nuova", clock=clock)),
+    )
+    assert [r.duplicate for r in results] == [False, False]
+    assert results[0].citizen_id == results[1].citizen_id
+    assert await count(core, Citizen) == 1
+    async with core.sessions() as session:
+        state = await conversations.load(session, citizen_id=results[0].citizen_id or 0)
+    assert state.version == 2  # both turns applied, one after the other
