@@ -9,6 +9,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import Core, build_core
-from bot.config import DatabaseSettings, Settings
+from bot.config import DatabaseSettings, Settings, WhatsAppSettings
 from conversations import Category, Context, Engine, Gazetteer, Translator, build_engine
 from storage import migrate
 from storage.comuni import load_gazetteer
@@ -28,6 +29,9 @@ from storage.db import create_engine
 from tests.helpers.clock import START, FakeClock
 from tests.helpers.entropy import seeded
 from tests.helpers.transcript import Chat
+
+if TYPE_CHECKING:
+    from tests.fakes.twilio_api import FakeTwilio
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "locales"
@@ -194,6 +198,18 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 def make_settings(url: str, **sections: object) -> Settings:
     return Settings(database=DatabaseSettings(url=url, migrate_on_start=False), **sections)  # type: ignore[arg-type]
+
+
+def whatsapp_settings(fake: FakeTwilio, public_base_url: str, **extra: Any) -> WhatsAppSettings:
+    """``[whatsapp]`` talking to a FakeTwilio (its account, sender and REST URL); `extra` sets the rest."""
+    return WhatsAppSettings(
+        account_sid=fake.account_sid,
+        auth_token=fake.auth_token,
+        from_number=fake.sender,
+        public_base_url=public_base_url,
+        api_base_url=fake.base_url,
+        **extra,
+    )
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from telegram.ext import AIORateLimiter
 
 from bot.app import Core, build_core
-from bot.config import AdminSettings, DispatcherSettings, TelegramSettings, WhatsAppSettings
+from bot.config import AdminSettings, DispatcherSettings, TelegramSettings
 from bot.staff_jobs import finish_broadcasts
 from bot.telegram_channel import build as build_telegram
 from bot.web import build_web_app
@@ -37,7 +37,7 @@ from bot.whatsapp_channel import build as build_whatsapp
 from storage.db import transaction
 from storage.models import Citizen, OutboxMessage, OutboxStatus
 from tests.bot.test_telegram_channel import FAST_POLL, LateApp
-from tests.conftest import make_settings
+from tests.conftest import make_settings, whatsapp_settings
 from tests.fakes.telegram_api import FakeTelegram, FloodPolicy
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS, FakeTwilio, serve_loopback
 
@@ -198,14 +198,7 @@ async def _whatsapp(db_url: str, fake: FakeTwilio) -> AsyncIterator[tuple[Core, 
     async with serve_loopback(late) as base_url, httpx.AsyncClient(trust_env=False) as http:
         settings = _settings(
             db_url,
-            whatsapp=WhatsAppSettings(
-                account_sid=fake.account_sid,  # type: ignore[arg-type]
-                auth_token=fake.auth_token,  # type: ignore[arg-type]
-                from_number=fake.sender,
-                public_base_url=base_url,
-                api_base_url=fake.base_url,
-                messages_per_second=WHATSAPP_RATE,
-            ),
+            whatsapp=whatsapp_settings(fake, base_url, messages_per_second=WHATSAPP_RATE),
             admin=AdminSettings(whatsapp_numbers=[WHATSAPP_ADMIN]),
         )
         core = await build_core(settings)

@@ -24,7 +24,7 @@ from bot.whatsapp_channel import build
 from storage import outbox
 from storage.db import transaction
 from storage.models import Citizen, Conversation, InboundEvent, Need, OutboxMessage
-from tests.conftest import make_settings
+from tests.conftest import make_settings, whatsapp_settings
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS, FakeTwilio, serve_loopback
 from tests.helpers.clock import FakeClock
 from tests.helpers.entropy import seeded
@@ -104,15 +104,8 @@ async def rig_for(
     async with FakeTwilio(rate=None) as fake, serve_loopback(late) as base_url, httpx.AsyncClient(trust_env=False) as http:
         settings = make_settings(
             db_url,
-            whatsapp=WhatsAppSettings(
-                account_sid=fake.account_sid,  # type: ignore[arg-type]
-                auth_token=fake.auth_token,  # type: ignore[arg-type]
-                from_number=fake.sender,
-                public_base_url=base_url,
-                api_base_url=fake.base_url,
-                messages_per_second=200,
-                content=WhatsAppContentSettings(**content),
-                **(media or {}),
+            whatsapp=whatsapp_settings(
+                fake, base_url, messages_per_second=200, content=WhatsAppContentSettings(**content), **(media or {})
             ),
             admin=admin or AdminSettings(),
         )

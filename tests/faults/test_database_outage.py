@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bot.app import build_core
-from bot.config import DispatcherSettings, WhatsAppSettings
+from bot.config import DispatcherSettings
 from bot.web import build_web_app
 from bot.whatsapp_channel import build
 from storage.models import InboundEvent, Need, OutboxMessage, OutboxStatus
 from tests.bot.test_whatsapp_channel import _Late
-from tests.conftest import _admin_truncate, make_settings
+from tests.conftest import _admin_truncate, make_settings, whatsapp_settings
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS, FakeTwilio, serve_loopback
 from tests.faults._load import INTAKE, Provider, TcpProxy, client, number_of, sends_per_outbox_row
 
@@ -36,14 +36,7 @@ async def test_database_cut_mid_load_loses_and_doubles_nothing(postgres_database
     ):
         settings = make_settings(
             url.set(port=proxy.port).render_as_string(hide_password=False),
-            whatsapp=WhatsAppSettings(
-                account_sid=fake.account_sid,  # type: ignore[arg-type]
-                auth_token=fake.auth_token,  # type: ignore[arg-type]
-                from_number=fake.sender,
-                public_base_url=base_url,
-                api_base_url=fake.base_url,
-                messages_per_second=400,
-            ),
+            whatsapp=whatsapp_settings(fake, base_url, messages_per_second=400),
             dispatcher=DispatcherSettings(lease_seconds=6, backoff_base_seconds=0.05, idle_poll_seconds=0.05),
         )
         core = await build_core(settings)

@@ -17,14 +17,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.app import Core, build_core
-from bot.config import DispatcherSettings, WhatsAppSettings
+from bot.config import DispatcherSettings
 from bot.pipeline import utc_now
 from bot.whatsapp_channel import build
 from handlers.whatsapp import THROTTLE_RETRY_SECONDS
 from storage import outbox
 from storage.db import transaction
 from storage.models import Citizen, OutboxMessage, OutboxStatus
-from tests.conftest import make_settings
+from tests.conftest import make_settings, whatsapp_settings
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS, FakeTwilio
 
 pytestmark = TWILIO_AIOHTTP_DEPRECATIONS
@@ -65,14 +65,7 @@ def number(index: int) -> str:
 async def sending(db_url: str, fake: FakeTwilio, *, max_attempts: int = 8) -> AsyncIterator[Core]:
     settings = make_settings(
         db_url,
-        whatsapp=WhatsAppSettings(
-            account_sid=fake.account_sid,  # type: ignore[arg-type]
-            auth_token=fake.auth_token,  # type: ignore[arg-type]
-            from_number=fake.sender,
-            public_base_url="http://127.0.0.1:9",  # no status callbacks in these tests (auto_statuses=())
-            api_base_url=fake.base_url,
-            messages_per_second=400,
-        ),
+        whatsapp=whatsapp_settings(fake, "http://127.0.0.1:9", messages_per_second=400),  # no status callbacks here (auto_statuses=())
         dispatcher=DispatcherSettings(
             max_attempts=max_attempts, backoff_base_seconds=0.05, backoff_max_seconds=0.5, idle_poll_seconds=0.05
         ),
