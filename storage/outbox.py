@@ -6,14 +6,21 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, insert, update
+from sqlalchemy import bindparam, case, func, insert, text, update
 from sqlmodel import col, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage, OutboxStatus
+from storage.models.outbox import PENDING_BROADCAST, PENDING_INTERACTIVE
 
 SCAN_FACTOR = 4
 """How many pending rows to look at per row claimed: later rows of a busy chat wait their turn."""
+
+PENDING_INDEXES = {
+    True: ("ix_outbox_pending_interactive", PENDING_INTERACTIVE),
+    False: ("ix_outbox_pending_broadcast", PENDING_BROADCAST),
+}
+"""The partial index each pass of `claim_batch` walks in id order (interactive first), and its condition."""
 
 
 async def enqueue(
@@ -110,21 +117,38 @@ async def claim_batch(
     for interactive in (True, False):
         if len(claim.claimed) >= limit:
             break
-        flag = col(OutboxMessage.broadcast_id)
-        query = (
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.status == OutboxStatus.PENDING,
-                col(OutboxMessage.channel).in_(channels),
-                flag.is_(None) if interactive else flag.is_not(None),
-            )
-            .order_by(col(OutboxMessage.id))
-            .limit(limit * SCAN_FACTOR)
-        )
-        rows = [row for row in (await session.execute(_locking(session, query))).scalars().all() if row.id not in claim.held]
+        query = _scan(session, interactive=interactive, channels=channels, limit=limit * SCAN_FACTOR)
+        rows = [row for row in (await session.execute(query)).scalars().all() if row.id not in claim.held]
         await claim.take(session, rows, promote=interactive)
     await session.flush()
     return claim.claimed
+
+
+def _scan(session: AsyncSession, *, interactive: bool, channels: Sequence[str], limit: int) -> Any:
+    """The oldest pending rows of one kind, walked in id order on their partial index.
+
+    The condition is the index's own text, not bound parameters: only then can a (generic,
+    prepared) plan prove the partial index applies. SQLite's planner prefers
+    ix_outbox_broadcast_id for IS NULL, i.e. every reply ever sent, so there we name the index.
+    """
+    index, where = PENDING_INDEXES[interactive]
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
+        columns = ", ".join(column.name for column in TABLE.c)
+        return select(OutboxMessage).from_statement(
+            text(
+                f"SELECT {columns} FROM outbox INDEXED BY {index} WHERE {where}"
+                " AND channel IN :channels ORDER BY id LIMIT :limit"
+            )
+            .bindparams(bindparam("channels", list(channels), expanding=True), limit=limit)
+            .columns(*TABLE.c)
+        )
+    query = (
+        select(OutboxMessage)
+        .where(text(where), col(OutboxMessage.channel).in_(channels))
+        .order_by(col(OutboxMessage.id))
+        .limit(limit)
+    )
+    return _locking(session, query)
 
 
 def _locking(session: AsyncSession, query: Any) -> Any:
@@ -194,7 +218,7 @@ class _Claim:
         query = select(OutboxMessage).where(
             col(OutboxMessage.id).in_(wanted), OutboxMessage.status == OutboxStatus.PENDING
         ).order_by(col(OutboxMessage.id))
-        promoted = list((await session.execute(_locking(session, query))).scalars().all())
+        promoted = list((await session.execute(query)).scalars().all())
         self.held.update(row.id for row in promoted if row.id is not None)
         return promoted
 
