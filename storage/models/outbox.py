@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from storage.models._columns import utc_field
@@ -20,9 +20,29 @@ class OutboxStatus(StrEnum):
     """Not sendable now (e.g. outside WhatsApp's window with no template): waits for an admin."""
 
 
+PENDING_INTERACTIVE = "status = 'pending' AND broadcast_id IS NULL"
+PENDING_BROADCAST = "status = 'pending' AND broadcast_id IS NOT NULL"
+
+
 class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # `claim_batch` scans pending rows of each kind in id order: partial indexes keep that cheap
+        # when 100,000 announcements (or years of sent rows) come before a reply (migration 0006).
+        Index(
+            "ix_outbox_pending_interactive",
+            "id",
+            postgresql_where=text(PENDING_INTERACTIVE),
+            sqlite_where=text(PENDING_INTERACTIVE),
+        ),
+        Index(
+            "ix_outbox_pending_broadcast",
+            "id",
+            postgresql_where=text(PENDING_BROADCAST),
+            sqlite_where=text(PENDING_BROADCAST),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)

@@ -14,7 +14,8 @@ from bot.dispatcher import Dispatcher, RetryPolicy
 from handlers import Outgoing, Rejected, SendError, Throttled, Transient, Unreachable
 from storage import outbox
 from storage.db import transaction
-from storage.models import Citizen, OutboxMessage
+from conversations import Inbound
+from storage.models import Broadcast, Citizen, OutboxMessage
 from tests.helpers.clock import FakeClock
 
 
@@ -226,3 +227,27 @@ async def test_run_forever_keeps_a_chat_in_order_across_claims(core: Core, clock
     assert [m.text for m in sender.sent if m.recipient == "anna"] == [f"a{n}" for n in range(6)]
     assert [m.text for m in sender.sent if m.recipient == "bruno"] == [f"b{n}" for n in range(6)]
     assert len(sender.sent) == 12
+
+
+async def test_a_citizen_writing_during_a_broadcast_is_answered_in_the_next_batch(core: Core, clock: FakeClock) -> None:
+    """Replies go before announcements (storage/outbox.claim_batch): nobody waits for a broadcast."""
+    async with transaction(core.sessions) as session:
+        announcement = Broadcast(requested_channel="test", requested_by="admin", recipients=300, created_at=clock.now)
+        session.add(announcement)
+        await session.flush()
+        await outbox.enqueue_many(
+            session,
+            [
+                {**outbox.row(channel="test", recipient=f"b{i}", citizen_id=None, text="annuncio", now=clock.now), "broadcast_id": announcement.id}
+                for i in range(300)
+            ],
+        )
+    sender = ScriptedSender()
+    d = make(core, sender, clock, batch_size=10)
+    assert await d.run_once() == 10
+    await core.pipeline.handle(Inbound(channel="test", external_id="1", sender="carla", received_at=clock.now, text="ciao"))
+    assert await d.run_once() == 10
+    second = [m.recipient for m in sender.sent[10:]]
+    replies = second.count("carla")
+    assert replies >= 1 and second[:replies] == ["carla"] * replies, "the replies leave in the next batch, first"
+    assert second[replies:] == [f"b{i}" for i in range(10, 20 - replies)], "then the broadcast resumes in order"

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from bot.app import Core
 from storage import outbox
+from storage.models import Broadcast
 from storage.db import transaction
 from tests.helpers.clock import FakeClock
 
@@ -47,3 +48,63 @@ async def test_other_channels_rows_are_left_alone(core: Core, clock: FakeClock) 
     async with transaction(core.sessions) as session:
         claimed = await outbox.claim_batch(session, channels=["whatsapp"], now=clock.now, limit=10, lease=LEASE)
     assert claimed == []
+
+
+async def _broadcast(core: Core, clock: FakeClock, recipients: list[str]) -> None:
+    """Queue an announcement to `recipients` the way `/annuncio` does: one row each, `broadcast_id` set."""
+    async with transaction(core.sessions) as session:
+        announcement = Broadcast(requested_channel="test", requested_by="admin", recipients=len(recipients), created_at=clock.now)
+        session.add(announcement)
+        await session.flush()
+        await outbox.enqueue_many(
+            session,
+            [
+                {**outbox.row(channel="test", recipient=r, citizen_id=None, text=f"annuncio {r}", now=clock.now), "broadcast_id": announcement.id}
+                for r in recipients
+            ],
+        )
+
+
+async def test_a_reply_queued_behind_a_broadcast_is_claimed_in_the_next_batch(core: Core, clock: FakeClock) -> None:
+    await _broadcast(core, clock, [f"b{i}" for i in range(200)])
+    async with transaction(core.sessions) as session:
+        first = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=10, lease=LEASE)
+    async with transaction(core.sessions) as session:
+        await outbox.enqueue(session, channel="test", recipient="carla", citizen_id=None, text="risposta", now=clock.now)
+        await outbox.enqueue(session, channel="test", recipient="admin", citizen_id=None, text="in partenza", now=clock.now)
+    async with transaction(core.sessions) as session:
+        second = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=10, lease=LEASE)
+    assert [r.recipient for r in first] == [f"b{i}" for i in range(10)]
+    assert [r.text for r in second[:2]] == ["risposta", "in partenza"], "interactive rows first"
+    assert [r.recipient for r in second[2:]] == [f"b{i}" for i in range(10, 18)], "then the broadcast, oldest first"
+
+
+async def test_a_recipient_who_writes_gets_their_announcement_then_the_reply_ahead_of_the_others(
+    core: Core, clock: FakeClock
+) -> None:
+    """Within a chat rows keep id order: the reply never overtakes the announcement queued before it,
+    but the chat's announcement is promoted with the reply, so the citizen does not wait for the broadcast."""
+    await _broadcast(core, clock, [f"b{i}" for i in range(200)])
+    async with transaction(core.sessions) as session:
+        await outbox.enqueue(session, channel="test", recipient="b150", citizen_id=None, text="risposta", now=clock.now)
+    async with transaction(core.sessions) as session:
+        claimed = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=5, lease=LEASE)
+    assert [r.text for r in claimed] == ["annuncio b150", "risposta", "annuncio b0", "annuncio b1", "annuncio b2"]
+
+
+async def test_a_reply_waits_while_its_chats_announcement_is_in_flight(core: Core, clock: FakeClock) -> None:
+    await _broadcast(core, clock, ["anna", "bruno"])
+    async with transaction(core.sessions) as session:
+        first = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=1, lease=LEASE)
+    async with transaction(core.sessions) as session:
+        await outbox.enqueue(session, channel="test", recipient="anna", citizen_id=None, text="risposta", now=clock.now)
+    async with transaction(core.sessions) as session:
+        second = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=10, lease=LEASE)
+    assert [r.text for r in first] == ["annuncio anna"]
+    assert [r.text for r in second] == ["annuncio bruno"], "anna's reply waits for her announcement to be sent"
+    async with transaction(core.sessions) as session:
+        assert first[0].id is not None
+        await outbox.mark_sent(session, message_id=first[0].id, provider_message_id=None, now=clock.now)
+    async with transaction(core.sessions) as session:
+        third = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=10, lease=LEASE)
+    assert [r.text for r in third] == ["risposta"]
