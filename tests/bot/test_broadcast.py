@@ -60,6 +60,11 @@ TEXT = "Vaccini antinfluenzali gratuiti in farmacia fino a sabato."
 REPORT = "1.000 inviati, 0 non inviati, 0 fermi, su 1.000"
 TELEGRAM_ADMIN = 7
 BATCH = 50
+AHEAD_AT_MOST = 4 * BATCH
+"""Announcements that may leave before the admin's "Annuncio in partenza", which is claimed first
+but not sent first: the rows already claimed and in flight (up to 2 x BATCH in the pipelined
+dispatcher) go on, and on Telegram the admin's chat waits its 1/s turn after the preview, a second
+in which ~TELEGRAM_RATE announcements leave. Queued behind the broadcast, all 1,000 would."""
 
 
 async def _citizens(core: Core, channel: str, ids: Sequence[str], **extra: object) -> None:
@@ -177,7 +182,7 @@ async def test_a_thousand_telegram_recipients_get_one_message_each_within_the_fl
         took = await _finish(core, wake, seen_report, started)
         admin = [m.text or "" for m in fake.messages_to(TELEGRAM_ADMIN)]
         assert "Annuncio in partenza per 1.000 persone" in admin[-2] and REPORT in admin[-1]
-        assert _announcements_before_in_partenza([m.text or "" for m in fake.sent]) < BATCH, "it is not queued behind the broadcast"
+        assert _announcements_before_in_partenza([m.text or "" for m in fake.sent]) < AHEAD_AT_MOST, "it is not queued behind the broadcast"
 
         got = {chat: [m for m in fake.messages_to(int(chat)) if TEXT in (m.text or "")] for chat in reachable + opted_out}
         assert all(len(got[chat]) == 1 for chat in reachable), "each reachable citizen gets the announcement once"
@@ -256,7 +261,7 @@ async def test_a_thousand_whatsapp_recipients_get_one_message_each_within_the_ra
         took = await _finish(core, wake, seen_report, started)
         admin = [m["body"] or "" for m in fake.messages_to(WHATSAPP_ADMIN)]
         assert "Annuncio in partenza per 1.000 persone" in admin[-2] and REPORT in admin[-1]
-        assert _announcements_before_in_partenza([m["body"] or "" for m in fake.messages]) < BATCH, "it is not queued behind the broadcast"
+        assert _announcements_before_in_partenza([m["body"] or "" for m in fake.messages]) < AHEAD_AT_MOST, "it is not queued behind the broadcast"
 
         got = {n: [m for m in fake.messages_to(n) if TEXT in (m["body"] or "")] for n in reachable + opted_out}
         assert all(len(got[n]) == 1 for n in reachable), "each reachable citizen gets the announcement once"
