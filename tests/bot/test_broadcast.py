@@ -36,7 +36,7 @@ from bot.telegram_channel import build as build_telegram
 from bot.web import build_web_app
 from bot.whatsapp_channel import build as build_whatsapp
 from storage.db import transaction
-from storage.models import Citizen, OutboxMessage, OutboxStatus
+from storage.models import Broadcast, Citizen, OutboxMessage, OutboxStatus
 from tests.bot.test_telegram_channel import FAST_POLL, LateApp
 from tests.conftest import make_settings, whatsapp_settings
 from tests.fakes.telegram_api import FakeTelegram, FloodPolicy
@@ -102,6 +102,9 @@ async def _pending(core: Core) -> int:
 
 async def _finish(core: Core, wake: Callable[[], None], seen_report: Callable[[], bool], started: float) -> float:
     """Wait for the outbox to drain, run the report job once, wait for the report; returns the seconds the sending took."""
+    # The admin's "sì" may still be on its way in (Telegram: the next getUpdates): an outbox with
+    # nothing pending says nothing until the broadcast's rows are written.
+    await _until(lambda: _broadcast_written(core), timeout=60, what="the confirmation never wrote the broadcast")
     await _until(lambda: _no_pending(core), timeout=120, what="the broadcast never left the outbox")
     took = time.monotonic() - started
     assert await finish_broadcasts(core, datetime.now(UTC)) == 1
@@ -116,6 +119,11 @@ async def _finish(core: Core, wake: Callable[[], None], seen_report: Callable[[]
 
 async def _no_pending(core: Core) -> bool:
     return await _pending(core) == 0
+
+
+async def _broadcast_written(core: Core) -> bool:
+    async with core.sessions() as session:
+        return bool(await session.scalar(select(func.count()).select_from(Broadcast)))
 
 
 def _settings(db_url: str, **sections: object) -> Any:
