@@ -322,12 +322,17 @@ class _Pipeline:
 
     async def wait_for_change(self, wake: asyncio.Event, stop: asyncio.Event, *, timeout: float) -> None:
         """Until new rows were committed (`wake`), rows settled, `stop`, or `timeout` (other workers' rows, retries coming due)."""
-        waiters = [asyncio.ensure_future(e.wait()) for e in (wake, stop, self.changed)]
-        try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        await wait_any(wake, stop, self.changed, timeout=timeout)
+
+
+async def wait_any(*events: asyncio.Event, timeout: float) -> None:
+    """Until the first of `events` is set or `timeout` passes: the idle wait of the background loops."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 def _is_reply(row: OutboxMessage, contact: delivery.Contact) -> bool:

@@ -26,6 +26,7 @@ from typing import Final
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.dispatcher import wait_any
 from bot.pipeline import utc_now
 from storage import media
 from storage.db import transaction
@@ -123,11 +124,7 @@ class MediaFetcher:
             if tried:
                 continue
             self._wake.clear()
-            waiter = asyncio.ensure_future(self._wake.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=self.policy.idle_poll, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
+            await wait_any(self._wake, stop, timeout=self.policy.idle_poll)
 
     async def _fetch_one(self, attachment_id: int, url: str, content_type: str | None, attempt: int) -> None:
         try:
