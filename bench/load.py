@@ -45,7 +45,7 @@ from bench import Row
 from bot import telegram_channel, whatsapp_channel
 from bot.app import Core, build_core
 from bot.config import DatabaseSettings, Settings, TelegramSettings
-from bot.pipeline import utc_now
+from bot.clock import utc_now
 from conversations import Inbound
 from handlers import whatsapp
 from storage import outbox

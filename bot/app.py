@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import media
+from bot import jobs, media
+from bot.background import Background, Wakeups
+from bot.clock import utc_now
 from bot.config import Settings
-from bot.dispatcher import Dispatcher, RetryPolicy
-from bot.notify import Recipient
-from bot.operations import Admins, Operations
-from bot.pipeline import Pipeline, PipelineConfig, utc_now
-from bot.staff import StaffConfig, StaffOps
-from conversations import Engine, Gazetteer, Translator, build_engine
-from handlers import Sender
+from bot.core import Core, Services
+from bot.effects import Wiring, build_registry
+from bot.notify import Admins, Notifier, Recipient
+from bot.pipeline import CategoryCache, Pipeline, PipelineConfig
+from bot.reads import Reader
+from bot.roles import Roles
+from conversations import Translator, build_engine
 from storage import migrate
 from storage.comuni import load_gazetteer
 from storage.db import create_engine, is_sqlite, session_factory
@@ -27,36 +28,6 @@ from storage.db import create_engine, is_sqlite, session_factory
 logger = logging.getLogger(__name__)
 
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
-
-
-@dataclass(slots=True)
-class Core:
-    """What every entry point needs: database, texts, engine and pipeline."""
-
-    settings: Settings
-    db: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    gazetteer: Gazetteer
-    translator: Translator
-    engine: Engine
-    pipeline: Pipeline
-
-    def dispatcher(self, senders: Mapping[str, Sender], *, clock: Callable[[], datetime] = utc_now) -> Dispatcher:
-        d = self.settings.dispatcher
-        dispatcher = Dispatcher(
-            self.sessions,
-            senders,
-            policy=RetryPolicy(max_attempts=d.max_attempts, base=d.backoff_base_seconds, cap=d.backoff_max_seconds),
-            batch_size=d.batch_size,
-            lease=timedelta(seconds=d.lease_seconds),
-            idle_poll=d.idle_poll_seconds,
-            clock=clock,
-        )
-        self.pipeline.on_commit = dispatcher.wake
-        return dispatcher
-
-    async def close(self) -> None:
-        await self.db.dispose()
 
 
 def ensure_sqlite_dir(url: str) -> None:
@@ -77,6 +48,25 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
     if should_migrate:
         await migrate.upgrade(db, gazetteer)
     sessions = session_factory(db)
+    admins = admins_from(settings)
+    roles = Roles(frozenset((r.channel, r.external_id) for r in admins.recipients))
+    notifier = Notifier(translator, admins)
+    background, wakeups, categories = Background(), Wakeups(), CategoryCache()
+    services = Services(settings, db, sessions, gazetteer, translator, engine, clock, notifier, wakeups, background)
+    registry = build_registry(
+        Wiring(
+            notifier=notifier,
+            roles=roles,
+            background=background,
+            fetch_media=frozenset({"whatsapp"}) if settings.whatsapp.download_media else frozenset(),
+            wake_media=wakeups.media,
+            sweep_media=functools.partial(media.sweep, sessions, settings.whatsapp.media_dir),
+            categories_changed=categories.forget,
+            send_digest=functools.partial(jobs.send_digest_now, services),
+            invite_days=settings.operators.invite_days,
+            export_dir=settings.admin.export_dir,
+        )
+    )
     pipeline = Pipeline(
         sessions,
         engine,
@@ -88,25 +78,15 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
             controller=settings.privacy.controller,
             retention_days=settings.privacy.retention_days,
             notice_version=settings.privacy.notice_version,
-            fetch_media_channels=frozenset({"whatsapp"}) if settings.whatsapp.download_media else frozenset(),
         ),
+        registry=registry,
+        reader=Reader(roles, page_size=settings.operators.page_size),
+        categories=categories,
+        wakeups=wakeups,
+        background=background,
         clock=clock,
-        operations=Operations(translator, admins_from(settings), page_size=settings.operators.page_size),
-        staff=StaffOps(
-            translator,
-            StaffConfig(
-                admins=frozenset((r.channel, r.external_id) for r in admins_from(settings).recipients),
-                export_dir=settings.admin.export_dir,
-                invite_days=settings.operators.invite_days,
-            ),
-        ),
     )
-    core = Core(settings, db, sessions, gazetteer, translator, engine, pipeline)
-    from bot import jobs  # jobs needs Core: imported here to avoid an import cycle
-
-    pipeline.send_digest = lambda cooperative_id, now: jobs.send_digest_now(core, cooperative_id, now)
-    pipeline.sweep_media = lambda: media.sweep(sessions, settings.whatsapp.media_dir)
-    return core
+    return Core.of(services, pipeline)
 
 
 def admins_from(settings: Settings) -> Admins:

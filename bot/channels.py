@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from starlette.routing import BaseRoute
 
-from bot.app import Core
+from bot.core import Core
 from bot.web import build_web_app, serve_web
 from handlers import Sender
 
@@ -84,7 +84,7 @@ async def serve(core: Core, *, stop: asyncio.Event | None = None, sock: socket.s
     finally:
         stop.set()
         await asyncio.gather(*jobs, return_exceptions=True)
-        await core.pipeline.drain()  # an on-demand digest started after a commit finishes before we go
+        await core.background.drain()  # an on-demand digest started after a commit finishes before we go
         for channel in channels:
             if channel.shutdown is not None:
                 await channel.shutdown()

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot import coops_cli
-from bot.app import Core, build_core
+from bot.app import build_core
+from bot.core import Core
 from bot.config import ConfigError, Settings, load_settings
 from storage import needs as needs_repo
 from storage.db import session_factory

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from typing import TextIO
 
-from bot.app import Core
+from bot.core import Core
 from conversations import Inbound
 from handlers import ConsoleSender
 from handlers.console import CHANNEL
@@ -43,7 +43,7 @@ async def chat(core: Core, *, name: str, stdin: TextIO, stdout: TextIO, interact
                 channel=CHANNEL,
                 external_id=f"{run}-{count}",
                 sender=name,
-                received_at=core.pipeline.clock(),
+                received_at=core.clock(),
                 text=text,
             )
         )

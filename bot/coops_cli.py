@@ -12,7 +12,7 @@ from typing import Final
 from babel.dates import format_datetime
 
 from bot import coops_file
-from bot.app import Core
+from bot.core import Core
 from conversations import make_invite_code
 from conversations.ticket import compact_code
 from storage import cooperatives, operators, reference
@@ -65,7 +65,7 @@ async def import_file(core: Core, path: Path) -> int:
             print(line, file=sys.stderr)
         print(f"ascolto: {len(errors)} error(s); nothing imported", file=sys.stderr)
         return EXIT_INVALID
-    now = core.pipeline.clock()
+    now = core.clock()
     created = updated = unchanged = 0
     async with transaction(core.sessions) as session:
         for spec in specs:
@@ -92,7 +92,7 @@ async def list_coops(core: Core) -> int:
 
 
 async def invite(core: Core, *, slug: str, days: int | None, role: str) -> int:
-    now = core.pipeline.clock()
+    now = core.clock()
     valid = timedelta(days=days or core.settings.operators.invite_days)
     async with transaction(core.sessions) as session:
         coop = await cooperatives.by_slug(session, slug=slug)

@@ -14,7 +14,8 @@ from sqlalchemy import update
 from sqlmodel import col
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.pipeline import utc_now
+from bot.background import Wakeups
+from bot.clock import utc_now
 from handlers import Held, Outgoing, Rejected, SendError, Sender, Throttled, Unreachable, Unsubscribed
 from storage import delivery, erasure, outbox
 from storage.db import transaction
@@ -57,6 +58,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
         max_in_flight: int | None = None,
+        wakeups: Wakeups | None = None,
     ) -> None:
         self.sessions = sessions
         self.senders = dict(senders)
@@ -68,6 +70,8 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.max_in_flight = max_in_flight or 2 * batch_size
         self._wake = asyncio.Event()
+        if wakeups is not None:
+            wakeups.on_outbox(self.wake)
 
     def wake(self) -> None:
         """Called after a commit that wrote outbox rows, so replies leave at once."""

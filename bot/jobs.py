@@ -14,7 +14,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import media
-from bot.app import Core
+from bot.core import Services
 from bot.chart import render_chart
 from bot.notify import Attachment, Recipient, enqueue
 from conversations import Context, Msg, Reply, notifications
@@ -62,7 +62,7 @@ def latest_period(cron: str, timezone: str, now: datetime) -> tuple[datetime, da
 
 
 async def _digest_reply(
-    core: Core, session: AsyncSession, coop: Cooperative, start: datetime, end: datetime, *, chart_dir: Path | None
+    core: Services, session: AsyncSession, coop: Cooperative, start: datetime, end: datetime, *, chart_dir: Path | None
 ) -> tuple[Reply, Path | None]:
     figures = await digests.figures(session, cooperative=coop, period_start=start, period_end=end, language=coop.language)
     zone = ZoneInfo(coop.timezone)
@@ -102,13 +102,13 @@ def on_demand_period(now: datetime) -> tuple[datetime, datetime]:
     return start, now
 
 
-async def send_digest_now(core: Core, cooperative_id: int, now: datetime) -> DigestResult:
+async def send_digest_now(core: Services, cooperative_id: int, now: datetime) -> DigestResult:
     """`/digest_ora COOP`, run after the admin's turn committed: the last 7 days, to the cooperative's operators."""
     return await send_digest(core, cooperative_id, now, period=on_demand_period(now))
 
 
 async def send_digest(
-    core: Core,
+    core: Services,
     cooperative_id: int,
     now: datetime,
     *,
@@ -145,15 +145,14 @@ async def send_digest(
         for op in staff:
             await enqueue(session, core.translator, to=Recipient.of_operator(op), reply=reply, now=now, attachment=attachment)
         run.recipients = len(staff)
-    if core.pipeline.on_commit is not None:
-        core.pipeline.on_commit()
+    core.wakeups.outbox()
     logger.info("digest of cooperative %s sent to %s operator(s)", cooperative_id, len(staff))
     return DigestResult("sent", start, end, len(staff))
 
 
-async def digest_command(core: Core, *, slug: str, mode: str, at: str | None) -> int:
+async def digest_command(core: Services, *, slug: str, mode: str, at: str | None) -> int:
     """`ascolto digest COOP --print|--send`: print the latest period's digest, or queue it once for the operators."""
-    now = datetime.fromisoformat(at) if at else core.pipeline.clock()
+    now = datetime.fromisoformat(at) if at else core.clock()
     if now.tzinfo is None:
         now = now.replace(tzinfo=core.translator.tz)
     async with core.sessions() as session:
@@ -180,14 +179,14 @@ async def digest_command(core: Core, *, slug: str, mode: str, at: str | None) ->
     return 0
 
 
-async def _is_busy(session: AsyncSession, citizen_id: int, now: datetime, core: Core) -> bool:
+async def _is_busy(session: AsyncSession, citizen_id: int, now: datetime, core: Services) -> bool:
     state = await conversations.load(session, citizen_id=citizen_id)
     if not state.is_active or state.flow_id == menu.FLOW_ID or state.updated_at is None:
         return False
-    return now - state.updated_at < core.pipeline.config.idle_timeout
+    return now - state.updated_at < timedelta(minutes=core.settings.conversation.idle_timeout_minutes)
 
 
-async def _ask_citizens(core: Core, now: datetime, kind: FollowUpKind, before: datetime, flow_id: str) -> int:
+async def _ask_citizens(core: Services, now: datetime, kind: FollowUpKind, before: datetime, flow_id: str) -> int:
     """Start a follow-up flow with each due citizen who is not in the middle of another conversation."""
     flow = core.engine.flows[flow_id]
     ctx = Context(now=now, gazetteer=core.gazetteer, categories=())
@@ -220,13 +219,13 @@ async def _ask_citizens(core: Core, now: datetime, kind: FollowUpKind, before: d
     return asked
 
 
-async def send_follow_ups(core: Core, now: datetime) -> int:
+async def send_follow_ups(core: Services, now: datetime) -> int:
     """"Is your request still needed?" N days after submission, if it is still open."""
     before = now - timedelta(days=core.settings.scheduler.follow_up_days)
     return await _ask_citizens(core, now, FollowUpKind.STILL_NEEDED, before, followup.STILL_NEEDED_ID)
 
 
-async def ask_satisfaction(core: Core, now: datetime) -> int:
+async def ask_satisfaction(core: Services, now: datetime) -> int:
     """"How did it go?" some hours after a need was resolved."""
     before = now - timedelta(hours=core.settings.scheduler.satisfaction_hours)
     return await _ask_citizens(core, now, FollowUpKind.SATISFACTION, before, followup.SATISFACTION_ID)
@@ -238,7 +237,7 @@ async def _labels(session: AsyncSession, need: Need, language: str) -> tuple[str
     return (category.name(language) if category else need.category_slug), (comune.name if comune else need.comune_istat)
 
 
-async def remind_unclaimed(core: Core, now: datetime) -> int:
+async def remind_unclaimed(core: Services, now: datetime) -> int:
     """Urgent needs nobody claimed: remind the cooperatives after H hours, tell the admins after H + E."""
     sched = core.settings.scheduler
     remind_after = timedelta(hours=sched.reminder_hours)
@@ -264,13 +263,13 @@ async def remind_unclaimed(core: Core, now: datetime) -> int:
             category, comune = await _labels(session, need, core.settings.app.language)
             hours = sched.reminder_hours + sched.escalation_hours
             reply = notifications.escalation(ticket=need.ticket, category=category, comune=comune, since=need.created_at, hours=hours)
-            await core.pipeline.operations.tell_admins(session, reply, now)
+            await core.notifier.tell_admins(session, reply, now)
             await routing.audit(session, actor="system", action="need_escalated", need_id=need.id, at=now)
             done += 1
     return done
 
 
-async def apply_retention(core: Core, now: datetime) -> int:
+async def apply_retention(core: Services, now: datetime) -> int:
     """Anonymise needs closed longer than `privacy.retention_days` (the period the privacy notice promises)."""
     before = now - timedelta(days=core.settings.privacy.retention_days)
     async with transaction(core.sessions) as session:

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from bot.app import Core
+from bot.core import Core
 from storage.db import is_sqlite
 
 logger = logging.getLogger(__name__)

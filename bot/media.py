@@ -27,7 +27,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dispatcher import wait_any
-from bot.pipeline import utc_now
+from bot.clock import utc_now
 from storage import media
 from storage.db import transaction
 

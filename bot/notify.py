@@ -1,7 +1,9 @@
-"""Messages nobody's inbound triggered (notifications, follow-ups, digests): rendered for the recipient, queued in the outbox."""
+"""The one writer of outbox rows: every message, reply or notification, rendered for its recipient and queued."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
@@ -10,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations import Reply, Translator
 from handlers import render_numbered, split_text, text_limit
-from storage import citizens, outbox
+from storage import citizens, needs, operators, outbox, staff
 from storage.models import Citizen, Operator
+
+logger = logging.getLogger(__name__)
 
 BUTTON_CHANNELS: Final = frozenset({"telegram"})
 """Channels that draw options as buttons; elsewhere a notification's text already says what to type,
@@ -57,6 +61,53 @@ class Attachment:
     content_type: str = "image/png"
 
 
+def rows_for(
+    translator: Translator,
+    *,
+    to: Recipient,
+    reply: Reply,
+    now: datetime,
+    conversation_version: int | None = None,
+    attachment: Attachment | None = None,
+    purge_recipient: bool = False,
+) -> list[dict[str, object]]:
+    """The outbox rows of one reply: rendered in the recipient's language, split to the channel's limit.
+
+    A reply to the recipient's own message (`conversation_version` given) keeps its options on
+    every channel, drawn as a numbered list where there are no buttons; a message nobody's
+    inbound triggered keeps them only where they are buttons.
+    """
+    rendered = translator.render(reply, to.language)
+    if attachment is not None and to.channel == CONSOLE:
+        # The console prints text only: show where the file is.
+        rendered = replace(rendered, text=f"{rendered.text}\n\n[{attachment.content_type}: {attachment.path}]")
+    options = tuple((o.payload, o.label) for o in rendered.options)
+    hint = rendered.number_hint
+    if to.channel not in BUTTON_CHANNELS and conversation_version is None:
+        options, hint = (), ""
+    # Text-only channels append the options as a numbered list: keep room for it.
+    room = max(MIN_PART_CHARS, text_limit(to.channel) - len(render_numbered("", options, hint)) - 2)
+    parts = split_text(rendered.text, room)
+    rows: list[dict[str, object]] = []
+    for index, part in enumerate(parts):
+        is_last = index == len(parts) - 1
+        row = outbox.row(
+            channel=to.channel,
+            recipient=to.external_id,
+            citizen_id=to.citizen_id,
+            text=part,
+            options=options if is_last else (),
+            number_hint=hint if is_last else "",
+            conversation_version=conversation_version,
+            now=now,
+            purge_recipient=purge_recipient,
+        )
+        if is_last and attachment is not None:
+            row.update(attachment_path=attachment.path, attachment_type=attachment.content_type)
+        rows.append(row)
+    return rows
+
+
 async def enqueue(
     session: AsyncSession,
     translator: Translator,
@@ -67,37 +118,62 @@ async def enqueue(
     conversation_version: int | None = None,
     attachment: Attachment | None = None,
 ) -> int:
-    """Render `reply` in the recipient's language and queue it (split to the channel's limit); returns rows written.
+    """Queue a message nobody's inbound triggered (notifications, follow-ups, digests); returns rows written.
+
+    `conversation_version`: the message asks a question of the conversation at that version
+    (a follow-up), so its options are kept as for a reply.
 
     A recipient given by chat identity alone (the admins of `[admin]`) is written to through
     the citizen row of that identity when there is one (`_with_citizen_row`).
     """
     to = await _with_citizen_row(session, to)
-    rendered = translator.render(reply, to.language)
-    if attachment is not None and to.channel == CONSOLE:
-        # The console prints text only: show where the file is.
-        rendered = replace(rendered, text=f"{rendered.text}\n\n[{attachment.content_type}: {attachment.path}]")
-    options = tuple((o.payload, o.label) for o in rendered.options)
-    hint = rendered.number_hint
-    if to.channel not in BUTTON_CHANNELS and conversation_version is None:
-        options, hint = (), ""
-    limit = text_limit(to.channel)
-    room = max(MIN_PART_CHARS, limit - len(render_numbered("", options, hint)) - 2)
-    parts = split_text(rendered.text, room)
-    for index, part in enumerate(parts):
-        is_last = index == len(parts) - 1
-        row = await outbox.enqueue(
-            session,
-            channel=to.channel,
-            recipient=to.external_id,
-            citizen_id=to.citizen_id,
-            text=part,
-            options=options if is_last else (),
-            number_hint=hint if is_last else "",
-            conversation_version=conversation_version,
-            now=now,
-        )
-        if is_last and attachment is not None:
-            row.attachment_path = attachment.path
-            row.attachment_type = attachment.content_type
-    return len(parts)
+    rows = rows_for(translator, to=to, reply=reply, now=now, conversation_version=conversation_version, attachment=attachment)
+    await outbox.enqueue_many(session, rows)
+    return len(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Admins:
+    """The admins of `[admin]`; `Notifier.tell_admins` adds those granted from the chat (`staff_role`)."""
+
+    recipients: tuple[Recipient, ...] = ()
+
+
+class Notifier:
+    """Who to tell about a change, and in which words: staff alerts, the citizen behind a need."""
+
+    def __init__(self, translator: Translator, admins: Admins = Admins()) -> None:
+        self.translator = translator
+        self.admins = admins
+
+    async def tell(self, session: AsyncSession, to: Recipient, reply: Reply, now: datetime, attachment: Attachment | None = None) -> int:
+        return await enqueue(session, self.translator, to=to, reply=reply, now=now, attachment=attachment)
+
+    async def tell_citizen_of(self, session: AsyncSession, need_id: str, reply: Reply, now: datetime) -> None:
+        """The citizen behind a need, unless their data was erased."""
+        citizen = await needs.citizen_of(session, need_id=need_id)
+        if citizen is not None:
+            await self.tell(session, Recipient.of_citizen(citizen), reply, now)
+
+    async def tell_operators(self, session: AsyncSession, cooperative_ids: Sequence[int], reply: Callable[[Operator], Reply], now: datetime, *, but: int | None = None) -> None:
+        """Each active operator of these cooperatives, in their own language (`reply` is built per operator)."""
+        for op in await operators.of_cooperatives(session, cooperative_ids=cooperative_ids):
+            if op.id != but:
+                await self.tell(session, Recipient.of_operator(op), reply(op), now)
+
+    async def tell_admins(self, session: AsyncSession, reply: Reply, now: datetime) -> None:
+        """Unrouted needs and escalations: the admins of `[admin]` and those granted from the chat, once each.
+
+        They are named by chat identity; `enqueue` finds each one's citizen row (language, and on
+        WhatsApp the 24-hour window, without which the alert would be held).
+        """
+        recipients = list(self.admins.recipients)
+        seen = {(r.channel, r.external_id) for r in recipients}
+        for row in await staff.granted_admins(session):
+            if (row.channel, row.external_id) not in seen:
+                seen.add((row.channel, row.external_id))
+                recipients.append(Recipient(row.channel, row.external_id))
+        if not recipients:
+            logger.warning("no admins: set [admin] in config.toml")
+        for admin in recipients:
+            await self.tell(session, admin, reply, now)

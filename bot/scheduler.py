@@ -14,10 +14,10 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.app import Core
+from bot.core import Core
 from bot.config import SchedulerSettings
 from bot.jobs import apply_retention, ask_satisfaction, remind_unclaimed, send_digest, send_follow_ups
-from bot.pipeline import utc_now
+from bot.clock import utc_now
 from bot.staff_jobs import finish_broadcasts, purge_erased
 from storage import cooperatives
 
@@ -130,8 +130,7 @@ class Scheduler:
         except Exception:
             logger.exception("job %s failed", job_id)
             return
-        if self.core.pipeline.on_commit is not None:
-            self.core.pipeline.on_commit()  # wakes the dispatcher for what the job queued
+        self.core.wakeups.outbox()  # wakes the dispatcher for what the job queued
 
     def shutdown(self) -> None:
         if self.aps.running:

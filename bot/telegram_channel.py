@@ -17,7 +17,7 @@ from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseRateLimiter, CallbackContext, TypeHandler
 
-from bot.app import Core
+from bot.core import Core
 from bot.channels import Channel
 from bot.config import ConfigError, TelegramSettings
 from bot.telegram_polling import Poller, PollPolicy
@@ -136,7 +136,7 @@ class TelegramIntake:
             raise error
 
     async def _on_update(self, update: Update, context: Context) -> None:
-        event = telegram.read_update(update, received_at=self.core.pipeline.clock())
+        event = telegram.read_update(update, received_at=self.core.clock())
         query = update.callback_query
         if query is not None:
             await telegram.answer_button(query)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from bot.app import Core
+from bot.core import Core
 from storage import outbox
 from storage.models import OutboxStatus
 

@@ -21,7 +21,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.app import Core
+from bot.core import Core
 from bot.channels import Channel, Task
 from bot.config import ConfigError, WhatsAppSettings
 from bot.media import MediaFetcher, MediaPolicy
@@ -84,7 +84,7 @@ async def build(core: Core) -> Channel:
         templates=templates,
         status_callback=settings.public_base_url + STATUS_PATH,
         limiter=limiter_for(settings.messages_per_second),
-        clock=core.pipeline.clock,
+        clock=core.clock,
         media_url=lambda outbox_id: (
             f"{settings.public_base_url}{FILES_PATH}/{outbox_id}/{file_signature(auth_token, outbox_id)}"
         ),
@@ -97,7 +97,7 @@ async def build(core: Core) -> Channel:
         # httpx logs every request's full URL at INFO; a media URL names the account and the message.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         fetcher = media_fetcher(core, media_http)
-        core.pipeline.on_media = fetcher.wake
+        core.wakeups.on_media(fetcher.wake)
         tasks.append(fetcher.run_forever)
 
     async def shutdown() -> None:
@@ -135,7 +135,7 @@ def media_fetcher(core: Core, http: httpx.AsyncClient) -> MediaFetcher:
             max_bytes=settings.media_max_bytes,
             max_attempts=settings.media_max_attempts,
         ),
-        clock=core.pipeline.clock,
+        clock=core.clock,
     )
 
 
@@ -148,7 +148,7 @@ def routes(
     clock: Callable[[], datetime] | None = None,
 ) -> list[BaseRoute]:
     """``POST /whatsapp`` (incoming messages) and ``POST /whatsapp/status`` (delivery status)."""
-    now = clock or core.pipeline.clock
+    now = clock or core.clock
 
     async def signed_form(request: Request) -> dict[str, str] | None:
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
@@ -193,8 +193,8 @@ def routes(
         except Exception as exc:
             logger.error("whatsapp: status of %s not stored (%s)", report.message_sid, type(exc).__name__)
             return Response(status_code=503)
-        if is_resent and core.pipeline.on_commit is not None:
-            core.pipeline.on_commit()
+        if is_resent:
+            core.wakeups.outbox()
         return Response(status_code=204)
 
     return [

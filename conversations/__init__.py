@@ -43,7 +43,6 @@ from conversations.effects import (
     CategoryRenamed,
     DigestRequested,
 )
-from conversations.admin import StaffCommand, parse_staff_command
 from conversations.period import parse_period
 from conversations.staff import (
     AuditEntry,
@@ -62,7 +61,8 @@ from conversations.engine import WORD_CHANNELS, Engine, command_name, is_explici
 from conversations.flow import Flow, FlowError, Step
 from conversations.i18n import Rendered, RenderedOption, Translator, compile_catalogs
 from conversations.messages import Inbound, Location, Media, MediaKind, Msg, Option, Reply
-from conversations.operator import OPERATOR_COMMANDS, OperatorCommand, parse_operator_command
+from conversations.command import Call, CommandSpec, Reads, Who
+from conversations.operator import OperatorCommand
 from conversations.ticket import compact_code, make_invite_code, make_ticket, normalize_ticket
 from conversations.types import (
     Answer,
@@ -86,6 +86,7 @@ __all__ = [
     "BroadcastRequested",
     "BroadcastsAccepted",
     "BroadcastsRefused",
+    "Call",
     "Category",
     "CategoryAdded",
     "CategoryDisabled",
@@ -94,6 +95,7 @@ __all__ = [
     "CategoryRenamed",
     "ChannelHealth",
     "CommandRefused",
+    "CommandSpec",
     "Comune",
     "ComuneLookup",
     "ConsentGiven",
@@ -131,7 +133,6 @@ __all__ = [
     "NeedSummary",
     "NeedView",
     "NoteAdded",
-    "OPERATOR_COMMANDS",
     "OperatorCommand",
     "OperatorEnrolled",
     "OperatorEntry",
@@ -141,6 +142,7 @@ __all__ = [
     "OptedOut",
     "Option",
     "Outcome",
+    "Reads",
     "Rendered",
     "RenderedOption",
     "Reply",
@@ -151,7 +153,6 @@ __all__ = [
     "RoleRevoked",
     "SatisfactionGiven",
     "Staff",
-    "StaffCommand",
     "StaffCommandUsed",
     "State",
     "Stats",
@@ -162,6 +163,7 @@ __all__ = [
     "Translator",
     "Turn",
     "WORD_CHANNELS",
+    "Who",
     "build_engine",
     "command_name",
     "compact_code",
@@ -172,7 +174,5 @@ __all__ = [
     "match_option",
     "normalize_ticket",
     "notifications",
-    "parse_operator_command",
     "parse_period",
-    "parse_staff_command",
 ]

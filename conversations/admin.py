@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Final
@@ -37,7 +36,8 @@ from conversations.coop_rules import (
     check_cron,
     timezone_named,
 )
-from conversations.engine import ArgsCheck, Builder, Engine, command_name
+from conversations.command import ArgsCheck, CommandSpec, Handler, Reads, Who
+from conversations.engine import Builder, Engine
 from conversations.flow import Ending, Flow, Parser, Prompt, Step, take_choice
 from conversations.messages import Inbound, Msg, Option, Reply
 from conversations.period import parse_period
@@ -50,39 +50,6 @@ CONFIRM_FLOW: Final = "conferma"
 BROADCAST_FLOW: Final = "annuncio"
 CATEGORY_FLOW: Final = "categoria"
 COOP_FLOW: Final = "cooperativa"
-STAFF_FLOWS: Final = frozenset({CONFIRM_FLOW, BROADCAST_FLOW, CATEGORY_FLOW, COOP_FLOW})
-"""Flows whose answers need the sender's role again (the pipeline reloads it for them)."""
-
-COMMANDS: Final = MappingProxyType(
-    {
-        "statistiche": ("statistiche", "stats", "statistics"),
-        "esporta": ("esporta", "export"),
-        "stato_sistema": ("stato_sistema", "sistema", "system"),
-        "audit": ("audit",),
-        "annuncio": ("annuncio", "broadcast"),
-        "nomina_admin": ("nomina_admin", "grant_admin"),
-        "revoca_admin": ("revoca_admin", "revoke_admin"),
-        "operatori": ("operatori", "operators"),
-        "revoca_operatore": ("revoca_operatore", "revoke_operator"),
-        "invito": ("invito", "invite"),
-        "cooperative": ("cooperative", "cooperatives"),
-        "cooperativa": ("cooperativa", "show_cooperative"),
-        "nuova_cooperativa": ("nuova_cooperativa", "add_cooperative"),
-        "modifica_cooperativa": ("modifica_cooperativa", "edit_cooperative"),
-        "disattiva_cooperativa": ("disattiva_cooperativa", "deactivate_cooperative"),
-        "categorie": ("categorie", "categories"),
-        "nuova_categoria": ("nuova_categoria", "add_category"),
-        "rinomina_categoria": ("rinomina_categoria", "rename_category"),
-        "sposta_categoria": ("sposta_categoria", "move_category"),
-        "disattiva_categoria": ("disattiva_categoria", "disable_category"),
-        "digest_ora": ("digest_ora", "digest_now"),
-    }
-)
-"""Each staff command and the names that call it; the first is the one shown in help and the audit log."""
-STAFF_ONLY_EXPORT: Final = frozenset({"esporta"})
-"""Commands operators may use too (limited to their cooperative, without personal fields)."""
-_BY_NAME: Final = {fold(alias): name for name, aliases in COMMANDS.items() for alias in aliases}
-
 CHANNELS: Final = frozenset({"telegram", "whatsapp", "console"})
 MAX_BROADCAST_CHARS: Final = 1000
 """Fits one WhatsApp body (1600) and one Telegram message after the greeting line."""
@@ -90,10 +57,6 @@ AUDIT_DEFAULT: Final = 20
 AUDIT_MAX: Final = 100
 CATEGORY_SLUG: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
 MAX_CATEGORY_NAME: Final = 80
-CATEGORY_COMMANDS: Final = frozenset({"categorie", "nuova_categoria", "rinomina_categoria", "sposta_categoria", "disattiva_categoria"})
-"""Commands that read the full category list (disabled ones too)."""
-COOP_DETAIL_COMMANDS: Final = frozenset({"cooperativa", "modifica_cooperativa", "disattiva_cooperativa"})
-"""Commands that read one cooperative in full (`Staff.cooperative`), named by their first argument."""
 COOP_FIELDS: Final = MappingProxyType(
     {
         "territorio": "territory",
@@ -113,39 +76,10 @@ COOP_FIELDS: Final = MappingProxyType(
 """`/modifica_cooperativa SLUG FIELD`: the words for each field that can be changed from the chat."""
 
 
-@dataclass(frozen=True, slots=True)
-class StaffCommand:
-    """``/esporta 2026-11-01 2026-11-30`` -> name="esporta", args=("2026-11-01", "2026-11-30")."""
-
-    name: str
-    args: tuple[str, ...] = ()
-
-
-def parse_staff_command(text: str, *, with_arguments: bool = False) -> StaffCommand | None:
-    """The staff command a message names, with its arguments, or None (so a citizen's turn loads nothing).
-
-    `with_arguments`: a plain first word followed by more words counts too (WhatsApp; see
-    `Engine.command_in` for when it really is the command).
-    """
-    name = command_name(text, with_arguments=with_arguments)
-    if name is None or name not in _BY_NAME:
-        return None
-    return StaffCommand(_BY_NAME[name], tuple(clean(text).lstrip("/").split()[1:]))
-
-
-def is_admin(inbound: Inbound, ctx: Context) -> bool:
-    return ctx.staff.is_admin
-
-
-def is_staff(inbound: Inbound, ctx: Context) -> bool:
-    return ctx.staff.role in {Role.ADMIN, Role.OPERATOR}
-
-
-def _cmd(b: Builder) -> StaffCommand:
-    assert b.inbound is not None
-    parsed = parse_staff_command(b.inbound.text or b.inbound.choice or "", with_arguments=True)
-    assert parsed is not None  # the engine dispatched on the same name
-    return parsed
+def _args(b: Builder) -> tuple[str, ...]:
+    """The words after the command's name, as `Engine.recognise` split them once."""
+    assert b.call is not None  # only handlers run by the engine read this
+    return b.call.args
 
 
 def _say(e: Engine, b: Builder, ctx: Context, msgid: str, **params: object) -> None:
@@ -288,7 +222,7 @@ def _cooperatives(e: Engine, b: Builder, ctx: Context) -> None:
 
 
 def _export(e: Engine, b: Builder, ctx: Context) -> None:
-    period = parse_period(_cmd(b).args, ctx.now)
+    period = parse_period(_args(b), ctx.now)
     if period is None:
         _say(e, b, ctx, "admin.usage_esporta")
         return
@@ -313,7 +247,7 @@ def _active_coop(args: tuple[str, ...], ctx: Context) -> CooperativeEntry | None
 
 
 def _invite(e: Engine, b: Builder, ctx: Context) -> None:
-    coop = _active_coop(_cmd(b).args, ctx)
+    coop = _active_coop(_args(b), ctx)
     if coop is None:
         _say(e, b, ctx, "admin.usage_invito")
         return
@@ -342,7 +276,7 @@ def _identity(args: tuple[str, ...]) -> tuple[str, str] | None:
 
 
 def _grant(e: Engine, b: Builder, ctx: Context) -> None:
-    who = _identity(_cmd(b).args)
+    who = _identity(_args(b))
     if who is None:
         _say(e, b, ctx, "admin.usage_nomina_admin")
         return
@@ -351,7 +285,7 @@ def _grant(e: Engine, b: Builder, ctx: Context) -> None:
 
 
 def _revoke(e: Engine, b: Builder, ctx: Context) -> None:
-    who = _identity(_cmd(b).args)
+    who = _identity(_args(b))
     if who is None:
         _say(e, b, ctx, "admin.usage_revoca_admin")
         return
@@ -365,7 +299,7 @@ def _active_operator(args: tuple[str, ...], ctx: Context) -> OperatorEntry | Non
 
 
 def _revoke_operator(e: Engine, b: Builder, ctx: Context) -> None:
-    op = _active_operator(_cmd(b).args, ctx)
+    op = _active_operator(_args(b), ctx)
     if op is None:
         _say(e, b, ctx, "admin.usage_revoca_operatore")
         return
@@ -395,7 +329,7 @@ def _audience(args: tuple[str, ...], ctx: Context) -> dict[str, object] | None:
 
 
 def _announce(e: Engine, b: Builder, ctx: Context) -> None:
-    answers = _audience(_cmd(b).args, ctx)
+    answers = _audience(_args(b), ctx)
     if answers is None:
         _say(e, b, ctx, "admin.usage_annuncio")
         return
@@ -454,6 +388,7 @@ def _confirmed_flow(
     summary: Prompt,
     done: Ending,
     known_msgids: set[str] | None,
+    reads: tuple[Reads, ...] = (),
 ) -> Flow:
     """An admin flow: its questions, then "Confermi?". Only "sì" from someone who is still an admin
     reaches `done` (the role may have been revoked while they were answering); "no" changes nothing."""
@@ -476,6 +411,8 @@ def _confirmed_flow(
         endings={"end.yes": yes, "end.no": _nothing},
         targets={"confirm": ("end.yes", "end.no")},
         known_msgids=known_msgids,
+        who=Who.ADMIN,
+        reads=reads,
     )
 
 
@@ -520,7 +457,9 @@ def build_broadcast(known_msgids: set[str] | None = None) -> Flow:
         next="confirm",
         help="admin.help_broadcast_text",
     )
-    return _confirmed_flow(BROADCAST_FLOW, 1, (text,), summary=_preview, done=_broadcast_send, known_msgids=known_msgids)
+    return _confirmed_flow(
+        BROADCAST_FLOW, 1, (text,), summary=_preview, done=_broadcast_send, known_msgids=known_msgids, reads=(Reads.AUDIENCE,)
+    )
 
 
 # --- categories and on-demand digests -------------------------------------------
@@ -557,7 +496,7 @@ def _category_new(e: Engine, b: Builder, ctx: Context) -> None:
 
 
 def _category_rename(e: Engine, b: Builder, ctx: Context) -> None:
-    args = _cmd(b).args
+    args = _args(b)
     cat = _category(ctx, args[0]) if len(args) == 1 else None
     if cat is None:
         _say(e, b, ctx, "admin.usage_rinomina_categoria")
@@ -575,7 +514,7 @@ def _move_target(args: tuple[str, ...], ctx: Context) -> tuple[CategoryEntry, in
 
 
 def _category_move(e: Engine, b: Builder, ctx: Context) -> None:
-    target = _move_target(_cmd(b).args, ctx)
+    target = _move_target(_args(b), ctx)
     if target is None:
         _say(e, b, ctx, "admin.usage_sposta_categoria", count=sum(1 for c in ctx.staff.categories if c.is_active))
         return
@@ -591,7 +530,7 @@ def _disable_target(args: tuple[str, ...], ctx: Context) -> CategoryEntry | None
 
 
 def _category_disable(e: Engine, b: Builder, ctx: Context) -> None:
-    cat = _disable_target(_cmd(b).args, ctx)
+    cat = _disable_target(_args(b), ctx)
     if cat is None:
         _say(e, b, ctx, "admin.usage_disattiva_categoria")
         return
@@ -665,11 +604,12 @@ def build_category(known_msgids: set[str] | None = None) -> Flow:
         summary=lambda a, ctx: Msg("admin.confirm", {"summary": _category_summary(a)}),
         done=_category_done,
         known_msgids=known_msgids,
+        reads=(Reads.CATEGORIES,),
     )
 
 
 def _digest_now(e: Engine, b: Builder, ctx: Context) -> None:
-    coop = _active_coop(_cmd(b).args, ctx)
+    coop = _active_coop(_args(b), ctx)
     if coop is None:
         _say(e, b, ctx, "admin.usage_digest_ora")
         return
@@ -735,7 +675,7 @@ def _coop_field(args: tuple[str, ...]) -> str | None:
 
 def _coop_edit(e: Engine, b: Builder, ctx: Context) -> None:
     coop = ctx.staff.cooperative
-    field = _coop_field(_cmd(b).args)
+    field = _coop_field(_args(b))
     if coop is None or field is None:
         _say(e, b, ctx, "admin.usage_modifica_cooperativa")
         return
@@ -970,66 +910,76 @@ def build_cooperative(known_msgids: set[str] | None = None) -> Flow:
         summary=lambda a, ctx: Msg("admin.confirm", {"summary": _coop_summary(a, ctx)}),
         done=_coop_done,
         known_msgids=known_msgids,
+        reads=(Reads.COOPERATIVES,),
     )
-
-
-HANDLERS: Final = MappingProxyType(
-    {
-        "statistiche": _stats,
-        "esporta": _export,
-        "stato_sistema": _system,
-        "audit": _audit,
-        "annuncio": _announce,
-        "nomina_admin": _grant,
-        "revoca_admin": _revoke,
-        "operatori": _operators,
-        "revoca_operatore": _revoke_operator,
-        "invito": _invite,
-        "cooperative": _cooperatives,
-        "categorie": _categories,
-        "nuova_categoria": _category_new,
-        "rinomina_categoria": _category_rename,
-        "sposta_categoria": _category_move,
-        "disattiva_categoria": _category_disable,
-        "digest_ora": _digest_now,
-        "cooperativa": _coop_show,
-        "nuova_cooperativa": _coop_new,
-        "modifica_cooperativa": _coop_edit,
-        "disattiva_cooperativa": _coop_disable,
-    }
-)
 
 
 def _one_arg(check: Callable[[tuple[str, ...], Context], object]) -> ArgsCheck:
     return lambda args, ctx: len(args) == 1 and bool(check(args, ctx))
 
 
-WORDS: Final[Mapping[str, ArgsCheck]] = MappingProxyType(
-    {
-        "statistiche": lambda args, ctx: parse_period(args, ctx.now) is not None,
-        "esporta": lambda args, ctx: parse_period(args, ctx.now) is not None,
-        "audit": lambda args, ctx: len(args) == 1 and args[0].isdigit(),
-        "annuncio": lambda args, ctx: _audience(args, ctx) is not None,
-        "nomina_admin": lambda args, ctx: _identity(args) is not None,
-        "revoca_admin": lambda args, ctx: _identity(args) is not None,
-        "revoca_operatore": lambda args, ctx: _active_operator(args, ctx) is not None,
-        "invito": lambda args, ctx: _active_coop(args, ctx) is not None,
-        "digest_ora": lambda args, ctx: _active_coop(args, ctx) is not None,
-        "cooperativa": _one_arg(lambda args, ctx: ctx.staff.cooperative),
-        "modifica_cooperativa": lambda args, ctx: ctx.staff.cooperative is not None and _coop_field(args) is not None,
-        "disattiva_cooperativa": _one_arg(lambda args, ctx: ctx.staff.cooperative and ctx.staff.cooperative.is_active),
-        "rinomina_categoria": _one_arg(lambda args, ctx: _category(ctx, args[0])),
-        "sposta_categoria": lambda args, ctx: _move_target(args, ctx) is not None,
-        "disattiva_categoria": lambda args, ctx: _disable_target(args, ctx) is not None,
-    }
+def _period_words(args: tuple[str, ...], ctx: Context) -> bool:
+    return parse_period(args, ctx.now) is not None
+
+
+def _admin(
+    name: str,
+    aliases: tuple[str, ...],
+    handler: Handler,
+    *,
+    words: ArgsCheck | None = None,
+    reads: tuple[Reads, ...] = (),
+    who: Who = Who.ADMIN,
+) -> CommandSpec:
+    return CommandSpec(name, handler, aliases=aliases, who=who, words=words, reads=frozenset(reads))
+
+
+SPECS: Final[tuple[CommandSpec, ...]] = (
+    _admin("statistiche", ("stats", "statistics"), _stats, words=_period_words, reads=(Reads.STATS,)),
+    _admin("esporta", ("export",), _export, words=_period_words, who=Who.STAFF),
+    _admin("stato_sistema", ("sistema", "system"), _system, reads=(Reads.SYSTEM,)),
+    _admin("audit", (), _audit, words=lambda args, ctx: len(args) == 1 and args[0].isdigit(), reads=(Reads.AUDIT,)),
+    _admin("annuncio", ("broadcast",), _announce, words=lambda args, ctx: _audience(args, ctx) is not None),
+    _admin("nomina_admin", ("grant_admin",), _grant, words=lambda args, ctx: _identity(args) is not None),
+    _admin("revoca_admin", ("revoke_admin",), _revoke, words=lambda args, ctx: _identity(args) is not None),
+    _admin("operatori", ("operators",), _operators, reads=(Reads.OPERATORS,)),
+    _admin(
+        "revoca_operatore",
+        ("revoke_operator",),
+        _revoke_operator,
+        words=lambda args, ctx: _active_operator(args, ctx) is not None,
+        reads=(Reads.OPERATORS,),
+    ),
+    _admin("invito", ("invite",), _invite, words=lambda args, ctx: _active_coop(args, ctx) is not None, reads=(Reads.COOPERATIVES,)),
+    _admin("cooperative", ("cooperatives",), _cooperatives, reads=(Reads.COOPERATIVES,)),
+    _admin("cooperativa", ("show_cooperative",), _coop_show, words=_one_arg(lambda args, ctx: ctx.staff.cooperative), reads=(Reads.COOPERATIVE,)),
+    _admin("nuova_cooperativa", ("add_cooperative",), _coop_new, reads=(Reads.COOPERATIVES,)),
+    _admin(
+        "modifica_cooperativa",
+        ("edit_cooperative",),
+        _coop_edit,
+        words=lambda args, ctx: ctx.staff.cooperative is not None and _coop_field(args) is not None,
+        reads=(Reads.COOPERATIVE,),
+    ),
+    _admin(
+        "disattiva_cooperativa",
+        ("deactivate_cooperative",),
+        _coop_disable,
+        words=_one_arg(lambda args, ctx: ctx.staff.cooperative and ctx.staff.cooperative.is_active),
+        reads=(Reads.COOPERATIVE,),
+    ),
+    _admin("categorie", ("categories",), _categories, reads=(Reads.CATEGORIES,)),
+    _admin("nuova_categoria", ("add_category",), _category_new, reads=(Reads.CATEGORIES,)),
+    _admin("rinomina_categoria", ("rename_category",), _category_rename, words=_one_arg(lambda args, ctx: _category(ctx, args[0])), reads=(Reads.CATEGORIES,)),
+    _admin("sposta_categoria", ("move_category",), _category_move, words=lambda args, ctx: _move_target(args, ctx) is not None, reads=(Reads.CATEGORIES,)),
+    _admin(
+        "disattiva_categoria",
+        ("disable_category",),
+        _category_disable,
+        words=lambda args, ctx: _disable_target(args, ctx) is not None,
+        reads=(Reads.CATEGORIES,),
+    ),
+    _admin("digest_ora", ("digest_now",), _digest_now, words=lambda args, ctx: _active_coop(args, ctx) is not None, reads=(Reads.COOPERATIVES,)),
 )
-"""On WhatsApp, the arguments each staff command accepts after its plain word ("esporta 2026-11");
-anything else after the word leaves the message to the conversation. Commands without arguments
-are not here: "categorie spesa salute" is a sentence."""
-
-
-def register(engine: Engine) -> None:
-    """Add the staff commands with their guards; a refused one is answered as an unknown command."""
-    for name, aliases in COMMANDS.items():
-        guard = is_staff if name in STAFF_ONLY_EXPORT else is_admin
-        engine.command(*aliases, allowed=guard, words=WORDS.get(name))(HANDLERS[name])
+"""Each staff command, whole. Without `words`, the plain word followed by more words is a sentence
+("categorie spesa salute"): only the "/" form takes arguments there."""

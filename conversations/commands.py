@@ -1,9 +1,11 @@
-"""Global commands, checked before the current step, and the assembled engine."""
+"""The global commands, each one spec, and the assembled engine."""
 
 from __future__ import annotations
 
-from conversations import admin, optout, rights
-from conversations import operator
+from typing import Final
+
+from conversations import admin, operator, optout, rights
+from conversations.command import CommandSpec
 from conversations.effects import RightsExercised
 from conversations.engine import Builder, Engine
 from conversations.flows import followup, intake, menu
@@ -11,9 +13,61 @@ from conversations.messages import Msg, Reply
 from conversations.types import Context
 
 
+def _start(e: Engine, b: Builder, ctx: Context) -> None:
+    if optout.wants_opt_in(b, ctx):
+        optout.opt_in(e, b, ctx)
+        return
+    if b.state.is_active and b.state.flow_id == intake.FLOW_ID:
+        b.replies.append(Reply(Msg("common.restarted")))
+    e.start(b, intake.FLOW_ID, ctx)
+
+
+def _stop(e: Engine, b: Builder, ctx: Context) -> None:
+    optout.opt_out(e, b, ctx)
+
+
+def _unstop(e: Engine, b: Builder, ctx: Context) -> None:
+    optout.opt_in(e, b, ctx)
+
+
+def _cancel(e: Engine, b: Builder, ctx: Context) -> None:
+    e.cancel(b, ctx)
+
+
+def _help(e: Engine, b: Builder, ctx: Context) -> None:
+    e.help(b, ctx)
+
+
+def _back(e: Engine, b: Builder, ctx: Context) -> None:
+    e.go_back(b, ctx)
+
+
+def _mine(e: Engine, b: Builder, ctx: Context) -> None:
+    b.effects.append(RightsExercised(right="accesso", at=ctx.now))
+    e.inform(b, ctx, menu.my_needs(ctx))
+
+
+def _privacy(e: Engine, b: Builder, ctx: Context) -> None:
+    b.effects.append(RightsExercised(right="informazione", at=ctx.now))
+    e.inform(b, ctx, menu.privacy_notice(ctx))
+
+
+SPECS: Final[tuple[CommandSpec, ...]] = (
+    CommandSpec("start", _start, aliases=("nuovo", "nuova", "inizia", "new")),
+    CommandSpec(optout.STOP_WORDS[0], _stop, aliases=optout.STOP_WORDS[1:], when=optout.has_keywords),
+    CommandSpec("unstop", _unstop, when=optout.has_keywords),
+    CommandSpec("annulla", _cancel, aliases=("cancel", "basta")),
+    CommandSpec("aiuto", _help, aliases=("help", "info")),
+    CommandSpec("indietro", _back, aliases=("back",)),
+    CommandSpec("miei", _mine, aliases=("mie", "mine")),
+    CommandSpec("privacy", _privacy),
+)
+"""Commands every citizen has, at any question (like PTB's fallbacks)."""
+
+
 def build_engine(known_msgids: set[str] | None = None) -> Engine:
     """The engine with every flow and command; `known_msgids` turns on catalog checks."""
-    engine = Engine(
+    return Engine(
         {
             f.id: f
             for f in (
@@ -31,48 +85,5 @@ def build_engine(known_msgids: set[str] | None = None) -> Engine:
         },
         home=menu.FLOW_ID,
         entry=intake.FLOW_ID,
+        commands=(*SPECS, *operator.SPECS, *rights.SPECS, *admin.SPECS),
     )
-
-    @engine.command("start", "nuovo", "nuova", "inizia", "new")
-    def _start(e: Engine, b: Builder, ctx: Context) -> None:
-        if optout.wants_opt_in(b, ctx):
-            optout.opt_in(e, b, ctx)
-            return
-        if b.state.is_active and b.state.flow_id == intake.FLOW_ID:
-            b.replies.append(Reply(Msg("common.restarted")))
-        e.start(b, intake.FLOW_ID, ctx)
-
-    @engine.command(*optout.STOP_WORDS, allowed=optout.has_keywords)
-    def _stop(e: Engine, b: Builder, ctx: Context) -> None:
-        optout.opt_out(e, b, ctx)
-
-    @engine.command("unstop", allowed=optout.has_keywords)
-    def _unstop(e: Engine, b: Builder, ctx: Context) -> None:
-        optout.opt_in(e, b, ctx)
-
-    @engine.command("annulla", "cancel", "basta")
-    def _cancel(e: Engine, b: Builder, ctx: Context) -> None:
-        e.cancel(b, ctx)
-
-    @engine.command("aiuto", "help", "info")
-    def _help(e: Engine, b: Builder, ctx: Context) -> None:
-        e.help(b, ctx)
-
-    @engine.command("indietro", "back")
-    def _back(e: Engine, b: Builder, ctx: Context) -> None:
-        e.go_back(b, ctx)
-
-    @engine.command("miei", "mie", "mine")
-    def _mine(e: Engine, b: Builder, ctx: Context) -> None:
-        b.effects.append(RightsExercised(right="accesso", at=ctx.now))
-        e.inform(b, ctx, menu.my_needs(ctx))
-
-    @engine.command("privacy")
-    def _privacy(e: Engine, b: Builder, ctx: Context) -> None:
-        b.effects.append(RightsExercised(right="informazione", at=ctx.now))
-        e.inform(b, ctx, menu.privacy_notice(ctx))
-
-    operator.register(engine)
-    rights.register(engine)
-    admin.register(engine)
-    return engine

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Final
@@ -11,6 +11,7 @@ from typing import Final
 from rapidfuzz import fuzz
 
 from conversations._text import clean, fold
+from conversations.command import Call, CommandSpec, Reads, Who
 from conversations.effects import (
     CommandRefused,
     ConversationCancelled,
@@ -39,6 +40,12 @@ MAX_TEXT_CHARS: Final = 4000
 MAX_COMMAND_CHARS: Final = 64
 """A command word longer than this is not a command (Telegram's own limit is 32)."""
 
+class Unrecognised:
+    """`Engine.step`'s default for `call`: recognise the message there (pure tests, tools)."""
+
+
+UNRECOGNISED: Final = Unrecognised()
+
 WORD_CHANNELS: Final = frozenset({"whatsapp"})
 """Channels where a command word followed by its arguments works without the "/" ("esporta 2026-11"):
 WhatsApp has no command menu and people type words. On Telegram and the console the "/" is at hand."""
@@ -51,60 +58,74 @@ class Builder:
     effects: list[Effect] = field(default_factory=list)
     budget: int = MAX_STEPS_PER_TURN
     inbound: Inbound | None = None
-    """The message being handled, for commands that read arguments (``/stato K7M-R4P risolta``)."""
-
-
-Command = Callable[["Engine", Builder, Context], None]
-Guard = Callable[[Inbound, Context], bool]
-"""Whether this sender may use a command now; a refused command is handled as if it were none."""
-ArgsCheck = Callable[[tuple[str, ...], Context], bool]
-"""Whether the words after a plain command word are really its arguments ("2026-11" for `esporta`)."""
+    call: Call | None = None
+    """The command being run, recognised once (`Engine.recognise`): its handler reads its arguments here."""
 
 
 class Engine:
     """Holds the flows and the global commands; `step` is its only entry point."""
 
-    def __init__(self, flows: Mapping[str, Flow], *, home: str, entry: str) -> None:
+    def __init__(
+        self, flows: Mapping[str, Flow], *, home: str, entry: str, commands: Iterable[CommandSpec] = ()
+    ) -> None:
         self.flows = dict(flows)
         self.home = home
         self.entry = entry
-        self.commands: dict[str, Command] = {}
-        self.guards: dict[str, Guard] = {}
-        self.word_checks: dict[str, ArgsCheck] = {}
-        self.needs_slash_alone: set[str] = set()
+        self.specs: dict[str, CommandSpec] = {}
+        """Every name and alias (folded) → its spec."""
+        for spec in commands:
+            self.add(spec)
 
     # --- public -----------------------------------------------------------
 
-    def command(
-        self, *names: str, allowed: Guard | None = None, alone: bool = True, words: ArgsCheck | None = None
-    ) -> Callable[[Command], Command]:
-        """Register a global command, checked before the current step (like PTB's fallbacks).
+    def add(self, spec: CommandSpec) -> None:
+        """Add a global command, checked before the current step (like PTB's fallbacks)."""
+        for name in spec.names:
+            key = fold(name)
+            if key in self.specs:
+                raise ValueError(f"command name {name!r} is taken by /{self.specs[key].name}")
+            self.specs[key] = spec
 
-        With `allowed`, a sender it refuses gets exactly what an unknown command gets (the
-        message goes to the current step), and a typed ``/command`` attempt emits
-        `CommandRefused` so the pipeline can log it. `alone=False`: the plain word by itself
-        is not the command (it is also an everyday word, like "stato"). `words`: on
-        `WORD_CHANNELS` the plain word followed by arguments this check accepts is the
-        command too, except while the conversation waits for the sender's own words
-        (see `Engine.command_in`).
+    @property
+    def commands(self) -> tuple[CommandSpec, ...]:
+        """Each command once, in the order added."""
+        return tuple(dict.fromkeys(self.specs.values()))
+
+    def recognise(self, inbound: Inbound) -> Call | None:
+        """The command a message names, with its arguments, or None: the one parse of a message as a command.
+
+        Whether it really is the command (a plain word followed by words, the sender's role) is
+        decided in `step` with the state and the data its spec `reads`, which `bot/` loads first.
         """
+        text = inbound.text or inbound.choice or ""
+        name = command_name(text, with_arguments=True)
+        spec = self.specs.get(name) if name is not None else None
+        if spec is None:
+            return None
+        rest = clean(text).lstrip("/").split(maxsplit=1)
+        after = rest[1] if len(rest) > 1 else ""
+        explicit = is_explicit_command(inbound)
+        if after and not explicit and inbound.channel not in WORD_CHANNELS:
+            return None  # a sentence that starts with a command's word: never the command here
+        return Call(
+            spec=spec,
+            args=tuple(after.split()),
+            rest=after,
+            explicit=explicit,
+            parsed=spec.parse(after) if spec.parse is not None else None,
+        )
 
-        def register(fn: Command) -> Command:
-            for name in names:
-                key = fold(name)
-                self.commands[key] = fn
-                if allowed is not None:
-                    self.guards[key] = allowed
-                if words is not None:
-                    self.word_checks[key] = words
-                if not alone:
-                    self.needs_slash_alone.add(key)
-            return fn
+    def flow_reads(self, state: State) -> tuple[Who, frozenset[Reads]]:
+        """Who may answer the flow in progress and what its questions read (staff flows)."""
+        flow = self.flows.get(state.flow_id or "") if state.is_active else None
+        if flow is None:
+            return Who.ANYONE, frozenset()
+        return flow.who, flow.reads
 
-        return register
-
-    def step(self, state: State, inbound: Inbound, ctx: Context) -> Turn:
+    def step(self, state: State, inbound: Inbound, ctx: Context, call: Call | None | Unrecognised = UNRECOGNISED) -> Turn:
+        """One turn; `call` is what `recognise` made of `inbound` (recognised here when not given)."""
         b = Builder(state=state, inbound=inbound)
+        b.call = self.recognise(inbound) if isinstance(call, Unrecognised) else call
         self._handle(b, inbound, ctx)
         if not b.replies:  # the contract: never silence
             self.prompt_current(b, ctx)
@@ -207,31 +228,28 @@ class Engine:
         if not self._run_command(b, inbound, ctx):
             self.start(b, self.home, ctx)
 
-    def command_in(self, b: Builder, inbound: Inbound, ctx: Context) -> str | None:
+    def command_in(self, b: Builder, ctx: Context) -> Call | None:
         """The command this message calls, or None: the rule for plain words lives here.
 
         A ``/command`` or a button always names its command. A plain word alone does too,
-        unless registered with ``alone=False``. A plain word followed by more words is a
-        command only on `WORD_CHANNELS`, only when the conversation is not waiting for the
-        sender's own words (a question without options, such as the description of a need),
-        and only when the command's `words` check accepts what follows. The sender's role is
-        checked afterwards by the guard, as for any command. So "stato di salute precario"
-        stays a description, and "stato K7M-R4P risolta" from an operator is a command.
+        unless its spec says ``alone=False``. A plain word followed by more words is a
+        command only on channels whose traits say so (WhatsApp), only when the conversation is
+        not waiting for the sender's own words (a question without options, such as the
+        description of a need), and only when the spec's `words` check accepts what follows.
+        The sender's role is checked afterwards, as for any command. So "stato di salute
+        precario" stays a description, and "stato K7M-R4P risolta" from an operator is a command.
         """
-        text = inbound.text or inbound.choice or ""
-        if is_explicit_command(inbound):
-            name = command_name(text)
-            return name if name in self.commands else None
-        name = command_name(text, with_arguments=True)
-        if name is None or name not in self.commands:
+        call, inbound = b.call, b.inbound
+        if call is None or inbound is None:
             return None
-        args = tuple(clean(text).split()[1:])
-        if not args:
-            return None if name in self.needs_slash_alone else name
-        check = self.word_checks.get(name)
+        if call.explicit:
+            return call
+        if not call.args:
+            return call if call.spec.alone else None
+        check = call.spec.words
         if check is None or inbound.channel not in WORD_CHANNELS or self._awaits_own_words(b, ctx):
             return None
-        return name if check(args, ctx) else None
+        return call if check(call.args, ctx) else None
 
     def _awaits_own_words(self, b: Builder, ctx: Context) -> bool:
         """The current question has no options: whatever the sender writes is their answer."""
@@ -239,15 +257,14 @@ class Engine:
         return here is not None and not _options(here[1], b.state.answers, ctx)
 
     def _run_command(self, b: Builder, inbound: Inbound, ctx: Context) -> bool:
-        name = self.command_in(b, inbound, ctx)
-        if name is None:
+        call = self.command_in(b, ctx)
+        if call is None:
             return False
-        guard = self.guards.get(name)
-        if guard is not None and not guard(inbound, ctx):
-            if is_explicit_command(inbound):
-                b.effects.append(CommandRefused(command=name))
+        if not call.spec.admits(inbound, ctx):
+            if call.explicit:
+                b.effects.append(CommandRefused(command=call.name))
             return False
-        self.commands[name](self, b, ctx)
+        call.spec.handler(self, b, ctx)
         return True
 
     def _attach(self, b: Builder, inbound: Inbound) -> None:

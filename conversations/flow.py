@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from conversations.command import Reads, Who
 from conversations.effects import Effect
 from conversations.messages import Msg, Option
 from conversations.types import Answer, Answers, Context, Outcome
@@ -83,6 +84,10 @@ class Flow:
     """Steps the citizen may correct from the summary."""
     summary: str | None = None
     """The step that shows the summary; corrections return to it."""
+    who: Who = Who.ANYONE
+    """Who may answer its questions: a staff flow has the sender's role looked up again each turn."""
+    reads: frozenset[Reads] = frozenset()
+    """What its questions read, loaded by `bot/reads` like a command's (e.g. the categories)."""
 
     @classmethod
     def build(
@@ -96,6 +101,8 @@ class Flow:
         summary: str | None = None,
         targets: Mapping[str, Iterable[str]] | None = None,
         known_msgids: Iterable[str] | None = None,
+        who: Who = Who.ANYONE,
+        reads: Iterable[Reads] = (),
     ) -> Flow:
         """Build and validate a flow.
 
@@ -157,6 +164,8 @@ class Flow:
             endings=dict(endings),
             editable=frozenset(editable),
             summary=summary,
+            who=who,
+            reads=frozenset(reads),
         )
 
 

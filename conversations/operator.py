@@ -8,15 +8,13 @@ from typing import Final
 
 from conversations._text import clean, fold
 from conversations.effects import NeedClaimed, NeedDeclined, NoteAdded, OperatorEnrolled, StatusChanged
-from conversations.engine import ArgsCheck, Builder, Engine, command_name
+from conversations.command import ArgsCheck, CommandSpec, Handler, Reads, Who
+from conversations.engine import Builder, Engine
 from conversations.messages import Inbound, Msg, Option, Reply
 from conversations.ticket import compact_code, normalize_ticket
 from conversations.types import Context, NeedView, OperatorView
 
 ENROL: Final = "operatore"
-DESK_COMMANDS: Final = frozenset({"richieste", "richiesta", "stato", "nota", "prendo", "declino"})
-OPERATOR_COMMANDS: Final = DESK_COMMANDS | {ENROL}
-"""Commands whose data the pipeline loads into `ctx.desk` (and only for them)."""
 
 MAX_NOTE_CHARS: Final = 1000
 NEW: Final = "nuova"
@@ -48,19 +46,6 @@ class OperatorCommand:
     code: str = ""
     arg: str = ""
     rest: str = ""
-
-
-def parse_operator_command(text: str, *, with_arguments: bool = False) -> OperatorCommand | None:
-    """The operator command a message (or button payload) names, with its arguments, or None.
-
-    `with_arguments`: a plain first word followed by more words counts too (WhatsApp; see
-    `Engine.command_in` for when it really is the command).
-    """
-    name = command_name(text, with_arguments=with_arguments)
-    if name not in OPERATOR_COMMANDS:
-        return None
-    parts = clean(text).lstrip("/").split(maxsplit=1)
-    return _with_arguments(name, parts[1] if len(parts) > 1 else "")
 
 
 def _with_arguments(name: str, rest: str) -> OperatorCommand:
@@ -95,11 +80,6 @@ def _take_status(tokens: list[str]) -> tuple[str, int]:
     return "", 0
 
 
-def is_operator(inbound: Inbound, ctx: Context) -> bool:
-    """Guard of the desk commands: an enrolled operator (the words alone need the "/", see `register`)."""
-    return ctx.desk.operator is not None
-
-
 def _words_for(name: str) -> ArgsCheck:
     """Plain words after a desk command are its arguments only when they name a need this
     operator may see ("stato K7M-R4P risolta"), so "stato di salute precario" stays text."""
@@ -130,30 +110,10 @@ def claim_options(ticket: str) -> tuple[Option, ...]:
     )
 
 
-def register(engine: Engine) -> None:
-    """Add the operator commands to the engine's global command table.
-
-    Alone, the words need the "/" or a button: "stato" and "richiesta" are also words of
-    the home menu, and "operatore" is what a citizen types to ask for a person.
-    """
-    engine.command(ENROL, alone=False, words=_words_for(ENROL))(_enrol)
-    for name, handler in (
-        ("richieste", _list),
-        ("richiesta", _detail),
-        ("prendo", _claim),
-        ("declino", _decline),
-        ("stato", _status),
-        ("nota", _note),
-    ):
-        engine.command(name, allowed=is_operator, alone=False, words=_words_for(name))(handler)
-
-
 def _command(b: Builder) -> OperatorCommand:
-    inbound = b.inbound
-    assert inbound is not None
-    parsed = parse_operator_command(inbound.text or inbound.choice or "", with_arguments=True)
-    assert parsed is not None  # the engine dispatched on the same name
-    return parsed
+    """The arguments as the spec's parser read them, once, when the engine recognised the command."""
+    assert b.call is not None and isinstance(b.call.parsed, OperatorCommand)
+    return b.call.parsed
 
 
 def _say(e: Engine, b: Builder, ctx: Context, msgid: str, **params: object) -> None:
@@ -385,3 +345,31 @@ def _note(e: Engine, b: Builder, ctx: Context) -> None:
         return
     b.effects.append(NoteAdded(need_id=need.id, ticket=need.ticket, operator_id=operator.id, text=text, at=ctx.now))
     _say(e, b, ctx, "op.note_added", ticket=need.ticket)
+
+
+def _desk(
+    name: str, handler: Handler, *, reads: tuple[Reads, ...] = (Reads.NEED,), who: Who = Who.OPERATOR
+) -> CommandSpec:
+    """A desk command. Alone, its word needs the "/" or a button: "stato" and "richiesta" are also
+    words of the home menu, and "operatore" is what a citizen types to ask for a person."""
+    return CommandSpec(
+        name,
+        handler,
+        who=who,
+        alone=False,
+        words=_words_for(name),
+        reads=frozenset(reads),
+        parse=lambda rest: _with_arguments(name, rest),
+    )
+
+
+SPECS: Final[tuple[CommandSpec, ...]] = (
+    _desk(ENROL, _enrol, reads=(Reads.INVITE,), who=Who.ANYONE),
+    _desk("richieste", _list, reads=(Reads.NEED_LIST,)),
+    _desk("richiesta", _detail, reads=(Reads.NEED, Reads.NEED_HISTORY)),
+    _desk("prendo", _claim, reads=(Reads.NEED, Reads.NEED_PHONE)),
+    _desk("declino", _decline),
+    _desk("stato", _status),
+    _desk("nota", _note),
+)
+"""The operator's commands; everyone may try `/operatore CODE`, the rest need an enrolled operator."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from conversations._text import clean, fold
+from conversations._text import fold
 from conversations.effects import (
     BroadcastsAccepted,
     BroadcastsRefused,
@@ -12,6 +12,7 @@ from conversations.effects import (
     LanguageChanged,
     RightsExercised,
 )
+from conversations.command import CommandSpec
 from conversations.engine import Builder, Engine
 from conversations.flow import Flow, Step
 from conversations.messages import Msg, Option, Reply
@@ -84,41 +85,44 @@ def build_language(known_msgids: set[str] | None = None) -> Flow:
     )
 
 
-def _argument(b: Builder) -> str:
-    inbound = b.inbound
-    text = clean((inbound.text or "") if inbound is not None else "")
-    parts = text.lstrip("/").split(maxsplit=1)
-    return fold(parts[1]) if len(parts) > 1 else ""
-
-
 def _language_named(wanted: str) -> str | None:
     """"en", "english", "inglese" -> "en"; None for anything else."""
     return next((o.payload for o in LANGUAGES if wanted and (wanted == o.payload or wanted in o.aliases)), None)
 
 
-def register(engine: Engine) -> None:
-    """Add the rights commands; everyone may use them, staff included (they are citizens too)."""
+def _erase_cmd(e: Engine, b: Builder, ctx: Context) -> None:
+    b.effects.append(RightsExercised(right="cancellazione_chiesta", at=ctx.now))
+    e.start(b, ERASE_FLOW, ctx)
 
-    @engine.command("cancella_dati", "cancellami", "erase_my_data")
-    def _erase_cmd(e: Engine, b: Builder, ctx: Context) -> None:
-        b.effects.append(RightsExercised(right="cancellazione_chiesta", at=ctx.now))
-        e.start(b, ERASE_FLOW, ctx)
 
-    @engine.command("lingua", "language", "lang", words=lambda args, ctx: len(args) == 1 and _language_named(fold(args[0])) is not None)
-    def _language_cmd(e: Engine, b: Builder, ctx: Context) -> None:
-        chosen = _language_named(_argument(b))
-        if chosen is None:
-            e.start(b, LANGUAGE_FLOW, ctx)
-            return
-        b.effects.extend((LanguageChanged(language=chosen, at=ctx.now), RightsExercised(right="lingua", at=ctx.now)))
-        e.inform(b, ctx, Reply(Msg("rights.language_set")))
+def _language_cmd(e: Engine, b: Builder, ctx: Context) -> None:
+    chosen = _language_named(fold(b.call.rest) if b.call is not None else "")
+    if chosen is None:
+        e.start(b, LANGUAGE_FLOW, ctx)
+        return
+    b.effects.extend((LanguageChanged(language=chosen, at=ctx.now), RightsExercised(right="lingua", at=ctx.now)))
+    e.inform(b, ctx, Reply(Msg("rights.language_set")))
 
-    @engine.command("stop_annunci", "noannunci", "stop_news")
-    def _stop_cmd(e: Engine, b: Builder, ctx: Context) -> None:
-        b.effects.extend((BroadcastsRefused(at=ctx.now), RightsExercised(right="annunci_no", at=ctx.now)))
-        e.inform(b, ctx, Reply(Msg("rights.broadcasts_stopped")))
 
-    @engine.command("ricevi_annunci", "siannunci")
-    def _resume_cmd(e: Engine, b: Builder, ctx: Context) -> None:
-        b.effects.extend((BroadcastsAccepted(at=ctx.now), RightsExercised(right="annunci_si", at=ctx.now)))
-        e.inform(b, ctx, Reply(Msg("rights.broadcasts_resumed")))
+def _stop_cmd(e: Engine, b: Builder, ctx: Context) -> None:
+    b.effects.extend((BroadcastsRefused(at=ctx.now), RightsExercised(right="annunci_no", at=ctx.now)))
+    e.inform(b, ctx, Reply(Msg("rights.broadcasts_stopped")))
+
+
+def _resume_cmd(e: Engine, b: Builder, ctx: Context) -> None:
+    b.effects.extend((BroadcastsAccepted(at=ctx.now), RightsExercised(right="annunci_si", at=ctx.now)))
+    e.inform(b, ctx, Reply(Msg("rights.broadcasts_resumed")))
+
+
+SPECS: Final[tuple[CommandSpec, ...]] = (
+    CommandSpec("cancella_dati", _erase_cmd, aliases=("cancellami", "erase_my_data")),
+    CommandSpec(
+        "lingua",
+        _language_cmd,
+        aliases=("language", "lang"),
+        words=lambda args, ctx: len(args) == 1 and _language_named(fold(args[0])) is not None,
+    ),
+    CommandSpec("stop_annunci", _stop_cmd, aliases=("noannunci", "stop_news")),
+    CommandSpec("ricevi_annunci", _resume_cmd, aliases=("siannunci",)),
+)
+"""The rights commands; everyone may use them, staff included (they are citizens too)."""

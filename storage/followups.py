@@ -73,3 +73,12 @@ async def anonymise(session: AsyncSession, *, closed_before: datetime, now: date
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def answer(session: AsyncSession, *, need_id: str, kind: FollowUpKind, answer: str, at: datetime) -> None:
+    """Record the citizen's answer to a follow-up message (the first 16 characters: a code, not prose)."""
+    await session.execute(
+        update(FollowUp)
+        .where(col(FollowUp.need_id) == need_id, col(FollowUp.kind) == kind)
+        .values(answered_at=at, answer=answer[:16])
+    )

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, update
 from sqlmodel import col, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations import NeedCreated
-from storage.models import Category, ComuneRow, FetchStatus, Need, NeedAttachment, NeedStatus, NeedStatusChange
+from storage.models import Category, Citizen, ComuneRow, FetchStatus, Need, NeedAttachment, NeedStatus, NeedStatusChange
 
 
 class TicketTaken(Exception):
@@ -89,3 +89,29 @@ async def listing(
         query = query.where(col(Need.created_at) >= since)
     result = await session.execute(query)
     return [(n, c, k) for n, c, k in result.all()]
+
+
+async def by_id(session: AsyncSession, *, need_id: str) -> Need | None:
+    return await session.get(Need, need_id)
+
+
+async def citizen_of(session: AsyncSession, *, need_id: str) -> Citizen | None:
+    """The citizen behind a need; None once their data was erased (the need keeps no link)."""
+    need = await session.get(Need, need_id)
+    if need is None or need.citizen_id is None:
+        return None
+    return await session.get(Citizen, need.citizen_id)
+
+
+async def labels(session: AsyncSession, *, comune_istat: str, category: str) -> tuple[ComuneRow, Category]:
+    """The comune and category rows a need names (both exist: foreign keys)."""
+    comune = await session.get(ComuneRow, comune_istat)
+    found = await session.get(Category, category)
+    assert comune is not None and found is not None
+    return comune, found
+
+
+async def rate(session: AsyncSession, *, need_id: str, score: int, comment: str | None) -> None:
+    await session.execute(
+        update(Need).where(col(Need.id) == need_id).values(satisfaction=score, satisfaction_comment=comment)
+    )

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.app import Core, build_core
 from bot.config import AdminSettings
-from bot.staff import report_broadcasts
+from bot.staff_jobs import report_broadcasts
 from conversations import Inbound
 from storage.db import transaction
 from storage.models import AuditLog, Broadcast, Citizen, OutboxMessage, StaffRole

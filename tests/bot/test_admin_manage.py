@@ -54,7 +54,7 @@ async def _offered(core: Core) -> list[str]:
 
 async def test_admin_adds_a_category_with_both_names_after_a_summary(core: Core) -> None:
     await send(core, "cit-1", "ciao")  # the pipeline has the categories cached now
-    assert core.pipeline._categories[1] is not None
+    assert core.pipeline.categories.is_loaded
     [ask] = await send(core, "boss", "/nuova_categoria")
     assert "slug" in ask
     [retry] = await send(core, "boss", "spesa")
@@ -69,7 +69,7 @@ async def test_admin_adds_a_category_with_both_names_after_a_summary(core: Core)
     cat = await _category(core, "mobilita")
     assert cat is not None and (cat.name_it, cat.name_en, cat.is_active) == ("Mobilità e trasporti pubblici", "Mobility and public transport", True)
     assert (await _offered(core))[-1] == "mobilita"
-    assert core.pipeline._categories[1] is None  # forgotten after the commit: the intake offers it at once
+    assert not core.pipeline.categories.is_loaded  # forgotten after the commit: the intake offers it at once
     assert [a.detail for a in await audits(core, "category_added")] == ["mobilita"]
 
 
@@ -160,7 +160,7 @@ async def test_admins_granted_in_the_chat_hear_about_unrouted_needs(core: Core) 
     await send(core, "boss", "/nomina_admin telegram 555")
     await send(core, "boss", "sì")
     async with core.sessions() as session:
-        await core.pipeline.operations.tell_admins(session, _unrouted(), core.pipeline.clock())
+        await core.notifier.tell_admins(session, _unrouted(), core.pipeline.clock())
         await session.commit()
         recipients = set((await session.execute(select(OutboxMessage.recipient).where(OutboxMessage.text.contains("K7M")))).scalars())  # type: ignore[attr-defined]
     assert recipients == {"boss", "555"}

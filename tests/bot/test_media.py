@@ -86,7 +86,7 @@ async def test_photo_is_stored_after_the_commit_without_credentials_past_the_red
 
 async def test_nothing_is_fetched_when_download_media_is_off(db_url: str, clock: FakeClock, tmp_path: Path) -> None:
     async with media_rig(db_url, clock, tmp_path, download_media=False) as rig:
-        assert rig.channel.tasks == [] and rig.core.pipeline.on_media is None
+        assert rig.channel.tasks == [] and not rig.core.wakeups.has_media_worker
         url, content_type = rig.fake.add_media(PHOTO)
         await report_with(rig, url, content_type)
         assert await media_fetcher(rig.core, rig.http).flush() == 0  # nothing was queued

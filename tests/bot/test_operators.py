@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.app import Core
-from bot.operations import Admins
+from bot.notify import Admins
 from bot.notify import Recipient
 from storage import operators
 from storage.db import transaction
@@ -130,7 +130,7 @@ async def test_operator_chat_from_notification_to_resolution(core: Core, clock: 
 
 
 async def test_decline_removes_the_need_and_the_last_decline_tells_the_admins(core: Core, clock: FakeClock) -> None:
-    core.pipeline.operations.admins = Admins((Recipient("test", "admin"),))
+    core.notifier.admins = Admins((Recipient("test", "admin"),))
     coop = await add_coop(core, "cantiere", comuni=(RAVENNA,))
     await add_operator(core, coop, "lucia")
     await run_intake(core, clock, sender="anna")
@@ -144,7 +144,7 @@ async def test_decline_removes_the_need_and_the_last_decline_tells_the_admins(co
 
 
 async def test_need_no_cooperative_covers_goes_to_the_admins(core: Core, clock: FakeClock) -> None:
-    core.pipeline.operations.admins = Admins((Recipient("test", "admin"), Recipient("console", "capo")))
+    core.notifier.admins = Admins((Recipient("test", "admin"), Recipient("console", "capo")))
     await add_coop(core, "lavoro", categories=("lavoro",), comuni=(RAVENNA,))
     await run_intake(core, clock, sender="anna")
     t = (await the_need(core)).ticket

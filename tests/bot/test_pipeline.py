@@ -176,7 +176,7 @@ async def test_a_reply_longer_than_the_channel_allows_is_split_on_lines(core: Co
 
     long_reply = Reply(Msg("needs.list", {"items": tuple(Msg("status.nuova") for _ in range(600))}))
     original = core.engine.step
-    core.engine.step = lambda state, event, ctx: Turn(state=state, replies=(long_reply,), effects=())  # type: ignore[method-assign]
+    core.engine.step = lambda state, event, ctx, call=None: Turn(state=state, replies=(long_reply,), effects=())  # type: ignore[method-assign]
     try:
         await core.pipeline.handle(Inbound(channel="whatsapp", external_id="w1", sender="+39333", received_at=clock.now, text="x"))
     finally:

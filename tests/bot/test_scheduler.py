@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.app import Core, build_core
 from bot.jobs import apply_retention, ask_satisfaction, latest_period, remind_unclaimed, send_digest, send_follow_ups
 from bot.notify import Recipient
-from bot.operations import Admins
+from bot.notify import Admins
 from bot.scheduler import JOBS, Scheduler
 from bot.config import SchedulerSettings
 from conversations import Translator
@@ -252,7 +252,7 @@ async def test_satisfaction_is_asked_after_resolution_and_recorded(core: Core, c
 
 
 async def test_urgent_unclaimed_need_is_reminded_then_escalated(core: Core) -> None:
-    core.pipeline.operations.admins = Admins((Recipient("test", "admin"),))
+    core.notifier.admins = Admins((Recipient("test", "admin"),))
     coop = await add_coop(core, "cantiere", comuni=(RAVENNA,))
     await add_operator(core, coop, "lucia")
     need = await add_need(core, cooperative_ids=(coop,), urgency="alta", at=START)

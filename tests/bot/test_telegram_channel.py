@@ -28,7 +28,7 @@ from bot.dispatcher import Dispatcher
 from bot.telegram_channel import COMMANDS, Webhook, build, webhook_of
 from bot.telegram_polling import PollPolicy
 from bot.web import build_web_app
-from conversations import Msg, Option, Reply, State, Turn, command_name
+from conversations import Msg, Option, Reads, Reply, State, Turn, Who, command_name
 from storage import outbox
 from storage.db import transaction
 from storage.models import Citizen, InboundEvent, Need, NeedAttachment, OutboxMessage, OutboxStatus
@@ -567,7 +567,13 @@ class LongReplyEngine:
     def __init__(self, size: int) -> None:
         self.size = size
 
-    def step(self, state: State, inbound: Any, ctx: Any) -> Turn:
+    def recognise(self, inbound: Any) -> None:
+        return None
+
+    def flow_reads(self, state: State) -> tuple[Who, frozenset[Reads]]:
+        return Who.ANYONE, frozenset()
+
+    def step(self, state: State, inbound: Any, ctx: Any, call: Any = None) -> Turn:
         line = "Perché è così? 😀 Ecco un riassunto molto lungo della tua richiesta, riga per riga."
         text = "\n".join(f"{i}. {line}" for i in range(self.size))
         options = (Option("si", "Sì"), Option("no", "No"))

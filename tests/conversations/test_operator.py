@@ -12,13 +12,14 @@ from conversations import (
     Context,
     Desk,
     Engine,
+    Inbound,
     InviteView,
     NeedClaimed,
     NeedView,
     OperatorEnrolled,
     OperatorView,
     StatusChanged,
-    parse_operator_command,
+    build_engine,
 )
 from conversations.operator import OperatorCommand
 from tests.helpers.clock import START
@@ -40,7 +41,8 @@ from tests.helpers.transcript import Chat
     ],
 )
 def test_operator_commands_are_parsed_with_their_arguments(text: str, expected: OperatorCommand | None) -> None:
-    assert parse_operator_command(text) == expected
+    call = build_engine().recognise(Inbound(channel="test", external_id="1", sender="lucia", received_at=START, text=text))
+    assert (call.parsed if call is not None else None) == expected
 
 
 OP = OperatorView(id=3, cooperative_id=1, cooperative_name="Il Cantiere", role="operatore")

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.dispatcher import Dispatcher
-from bot.pipeline import utc_now
+from bot.clock import utc_now
 from handlers import Outgoing
 from storage import outbox
 from storage.db import create_engine, session_factory, transaction

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.app import build_core
 from bot.config import DispatcherSettings, TelegramSettings
-from bot.pipeline import utc_now
+from bot.clock import utc_now
 from bot.telegram_channel import build
 from storage import outbox
 from storage.db import transaction

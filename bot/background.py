@@ -1,0 +1,63 @@
+"""Work started after a commit (an on-demand digest, a media sweep), kept until it ends."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+logger = logging.getLogger(__name__)
+
+
+class Background:
+    """Tasks nobody awaits inline; `drain` waits for them (tests, shutdown)."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    def spawn(self, work: Awaitable[object]) -> None:
+        task: asyncio.Task[object] = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def later(self, work: Callable[[], Awaitable[object]]) -> Callable[[], None]:
+        """`work` started in the background when the returned callable runs (after a commit)."""
+        return lambda: self.spawn(work())
+
+    def _done(self, task: asyncio.Task[object]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("background work after a commit failed: %s", type(task.exception()).__name__)
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
+
+
+class Wakeups:
+    """Who to wake after a commit: the dispatcher for new outbox rows, the media fetcher for downloads.
+
+    Workers subscribe when they are built; the pipeline and the jobs only say what happened.
+    """
+
+    def __init__(self) -> None:
+        self._outbox: list[Callable[[], None]] = []
+        self._media: list[Callable[[], None]] = []
+
+    def on_outbox(self, wake: Callable[[], None]) -> None:
+        self._outbox.append(wake)
+
+    def on_media(self, wake: Callable[[], None]) -> None:
+        self._media.append(wake)
+
+    def outbox(self) -> None:
+        for wake in self._outbox:
+            wake()
+
+    def media(self) -> None:
+        for wake in self._media:
+            wake()
+
+    @property
+    def has_media_worker(self) -> bool:
+        return bool(self._media)

@@ -1,0 +1,63 @@
+"""What entry points share, built once by `bot.app.build_core` and passed down; nothing is rewired later."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.background import Background, Wakeups
+from bot.clock import utc_now
+from bot.config import Settings
+from bot.dispatcher import Dispatcher, RetryPolicy
+from bot.notify import Notifier
+from bot.pipeline import Pipeline
+from conversations import Engine, Gazetteer, Translator
+from handlers import Sender
+
+
+@dataclass(slots=True)
+class Services:
+    """Database, texts, engine, clock and the after-commit plumbing: what jobs need (no pipeline)."""
+
+    settings: Settings
+    db: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    gazetteer: Gazetteer
+    translator: Translator
+    engine: Engine
+    clock: Callable[[], datetime]
+    notifier: Notifier
+    """Alerts to admins, operators and the citizen behind a need (`bot.notify`)."""
+    wakeups: Wakeups
+    """Jobs and channels say here that they queued outbox rows or downloads."""
+    background: Background
+
+    def dispatcher(self, senders: Mapping[str, Sender], *, clock: Callable[[], datetime] = utc_now) -> Dispatcher:
+        d = self.settings.dispatcher
+        return Dispatcher(
+            self.sessions,
+            senders,
+            policy=RetryPolicy(max_attempts=d.max_attempts, base=d.backoff_base_seconds, cap=d.backoff_max_seconds),
+            batch_size=d.batch_size,
+            lease=timedelta(seconds=d.lease_seconds),
+            idle_poll=d.idle_poll_seconds,
+            clock=clock,
+            wakeups=self.wakeups,
+        )
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+@dataclass(slots=True)
+class Core(Services):
+    """Services and the pipeline: what channels and the console need."""
+
+    pipeline: Pipeline
+
+    @classmethod
+    def of(cls, services: Services, pipeline: Pipeline) -> Core:
+        return cls(**{f.name: getattr(services, f.name) for f in fields(Services)}, pipeline=pipeline)

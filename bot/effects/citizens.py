@@ -1,0 +1,91 @@
+"""A citizen's own effects: consent, opting out and in, language, announcements, data rights, erasure."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from bot.background import Background
+from bot.effects.base import Applying, Handler
+from conversations import (
+    BroadcastsAccepted,
+    BroadcastsRefused,
+    ConsentGiven,
+    ConsentRefused,
+    ConversationCancelled,
+    ConversationExpired,
+    DataErasureRequested,
+    HelpOffered,
+    LanguageChanged,
+    OptedIn,
+    OptedOut,
+    RightsExercised,
+)
+from storage import erasure, routing
+
+logger = logging.getLogger(__name__)
+
+LANGUAGES: Final = ("it", "en")
+
+
+class CitizenEffects:
+    """`sweep` deletes the downloaded media an erasure left without a row, in the background after the commit."""
+
+    def __init__(self, background: Background, sweep: Callable[[], Awaitable[object]] | None = None) -> None:
+        self.background = background
+        self.sweep = sweep
+
+    def handlers(self) -> tuple[Handler[Any], ...]:
+        return (
+            Handler(ConsentGiven, self.consent),
+            Handler(OptedOut, self.opted_out),
+            Handler(OptedIn, self.opted_in),
+            Handler(LanguageChanged, self.language),
+            Handler(BroadcastsRefused, self.broadcasts_refused),
+            Handler(BroadcastsAccepted, self.broadcasts_accepted),
+            Handler(RightsExercised, self.rights),
+            Handler(DataErasureRequested, self.erase),
+            # Facts about the conversation itself: logged with ids only, nothing to store.
+            Handler(ConsentRefused, noted),
+            Handler(ConversationCancelled, noted),
+            Handler(ConversationExpired, noted),
+            Handler(HelpOffered, noted),
+        )
+
+    async def consent(self, a: Applying, effect: ConsentGiven) -> None:
+        a.citizen.consent_version = effect.notice_version
+        a.citizen.consent_at = effect.at
+
+    async def opted_out(self, a: Applying, effect: OptedOut) -> None:
+        a.citizen.opted_out_at = effect.at
+        logger.info("citizen %s opted out", a.citizen_id)
+
+    async def opted_in(self, a: Applying, effect: OptedIn) -> None:
+        a.citizen.opted_out_at = None
+        logger.info("citizen %s opted back in", a.citizen_id)
+
+    async def language(self, a: Applying, effect: LanguageChanged) -> None:
+        if effect.language in LANGUAGES:
+            a.citizen.language = effect.language
+
+    async def broadcasts_refused(self, a: Applying, effect: BroadcastsRefused) -> None:
+        a.citizen.broadcasts_refused_at = effect.at
+
+    async def broadcasts_accepted(self, a: Applying, effect: BroadcastsAccepted) -> None:
+        a.citizen.broadcasts_refused_at = None
+
+    async def rights(self, a: Applying, effect: RightsExercised) -> None:
+        await routing.audit(a.session, actor=f"citizen:{a.citizen_id}", action="data_rights", detail=effect.right, at=effect.at)
+
+    async def erase(self, a: Applying, effect: DataErasureRequested) -> None:
+        count = await erasure.erase_citizen(a.session, citizen=a.citizen, now=effect.at)
+        await routing.audit(a.session, actor=f"citizen:{a.citizen_id}", action="data_erased", detail=str(count), at=effect.at)
+        logger.info("citizen %s erased their data (%s need(s))", a.citizen_id, count)
+        if self.sweep is not None:
+            # The rows naming the downloaded copies are gone with the commit: the files go after it.
+            a.after_commit(self.background.later(self.sweep))
+
+
+async def noted(a: Applying, effect: object) -> None:
+    logger.info("effect %s for citizen %s", type(effect).__name__, a.citizen_id)

@@ -1,0 +1,40 @@
+"""Operators joining with an invite, and commands tried by someone who may not use them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.effects.base import Applying, Conflict, Handler
+from conversations import CommandRefused, OperatorEnrolled
+from storage import operators, routing
+
+logger = logging.getLogger(__name__)
+
+
+def handlers() -> tuple[Handler[Any], ...]:
+    return (Handler(OperatorEnrolled, enrolled), Handler(CommandRefused, refused))
+
+
+async def enrolled(a: Applying, effect: OperatorEnrolled) -> None:
+    citizen = a.citizen
+    op = await operators.enrol(
+        a.session,
+        cooperative_id=effect.cooperative_id,
+        channel=citizen.channel,
+        external_id=citizen.external_id,
+        citizen_id=citizen.id,
+        role=effect.role,
+        language=citizen.language,
+        now=effect.at,
+    )
+    assert op.id is not None
+    if not await operators.use_invite(a.session, code=effect.invite_code, operator_id=op.id, now=effect.at):
+        raise Conflict("invite used meanwhile")
+    await routing.audit(a.session, actor=f"operator:{op.id}", action="operator_enrolled", cooperative_id=effect.cooperative_id, at=effect.at)
+    logger.info("operator %s enrolled in cooperative %s", op.id, effect.cooperative_id)
+
+
+async def refused(a: Applying, effect: CommandRefused) -> None:
+    logger.warning("citizen %s tried command %s", a.citizen_id, effect.command)
+    await routing.audit(a.session, actor=f"citizen:{a.citizen_id}", action="command_refused", detail=effect.command, at=a.now)

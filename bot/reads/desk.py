@@ -1,0 +1,121 @@
+"""What operator commands read: an invite, a page of open needs, one need as this operator may see it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.reads.reading import Reading
+from conversations import Context, HistoryItem, InviteView, NeedView, OperatorCommand, Reads
+from conversations.ticket import compact_code
+from storage import cooperatives, operators, routing
+from storage.models import AssignmentStatus, Category, ComuneRow, Need
+
+MAX_PAGE = 10_000
+
+
+def _command(r: Reading) -> OperatorCommand:
+    parsed = r.call.parsed if r.call is not None else None
+    return parsed if isinstance(parsed, OperatorCommand) else OperatorCommand("")
+
+
+async def invite(r: Reading, ctx: Context) -> Context:
+    code = _command(r).code
+    if not code:
+        return ctx
+    hit = await operators.invite_with_cooperative(r.session, code=compact_code(code))
+    if hit is None:
+        return ctx
+    inv, coop = hit
+    assert coop.id is not None
+    view = InviteView(
+        code=inv.code,
+        cooperative_id=coop.id,
+        cooperative_name=coop.name,
+        role=inv.role,
+        expires_at=inv.expires_at,
+        is_used=inv.used_at is not None,
+    )
+    return replace(ctx, desk=replace(ctx.desk, invite=view))
+
+
+async def need_list(r: Reading, ctx: Context) -> Context:
+    operator = ctx.desk.operator
+    assert operator is not None  # the source admits operators only
+    arg = _command(r).arg
+    page = int(arg) if arg.isdigit() and 0 < int(arg) < MAX_PAGE else 1
+    total, rows = await routing.open_needs(
+        r.session, cooperative_id=operator.cooperative_id, offset=(page - 1) * r.page_size, limit=r.page_size
+    )
+    items = tuple(
+        _need_view(n, comune, category, r.sender.language, is_ours=n.claimed_by_cooperative_id == operator.cooperative_id)
+        for n, comune, category in rows
+    )
+    return replace(ctx, desk=replace(ctx.desk, open_needs=items, open_total=total, page=page))
+
+
+async def need(r: Reading, ctx: Context) -> Context:
+    """The need the ticket names, only when routed to or claimed by this operator's cooperative.
+
+    The phone is shown only to the cooperative that holds the need, or in the reply to a
+    winning claim (`Reads.NEED_PHONE`).
+    """
+    operator = ctx.desk.operator
+    assert operator is not None
+    code = _command(r).code
+    row = await routing.by_ticket(r.session, ticket=code) if code else None
+    if row is None:
+        return ctx
+    is_ours = row.claimed_by_cooperative_id == operator.cooperative_id
+    offered = await routing.assignment_status(r.session, need_id=row.id, cooperative_id=operator.cooperative_id)
+    if not is_ours and offered is None:
+        return ctx
+    comune, category = await routing.comune_and_category(r.session, need=row)
+    claimed_by = None
+    if row.claimed_by_cooperative_id is not None:
+        names = await cooperatives.names(r.session, ids=[row.claimed_by_cooperative_id])
+        claimed_by = names.get(row.claimed_by_cooperative_id)
+    history: tuple[HistoryItem, ...] = ()
+    if Reads.NEED_HISTORY in r.reads:
+        history = tuple(HistoryItem(at, status, note) for at, status, note in await routing.history(r.session, need_id=row.id))
+    view = _need_view(
+        row,
+        comune,
+        category,
+        r.sender.language,
+        is_ours=is_ours,
+        is_offered=offered == AssignmentStatus.ROUTED,
+        claimed_by=claimed_by,
+        history=history,
+        show_phone=is_ours or Reads.NEED_PHONE in r.reads,
+    )
+    return replace(ctx, desk=replace(ctx.desk, need=view))
+
+
+def _need_view(
+    need: Need,
+    comune: ComuneRow,
+    category: Category,
+    language: str,
+    *,
+    is_ours: bool,
+    is_offered: bool = False,
+    claimed_by: str | None = None,
+    history: tuple[HistoryItem, ...] = (),
+    show_phone: bool = False,
+) -> NeedView:
+    return NeedView(
+        id=need.id,
+        ticket=need.ticket,
+        category_label=category.name(language),
+        comune_name=comune.name,
+        urgency=need.urgency,
+        status=need.status,
+        description=need.description,
+        created_at=need.created_at,
+        contact_method=need.contact_method,
+        contact_phone=need.contact_phone if show_phone else None,
+        claimed_by=claimed_by,
+        is_ours=is_ours,
+        is_offered=is_offered,
+        history=history,
+    )

@@ -1,0 +1,29 @@
+"""The one argument every loader gets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.roles import Sender
+from conversations import Call, Inbound, Reads, State
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a loader may look at: the message, its command, the conversation, the sender."""
+
+    session: AsyncSession
+    event: Inbound
+    state: State
+    call: Call | None
+    reads: frozenset[Reads]
+    sender: Sender
+    now: datetime
+    page_size: int
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        return self.call.args if self.call is not None else ()
