@@ -61,3 +61,13 @@ class Wakeups:
     @property
     def has_media_worker(self) -> bool:
         return bool(self._media)
+
+
+async def wait_any(*events: asyncio.Event, timeout: float) -> None:
+    """Until the first of `events` is set or `timeout` passes: the idle wait of the background loops."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

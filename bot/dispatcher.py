@@ -10,16 +10,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
-from sqlmodel import col
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import Wakeups
+from bot.inflight import InFlight
 from bot.clock import utc_now
 from handlers import Held, Outgoing, Rejected, SendError, Sender, Throttled, Unreachable, Unsubscribed
-from storage import delivery, erasure, outbox
+from storage import citizens, delivery, erasure, outbox
 from storage.db import transaction
-from storage.models import Citizen, OutboxMessage
+from storage.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +141,7 @@ class Dispatcher:
         database. At most `max_in_flight` rows are claimed and unsettled at a time: that bounds
         what a crash leaves leased, and keeps each claimed row's send well inside its lease.
         """
-        state = _Pipeline(self.max_in_flight)
+        state = InFlight(self.max_in_flight)
         committer = asyncio.create_task(self._commit_marks(state), name="dispatcher-marks")
         half = max(1, min(self.batch_size, self.max_in_flight) // 2)
         more_due = woken = True
@@ -173,7 +172,7 @@ class Dispatcher:
             state.marked.set()
             await committer
 
-    async def _start_chats(self, state: _Pipeline, limit: int) -> int:
+    async def _start_chats(self, state: InFlight, limit: int) -> int:
         now = self.clock()
         async with transaction(self.sessions) as session:
             rows = await outbox.claim_batch(session, channels=list(self.senders), now=now, limit=limit, lease=self.lease)
@@ -189,7 +188,7 @@ class Dispatcher:
         return len(rows)
 
     async def _pipelined_chat(
-        self, state: _Pipeline, rows: list[OutboxMessage], contacts: Mapping[int, delivery.Contact]
+        self, state: InFlight, rows: list[OutboxMessage], contacts: Mapping[int, delivery.Contact]
     ) -> None:
         sent: list[tuple[int, str | None]] = []
         try:
@@ -204,7 +203,7 @@ class Dispatcher:
             state.marked.set()
             state.changed.set()
 
-    async def _commit_marks(self, state: _Pipeline) -> None:
+    async def _commit_marks(self, state: InFlight) -> None:
         """One commit for whatever was sent since the last one (group commit), until closed and drained."""
         while True:
             if not state.marks:
@@ -295,7 +294,7 @@ class Dispatcher:
                 if code is not None:  # the provider's own code on the row that met it (Twilio 21610)
                     await outbox.fail(session, message_id=row.id, error=reason, error_code=str(code))
                 await outbox.fail_recipient(session, channel=row.channel, recipient=row.recipient, error=reason)
-                await _mark_unreachable(session, row, now=now, is_opt_out=isinstance(exc, Unsubscribed))
+                await citizens.mark_unreachable(session, citizen_id=row.citizen_id, now=now, is_opt_out=isinstance(exc, Unsubscribed))
                 logger.warning("outbox %s: recipient unreachable, pending messages failed", row.id)
             elif isinstance(exc, Rejected) or row.attempts + 1 >= self.policy.max_attempts:
                 code = str(exc.code) if isinstance(exc, Rejected) else None
@@ -307,46 +306,6 @@ class Dispatcher:
                 logger.warning("outbox %s: %s, retrying in %.1fs", row.id, reason, delay)
 
 
-class _Pipeline:
-    """What `run_forever` has claimed and not yet settled."""
-
-    def __init__(self, max_in_flight: int) -> None:
-        self.max_in_flight = max_in_flight
-        self.in_flight = 0
-        self.closing = False
-        self.chats: set[asyncio.Task[None]] = set()
-        self.marks: list[tuple[int, str | None]] = []
-        self.marked = asyncio.Event()
-        """Set when `marks` grew: wakes the committer."""
-        self.changed = asyncio.Event()
-        """Set when rows settled or committed: room freed, chats free for their next rows."""
-
-    def room(self) -> int:
-        return self.max_in_flight - self.in_flight
-
-    async def wait_for_change(self, wake: asyncio.Event, stop: asyncio.Event, *, timeout: float) -> None:
-        """Until new rows were committed (`wake`), rows settled, `stop`, or `timeout` (other workers' rows, retries coming due)."""
-        await wait_any(wake, stop, self.changed, timeout=timeout)
-
-
-async def wait_any(*events: asyncio.Event, timeout: float) -> None:
-    """Until the first of `events` is set or `timeout` passes: the idle wait of the background loops."""
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-
-
 def _is_reply(row: OutboxMessage, contact: delivery.Contact) -> bool:
     """Written no later than the citizen's last message: an answer to them, not something we started."""
     return contact.last_inbound_at is not None and row.created_at <= contact.last_inbound_at
-
-
-async def _mark_unreachable(session: AsyncSession, row: OutboxMessage, *, now: datetime, is_opt_out: bool) -> None:
-    if row.citizen_id is not None:
-        values: dict[str, object] = {"is_unreachable": True}
-        if is_opt_out:
-            values["opted_out_at"] = now
-        await session.execute(update(Citizen).where(col(Citizen.id) == row.citizen_id).values(**values))

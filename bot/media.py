@@ -26,7 +26,7 @@ from typing import Final
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.dispatcher import wait_any
+from bot.background import wait_any
 from bot.clock import utc_now
 from storage import media
 from storage.db import transaction

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from datetime import datetime
+
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from storage.models import Citizen
 
@@ -17,3 +20,12 @@ async def by_identity(session: AsyncSession, *, channel: str, external_id: str) 
 
 async def get(session: AsyncSession, *, citizen_id: int) -> Citizen | None:
     return await session.get(Citizen, citizen_id)
+
+
+async def mark_unreachable(session: AsyncSession, *, citizen_id: int | None, now: datetime, is_opt_out: bool) -> None:
+    """The provider says this chat cannot be reached (blocked bot, unknown number); STOP-like answers opt out too."""
+    if citizen_id is not None:
+        values: dict[str, object] = {"is_unreachable": True}
+        if is_opt_out:
+            values["opted_out_at"] = now
+        await session.execute(update(Citizen).where(col(Citizen.id) == citizen_id).values(**values))
