@@ -9,7 +9,7 @@
    Latency of a message: from sending its POST to the fake recording the first reply to that
    citizen after it. The same run without think time gives the saturation throughput.
 2. Telegram outbound: OUTBOX_ROWS rows over CHATS chats, the real dispatcher and TelegramSender
-   (1 message/s per chat, AIORateLimiter as bot/telegram_channel.py builds it) against
+   (1 message/s per chat, AIORateLimiter as bot/channels/telegram.py builds it) against
    FakeTelegram with its real flood policy; the rate as the policy counts it vs 30/s, and its 429s.
 3. Memory: VmRSS of this process holding a Core, before and after OPEN_CONVERSATIONS citizens
    each get an open conversation in the database and TURNS pipeline turns run for random ones.
@@ -42,8 +42,9 @@ from sqlalchemy import func, insert, select, text
 from sqlmodel import col
 
 from bench import Row
-from bot import telegram_channel, whatsapp_channel
 from bot.app import Core, build_core
+from bot.channels import telegram as telegram_channel
+from bot.channels import whatsapp as whatsapp_channel
 from bot.config import DatabaseSettings, Settings, TelegramSettings
 from bot.pipeline import utc_now
 from conversations import Inbound

@@ -32,12 +32,12 @@ from telegram.ext import AIORateLimiter
 from bot.app import Core, build_core
 from bot.config import AdminSettings, DispatcherSettings, TelegramSettings
 from bot.staff_jobs import finish_broadcasts
-from bot.telegram_channel import build as build_telegram
-from bot.web import build_web_app
-from bot.whatsapp_channel import build as build_whatsapp
+from bot.channels.telegram import build as build_telegram
+from bot.channels.web import build_web_app
+from bot.channels.whatsapp import build as build_whatsapp
 from storage.db import transaction
 from storage.models import Broadcast, Citizen, OutboxMessage, OutboxStatus
-from tests.bot.test_telegram_channel import FAST_POLL, LateApp
+from tests.bot.channels.test_telegram import FAST_POLL, LateApp
 from tests.conftest import make_settings, whatsapp_settings
 from tests.fakes.telegram_api import FakeTelegram, FloodPolicy
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS, FakeTwilio, serve_loopback

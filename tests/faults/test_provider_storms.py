@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot.app import build_core
 from bot.config import DispatcherSettings, TelegramSettings
 from bot.pipeline import utc_now
-from bot.telegram_channel import build
+from bot.channels.telegram import build
 from storage import outbox
 from storage.db import transaction
 from storage.models import OutboxMessage, OutboxStatus

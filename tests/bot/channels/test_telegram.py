@@ -22,12 +22,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from telegram.ext import AIORateLimiter
 
 from bot.app import Core, build_core
-from bot.channels import Channel, serve
+from bot.channels.serve import Channel, serve
 from bot.config import ConfigError, Settings, TelegramSettings
 from bot.dispatcher import Dispatcher
-from bot.telegram_channel import COMMANDS, Webhook, build, webhook_of
-from bot.telegram_polling import PollPolicy
-from bot.web import build_web_app
+from bot.channels.telegram import COMMANDS, Webhook, build, webhook_of
+from bot.channels.telegram_polling import PollPolicy
+from bot.channels.web import build_web_app
 from conversations import Msg, Option, Reply, State, Turn, command_name
 from storage import outbox
 from storage.db import transaction

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from starlette.routing import BaseRoute
 
 from bot.app import Core
-from bot.web import build_web_app, serve_web
+from bot.channels.web import build_web_app, serve_web
 from handlers import Sender
 
 logger = logging.getLogger(__name__)
@@ -37,11 +37,11 @@ class Channel:
 async def build_channels(core: Core) -> list[Channel]:
     channels: list[Channel] = []
     if core.settings.telegram.token is not None:
-        from bot.telegram_channel import build as build_telegram
+        from bot.channels.telegram import build as build_telegram
 
         channels.append(await build_telegram(core))
     if core.settings.whatsapp.is_configured:
-        from bot.whatsapp_channel import build as build_whatsapp
+        from bot.channels.whatsapp import build as build_whatsapp
 
         channels.append(await build_whatsapp(core))
     return channels

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from bot.app import Core
-from bot.web import build_web_app
+from bot.channels.web import build_web_app
 from storage import outbox
 from storage.db import transaction
 from tests.helpers.clock import FakeClock

@@ -18,9 +18,9 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseRateLimiter, CallbackContext, TypeHandler
 
 from bot.app import Core
-from bot.channels import Channel
+from bot.channels.serve import Channel
 from bot.config import ConfigError, TelegramSettings
-from bot.telegram_polling import Poller, PollPolicy
+from bot.channels.telegram_polling import Poller, PollPolicy
 from conversations import Msg
 from handlers import telegram
 from storage.db import is_sqlite
