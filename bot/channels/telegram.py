@@ -18,7 +18,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseRateLimiter, CallbackContext, TypeHandler
 
 from bot.app import Core
-from bot.channels.serve import Channel
+from bot.channels.base import Channel
 from bot.config import ConfigError, TelegramSettings
 from bot.channels.telegram_polling import Poller, PollPolicy
 from conversations import Msg

@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.app import Core
-from bot.channels.serve import Channel, Task
+from bot.channels.base import Channel, Task
 from bot.config import ConfigError, WhatsAppSettings
 from bot.media import MediaFetcher, MediaPolicy
 from handlers import whatsapp

@@ -22,7 +22,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from telegram.ext import AIORateLimiter
 
 from bot.app import Core, build_core
-from bot.channels.serve import Channel, serve
+from bot.channels.base import Channel
+from bot.channels.serve import serve
 from bot.config import ConfigError, Settings, TelegramSettings
 from bot.dispatcher import Dispatcher
 from bot.channels.telegram import COMMANDS, Webhook, build, webhook_of

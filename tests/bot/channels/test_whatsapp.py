@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.app import Core, build_core
-from bot.channels.serve import Channel
+from bot.channels.base import Channel
 from bot.cli import has_remote_channel
 from bot.config import AdminSettings, ConfigError, WhatsAppContentSettings, WhatsAppSettings, load_settings
 from bot.dispatcher import Dispatcher
