@@ -44,11 +44,10 @@ from sqlmodel import col
 from bench import Row
 from bot.app import Core, build_core
 from bot.channels import telegram as telegram_channel
-from bot.channels import whatsapp as whatsapp_channel
 from bot.config import DatabaseSettings, Settings, TelegramSettings
 from bot.pipeline import utc_now
 from conversations import Inbound
-from handlers import whatsapp
+from handlers import whatsapp, whatsapp_web
 from storage import outbox
 from storage.db import create_engine, transaction
 from storage.models import Citizen, Conversation, Need, OutboxMessage, OutboxStatus
@@ -245,7 +244,7 @@ async def _whatsapp_intakes(url: str) -> list[Row]:
 
 
 async def _intakes(fake: _TimedTwilio, root: str, pids: list[int], scenario: _Scenario) -> list[Row]:
-    endpoint = root + whatsapp_channel.INBOUND_PATH
+    endpoint = root + whatsapp_web.INBOUND_PATH
     # aiohttp, not httpx: httpcore's pool does work proportional to its open connections on every
     # request, and with 200 of them the load generator cost more CPU than the server it measured.
     # force_close: a connection a POST, so none is reused just as uvicorn closes it (its 5 s keep-alive).

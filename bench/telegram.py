@@ -41,9 +41,10 @@ from telegram.ext import AIORateLimiter, Application, ContextTypes, MessageHandl
 
 from bench import Row
 from bot.app import Core, build_core
-from bot.config import DatabaseSettings, Settings, TelegramSettings
-from bot.channels.telegram import SECRET_HEADER, build
+from bot.channels.telegram import build
 from bot.channels.web import build_web_app
+from bot.config import DatabaseSettings, Settings, TelegramSettings
+from handlers.telegram_intake import SECRET_HEADER
 from storage.models import OutboxMessage, OutboxStatus
 from tests.fakes.telegram_api import FakeTelegram, FloodPolicy, serve_loopback
 

@@ -30,11 +30,11 @@ from sqlalchemy import func, select
 from telegram.ext import AIORateLimiter
 
 from bot.app import Core, build_core
-from bot.config import AdminSettings, DispatcherSettings, TelegramSettings
-from bot.staff_jobs import finish_broadcasts
 from bot.channels.telegram import build as build_telegram
 from bot.channels.web import build_web_app
 from bot.channels.whatsapp import build as build_whatsapp
+from bot.config import AdminSettings, DispatcherSettings, TelegramSettings
+from bot.staff_jobs import finish_broadcasts
 from storage.db import transaction
 from storage.models import Broadcast, Citizen, OutboxMessage, OutboxStatus
 from tests.bot.channels.test_telegram import FAST_POLL, LateApp

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bot.app import build_core
-from bot.config import DispatcherSettings
 from bot.channels.web import build_web_app
 from bot.channels.whatsapp import build
+from bot.config import DispatcherSettings
 from storage.models import InboundEvent, Need, OutboxMessage, OutboxStatus
 from tests.bot.channels.test_whatsapp import _Late
 from tests.conftest import _admin_truncate, make_settings, whatsapp_settings

@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.app import Core, build_core
+from bot.channels.whatsapp import build
 from bot.config import DispatcherSettings
 from bot.pipeline import utc_now
-from bot.channels.whatsapp import build
 from handlers.whatsapp import THROTTLE_RETRY_SECONDS
 from storage import outbox
 from storage.db import transaction

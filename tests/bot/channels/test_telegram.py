@@ -24,11 +24,11 @@ from telegram.ext import AIORateLimiter
 from bot.app import Core, build_core
 from bot.channels.base import Channel
 from bot.channels.serve import serve
-from bot.config import ConfigError, Settings, TelegramSettings
-from bot.dispatcher import Dispatcher
 from bot.channels.telegram import COMMANDS, Webhook, build, webhook_of
 from bot.channels.telegram_polling import PollPolicy
 from bot.channels.web import build_web_app
+from bot.config import ConfigError, Settings, TelegramSettings
+from bot.dispatcher import Dispatcher
 from conversations import Msg, Option, Reply, State, Turn, command_name
 from storage import outbox
 from storage.db import transaction

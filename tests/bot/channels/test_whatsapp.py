@@ -16,11 +16,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.app import Core, build_core
 from bot.channels.base import Channel
+from bot.channels.web import build_web_app
+from bot.channels.whatsapp import build
 from bot.cli import has_remote_channel
 from bot.config import AdminSettings, ConfigError, WhatsAppContentSettings, WhatsAppSettings, load_settings
 from bot.dispatcher import Dispatcher
-from bot.channels.web import build_web_app
-from bot.channels.whatsapp import build
 from storage import outbox
 from storage.db import transaction
 from storage.models import Citizen, Conversation, InboundEvent, Need, OutboxMessage
