@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -12,30 +12,13 @@ from starlette.applications import Starlette
 from telegram import Update
 from telegram.ext import ApplicationBuilder
 
-from conversations import Inbound
 from handlers.telegram_intake import SECRET_HEADER, TelegramApp, TelegramIntake
 from tests.fakes.telegram_api import FakeTelegram
 from tests.helpers.clock import FakeClock
+from tests.helpers.sink import RecordingSink
 
 CHAT = 4242
 SECRET = "s3cret_Token-for-tests"
-
-
-@dataclass(frozen=True)
-class Stored:
-    duplicate: bool = False
-
-
-@dataclass
-class Sink:
-    events: list[Inbound] = field(default_factory=list)
-    failing: bool = False
-
-    async def handle(self, event: Inbound) -> Stored:
-        if self.failing:
-            raise ConnectionError("database down")
-        self.events.append(event)
-        return Stored()
 
 
 @dataclass
@@ -43,7 +26,7 @@ class Rig:
     fake: FakeTelegram
     application: TelegramApp
     intake: TelegramIntake
-    sink: Sink
+    sink: RecordingSink
     clock: FakeClock
 
     def update(self, text: str, *, chat_type: str = "private") -> dict[str, Any]:
@@ -64,7 +47,7 @@ async def rig(clock: FakeClock) -> AsyncIterator[Rig]:
             ApplicationBuilder().token(fake.token).base_url(fake.base_url).base_file_url(fake.base_file_url)
             .updater(None).build()
         )  # fmt: skip
-        sink = Sink()
+        sink = RecordingSink()
         intake = TelegramIntake(
             application, sink, clock=clock, invitation=lambda username: f"Scrivimi in privato: @{username}"
         )

@@ -10,10 +10,10 @@ import pytest
 from starlette.applications import Starlette
 from twilio.request_validator import RequestValidator
 
-from conversations import Inbound
 from handlers.whatsapp import StatusReport
 from handlers.whatsapp_web import EMPTY_TWIML, file_route, file_signature, media_url, routes
 from tests.helpers.clock import FakeClock
+from tests.helpers.sink import RecordingSink
 
 TOKEN = "12345678901234567890123456789012"
 PUBLIC = "https://ascolto.example.org"
@@ -21,30 +21,18 @@ SID = "SM" + "0" * 32
 MESSAGE = {"MessageSid": SID, "From": "whatsapp:+393331234567", "Body": "ciao"}
 
 
-@dataclass(frozen=True)
-class Stored:
-    duplicate: bool = False
-
-
 @dataclass
 class Edge:
-    """The routes with a recording sink and status callable; `failing` makes both raise."""
+    """The routes with a recording sink and status callable; `sink.failing` makes both raise."""
 
     clock: FakeClock
-    events: list[Inbound] = field(default_factory=list)
+    sink: RecordingSink = field(default_factory=RecordingSink)
     statuses: list[tuple[StatusReport, int | None]] = field(default_factory=list)
     files: dict[int, tuple[str, str | None]] = field(default_factory=dict)
     looked_up: list[int] = field(default_factory=list)
-    failing: bool = False
-
-    async def handle(self, event: Inbound) -> Stored:
-        if self.failing:
-            raise ConnectionError("database down")
-        self.events.append(event)
-        return Stored()
 
     async def record(self, report: StatusReport, *, outbox_id: int | None) -> None:
-        if self.failing:
+        if self.sink.failing:
             raise ConnectionError("database down")
         self.statuses.append((report, outbox_id))
 
@@ -55,7 +43,7 @@ class Edge:
     def client(self) -> httpx.AsyncClient:
         app = Starlette(
             routes=[
-                *routes(self, self.record, validator=RequestValidator(TOKEN), public_base_url=PUBLIC, clock=self.clock),
+                *routes(self.sink, self.record, validator=RequestValidator(TOKEN), public_base_url=PUBLIC, clock=self.clock),
                 file_route(TOKEN, self.attachment),
             ]
         )
@@ -76,7 +64,7 @@ def edge(clock: FakeClock) -> Edge:
 async def test_a_signed_message_goes_to_the_sink_and_is_answered_with_empty_twiml(edge: Edge) -> None:
     response = await edge.post("/whatsapp", MESSAGE)
     assert response.status_code == 200 and response.text == EMPTY_TWIML
-    [event] = edge.events
+    [event] = edge.sink.events
     assert (event.external_id, event.sender, event.text, event.received_at) == (SID, "+393331234567", "ciao", edge.clock.now)
 
 
@@ -85,7 +73,7 @@ async def test_an_unsigned_request_is_403_and_reaches_nothing(edge: Edge, signat
     assert (await edge.post("/whatsapp", MESSAGE, signature=signature)).status_code == 403
     status = {"MessageSid": SID, "MessageStatus": "delivered"}
     assert (await edge.post("/whatsapp/status", status, signature=signature)).status_code == 403
-    assert edge.events == [] and edge.statuses == []
+    assert edge.sink.events == [] and edge.statuses == []
 
 
 async def test_the_signature_of_the_url_the_app_sees_is_refused(edge: Edge) -> None:
@@ -95,11 +83,11 @@ async def test_the_signature_of_the_url_the_app_sees_is_refused(edge: Edge) -> N
 
 async def test_an_unreadable_message_is_400(edge: Edge) -> None:
     assert (await edge.post("/whatsapp", {"From": "whatsapp:+393331234567", "Body": "ciao"})).status_code == 400
-    assert edge.events == []
+    assert edge.sink.events == []
 
 
 async def test_a_message_the_sink_could_not_store_is_503(edge: Edge) -> None:
-    edge.failing = True
+    edge.sink.failing = True
     assert (await edge.post("/whatsapp", MESSAGE)).status_code == 503
 
 
@@ -115,7 +103,7 @@ async def test_a_status_goes_to_the_status_callable_with_its_outbox_id(edge: Edg
 
 async def test_a_status_that_could_not_be_stored_is_503_and_an_unknown_one_400(edge: Edge) -> None:
     assert (await edge.post("/whatsapp/status", {"MessageSid": SID, "MessageStatus": "lost"})).status_code == 400
-    edge.failing = True
+    edge.sink.failing = True
     assert (await edge.post("/whatsapp/status", {"MessageSid": SID, "MessageStatus": "read"})).status_code == 503
 
 
