@@ -9,7 +9,7 @@
    Latency of a message: from sending its POST to the fake recording the first reply to that
    citizen after it. The same run without think time gives the saturation throughput.
 2. Telegram outbound: OUTBOX_ROWS rows over CHATS chats, the real dispatcher and TelegramSender
-   (1 message/s per chat, AIORateLimiter as bot/telegram_channel.py builds it) against
+   (1 message/s per chat, AIORateLimiter as bot/channels/telegram.py builds it) against
    FakeTelegram with its real flood policy; the rate as the policy counts it vs 30/s, and its 429s.
 3. Memory: VmRSS of this process holding a Core, before and after OPEN_CONVERSATIONS citizens
    each get an open conversation in the database and TURNS pipeline turns run for random ones.
@@ -42,12 +42,13 @@ from sqlalchemy import func, insert, select, text
 from sqlmodel import col
 
 from bench import Row
-from bot import telegram_channel, whatsapp_channel
-from bot.app import Core, build_core
+from bot.app import build_core
+from bot.core import Core
+from bot.channels import telegram as telegram_channel
 from bot.config import DatabaseSettings, Settings, TelegramSettings
 from bot.clock import utc_now
 from conversations import Inbound
-from handlers import whatsapp
+from handlers import whatsapp, whatsapp_web
 from storage import outbox
 from storage.db import create_engine, transaction
 from storage.models import Citizen, Conversation, Need, OutboxMessage, OutboxStatus
@@ -244,7 +245,7 @@ async def _whatsapp_intakes(url: str) -> list[Row]:
 
 
 async def _intakes(fake: _TimedTwilio, root: str, pids: list[int], scenario: _Scenario) -> list[Row]:
-    endpoint = root + whatsapp_channel.INBOUND_PATH
+    endpoint = root + whatsapp_web.INBOUND_PATH
     # aiohttp, not httpx: httpcore's pool does work proportional to its open connections on every
     # request, and with 200 of them the load generator cost more CPU than the server it measured.
     # force_close: a connection a POST, so none is reused just as uvicorn closes it (its 5 s keep-alive).

@@ -40,10 +40,12 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ContextTypes, MessageHandler, filters
 
 from bench import Row
-from bot.app import Core, build_core
+from bot.app import build_core
+from bot.core import Core
+from bot.channels.telegram import build
+from bot.channels.web import build_web_app
 from bot.config import DatabaseSettings, Settings, TelegramSettings
-from bot.telegram_channel import SECRET_HEADER, build
-from bot.web import build_web_app
+from handlers.telegram_intake import SECRET_HEADER
 from storage.models import OutboxMessage, OutboxStatus
 from tests.fakes.telegram_api import FakeTelegram, FloodPolicy, serve_loopback
 

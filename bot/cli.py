@@ -91,7 +91,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _chat(core: Core, *, name: str) -> int:
-    from bot.console import chat
+    from bot.channels.console import chat
 
     return await chat(core, name=name, stdin=sys.stdin, stdout=sys.stdout, interactive=sys.stdin.isatty())
 
@@ -99,7 +99,7 @@ async def _chat(core: Core, *, name: str) -> int:
 async def _run(core: Core, *, listen_fd: int | None = None) -> int:
     if not has_remote_channel(core.settings):
         return await _chat(core, name="console")
-    from bot.channels import serve
+    from bot.channels.serve import serve
 
     try:
         if listen_fd is not None:

@@ -61,7 +61,7 @@ from conversations.engine import WORD_CHANNELS, Engine, command_name, is_explici
 from conversations.flow import Flow, FlowError, Step
 from conversations.i18n import Rendered, RenderedOption, Translator, compile_catalogs
 from conversations.messages import Inbound, Location, Media, MediaKind, Msg, Option, Reply
-from conversations.command import Call, CommandSpec, Reads, Who
+from conversations.command import Call, CommandSpec, MenuEntry, Reads, Who
 from conversations.operator import OperatorCommand
 from conversations.ticket import compact_code, make_invite_code, make_ticket, normalize_ticket
 from conversations.types import (
@@ -126,6 +126,7 @@ __all__ = [
     "Location",
     "Media",
     "MediaKind",
+    "MenuEntry",
     "Msg",
     "NeedClaimed",
     "NeedCreated",

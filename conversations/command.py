@@ -84,6 +84,16 @@ ArgsParser = Callable[[str], object]
 
 
 @dataclass(frozen=True, slots=True)
+class MenuEntry:
+    """How a command appears in a channel's command menu (Telegram's, next to the text box)."""
+
+    description: str
+    """Msgid of the one-line description."""
+    italian: str
+    english: str
+
+
+@dataclass(frozen=True, slots=True)
 class CommandSpec:
     """One command, whole: e.g. ``CommandSpec("audit", handler=_audit, who=Who.ADMIN, reads=frozenset({Reads.AUDIT}))``."""
 
@@ -103,6 +113,8 @@ class CommandSpec:
     parse: ArgsParser | None = None
     usage: str | None = None
     """Msgid of the usage text shown when the arguments do not check out."""
+    menu: MenuEntry | None = None
+    """Shown in the command menu under these names (each must be one of `names`)."""
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from conversations import admin, operator, optout, rights
-from conversations.command import CommandSpec
+from conversations.command import CommandSpec, MenuEntry
 from conversations.effects import RightsExercised
 from conversations.engine import Builder, Engine
 from conversations.flows import followup, intake, menu
@@ -53,16 +53,18 @@ def _privacy(e: Engine, b: Builder, ctx: Context) -> None:
 
 
 SPECS: Final[tuple[CommandSpec, ...]] = (
-    CommandSpec("start", _start, aliases=("nuovo", "nuova", "inizia", "new")),
+    CommandSpec(
+        "start", _start, aliases=("nuovo", "nuova", "inizia", "new"), menu=MenuEntry("telegram.command_new", "nuovo", "new")
+    ),
+    CommandSpec("miei", _mine, aliases=("mie", "mine"), menu=MenuEntry("telegram.command_mine", "miei", "mine")),
+    CommandSpec("indietro", _back, aliases=("back",), menu=MenuEntry("telegram.command_back", "indietro", "back")),
+    CommandSpec("annulla", _cancel, aliases=("cancel", "basta"), menu=MenuEntry("telegram.command_cancel", "annulla", "cancel")),
+    CommandSpec("aiuto", _help, aliases=("help", "info"), menu=MenuEntry("telegram.command_help", "aiuto", "help")),
+    CommandSpec("privacy", _privacy, menu=MenuEntry("telegram.command_privacy", "privacy", "privacy")),
     CommandSpec(optout.STOP_WORDS[0], _stop, aliases=optout.STOP_WORDS[1:], when=optout.has_keywords),
     CommandSpec("unstop", _unstop, when=optout.has_keywords),
-    CommandSpec("annulla", _cancel, aliases=("cancel", "basta")),
-    CommandSpec("aiuto", _help, aliases=("help", "info")),
-    CommandSpec("indietro", _back, aliases=("back",)),
-    CommandSpec("miei", _mine, aliases=("mie", "mine")),
-    CommandSpec("privacy", _privacy),
 )
-"""Commands every citizen has, at any question (like PTB's fallbacks)."""
+"""Commands every citizen has, at any question (like PTB's fallbacks); the first six make Telegram's menu."""
 
 
 def build_engine(known_msgids: set[str] | None = None) -> Engine:

@@ -11,7 +11,7 @@ from typing import Final
 from rapidfuzz import fuzz
 
 from conversations._text import clean, fold
-from conversations.command import Call, CommandSpec, Reads, Who
+from conversations.command import Call, CommandSpec, MenuEntry, Reads, Who
 from conversations.effects import (
     CommandRefused,
     ConversationCancelled,
@@ -85,11 +85,18 @@ class Engine:
             if key in self.specs:
                 raise ValueError(f"command name {name!r} is taken by /{self.specs[key].name}")
             self.specs[key] = spec
+        if spec.menu is not None and not {spec.menu.italian, spec.menu.english} <= set(spec.names):
+            raise ValueError(f"/{spec.name}: its menu names a name it does not answer to")
 
     @property
     def commands(self) -> tuple[CommandSpec, ...]:
         """Each command once, in the order added."""
         return tuple(dict.fromkeys(self.specs.values()))
+
+    @property
+    def menu(self) -> tuple[MenuEntry, ...]:
+        """The command menu, in the order the commands were added."""
+        return tuple(spec.menu for spec in self.commands if spec.menu is not None)
 
     def recognise(self, inbound: Inbound) -> Call | None:
         """The command a message names, with its arguments, or None: the one parse of a message as a command.

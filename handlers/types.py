@@ -1,11 +1,10 @@
-"""Types every channel adapter shares: the outgoing message and the sender contract."""
+"""Types every channel adapter shares: the outgoing message, the sender contract and where inbound events go."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeAlias
+from typing import Protocol
 
 from conversations import Inbound
 
@@ -39,5 +38,18 @@ class Sender(Protocol):
     async def send(self, message: Outgoing) -> str | None: ...
 
 
-InboundSink: TypeAlias = Callable[[Inbound], Awaitable[object]]
-"""Where adapters hand inbound events: the pipeline's `handle`."""
+class Accepted(Protocol):
+    """What the sink says of an inbound it stored: `duplicate` when it had been stored before."""
+
+    @property
+    def duplicate(self) -> bool: ...
+
+
+class InboundSink(Protocol):
+    """Where adapters hand inbound events (the pipeline).
+
+    `handle` returns once the event is committed and raises when it was not, so an
+    adapter acknowledges to its provider only what is stored.
+    """
+
+    async def handle(self, event: Inbound) -> Accepted: ...

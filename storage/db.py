@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -68,3 +68,8 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     """One unit of work: committed when the block ends, rolled back on any error."""
     async with factory() as session, session.begin():
         yield session
+
+
+async def ping(session: AsyncSession) -> None:
+    """One round trip to the database (the health check): raises when it cannot be reached."""
+    await session.execute(text("SELECT 1"))

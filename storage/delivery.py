@@ -1,4 +1,4 @@
-"""Delivery status on outbox rows: provider callbacks (never backwards), held rows, contact windows."""
+"""Delivery on outbox rows: provider callbacks (never backwards), held rows, contact windows, attachments by URL."""
 
 from __future__ import annotations
 
@@ -51,6 +51,14 @@ async def contacts(session: AsyncSession, *, citizen_ids: Collection[int]) -> di
         select(Citizen.id, Citizen.last_inbound_at, Citizen.opted_out_at).where(col(Citizen.id).in_(citizen_ids))
     )
     return {int(cid): Contact(last, out) for cid, last, out in result.all() if cid is not None}
+
+
+async def attachment(session: AsyncSession, *, outbox_id: int) -> tuple[str, str | None] | None:
+    """The local file (path, MIME type) an outbox row carries, for the provider fetching it by URL."""
+    row = await session.get(OutboxMessage, outbox_id)
+    if row is None or row.attachment_path is None:
+        return None
+    return row.attachment_path, row.attachment_type
 
 
 async def record_status(

@@ -20,7 +20,8 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import Core, build_core
+from bot.app import build_core
+from bot.core import Core
 from bot.config import DatabaseSettings, Settings, WhatsAppSettings
 from conversations import Category, Context, Engine, Gazetteer, Translator, build_engine
 from storage import migrate

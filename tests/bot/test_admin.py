@@ -11,7 +11,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from bot.app import Core, build_core
+from bot.app import build_core
+from bot.core import Core
 from bot.config import AdminSettings
 from bot.staff_jobs import report_broadcasts
 from conversations import Inbound

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Core, build_core
+from bot.app import build_core
+from bot.core import Core
 from bot.config import AdminSettings
 from storage import cooperatives
 from storage.cooperatives import CooperativeSpec

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.app import Core, build_core
+from bot.app import build_core
+from bot.core import Core
 from bot.config import AdminSettings, OperatorsSettings, SchedulerSettings
 from storage import reference
 from storage.models import Category, DigestRun, Invite, Need, OutboxMessage

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.app import Core
+from bot.core import Core
 from storage.db import transaction
 from storage.models import Citizen, Need
 from tests.bot.test_admin import ADMIN_ID, _build, audits, send

@@ -29,15 +29,16 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from telegram.ext import AIORateLimiter
 
-from bot.app import Core, build_core
+from bot.app import build_core
+from bot.core import Core
+from bot.channels.telegram import build as build_telegram
+from bot.channels.web import build_web_app
+from bot.channels.whatsapp import build as build_whatsapp
 from bot.config import AdminSettings, DispatcherSettings, TelegramSettings
 from bot.staff_jobs import finish_broadcasts
-from bot.telegram_channel import build as build_telegram
-from bot.web import build_web_app
-from bot.whatsapp_channel import build as build_whatsapp
 from storage.db import transaction
 from storage.models import Broadcast, Citizen, OutboxMessage, OutboxStatus
-from tests.bot.test_telegram_channel import FAST_POLL, LateApp
+from tests.bot.channels.test_telegram import FAST_POLL, LateApp
 from tests.conftest import make_settings, whatsapp_settings
 from tests.fakes.telegram_api import FakeTelegram, FloodPolicy
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS, FakeTwilio, serve_loopback
@@ -135,7 +136,7 @@ def _settings(db_url: str, **sections: object) -> Any:
 
 @contextlib.asynccontextmanager
 async def _telegram(db_url: str, fake: FakeTelegram) -> AsyncIterator[tuple[Core, Callable[[], None]]]:
-    """The channel as `ascolto run` builds it (bot/telegram_channel.build), polling, with one admin."""
+    """The channel as `ascolto run` builds it (bot/channels/telegram.build), polling, with one admin."""
     settings = _settings(
         db_url,
         telegram=TelegramSettings(
@@ -214,7 +215,7 @@ WHATSAPP_ADMIN = "+393330000001"
 
 @contextlib.asynccontextmanager
 async def _whatsapp(db_url: str, fake: FakeTwilio) -> AsyncIterator[tuple[Core, Callable[[], None], Callable[[str], Any]]]:
-    """The channel as `ascolto run` builds it (bot/whatsapp_channel.build) behind its signed webhook."""
+    """The channel as `ascolto run` builds it (bot/channels/whatsapp.build) behind its signed webhook."""
     late = LateApp()
     async with serve_loopback(late) as base_url, httpx.AsyncClient(trust_env=False) as http:
         settings = _settings(
@@ -247,7 +248,7 @@ async def _whatsapp(db_url: str, fake: FakeTwilio) -> AsyncIterator[tuple[Core, 
 @TWILIO_AIOHTTP_DEPRECATIONS
 async def test_a_thousand_whatsapp_recipients_get_one_message_each_within_the_rate_limit(sqlite_url: str) -> None:
     # Twilio's per-sender throughput as a token bucket: the sender's limiter is a bucket of
-    # WHATSAPP_RATE refilled at that rate (bot/whatsapp_channel.limiter_for); the fake's holds 10% more.
+    # WHATSAPP_RATE refilled at that rate (bot/channels/whatsapp.limiter_for); the fake's holds 10% more.
     async with FakeTwilio(rate=WHATSAPP_RATE * MARGIN, burst=int(WHATSAPP_RATE * MARGIN)) as fake, _whatsapp(sqlite_url, fake) as (core, wake, post):
         reachable, opted_out = await _audience(core, "whatsapp", lambda i: f"+39340{i:07d}")
 

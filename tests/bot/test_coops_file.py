@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import Core
+from bot.core import Core
 from bot.coops_cli import import_file, invite
 from bot.coops_file import parse
 from conversations import Gazetteer

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from bot.app import Core
+from bot.core import Core
 from bot.dispatcher import Dispatcher, RetryPolicy
 from handlers import Outgoing, Rejected, SendError, Throttled, Transient, Unreachable
 from storage import outbox

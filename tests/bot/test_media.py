@@ -17,12 +17,12 @@ import pytest
 from sqlalchemy import select, update
 
 from bot import jobs
+from bot.channels.whatsapp import media_fetcher
 from bot.config import ConfigError, load_settings
 from bot.media import MediaFetcher, MediaPolicy, sweep
-from bot.whatsapp_channel import media_fetcher
 from storage.db import transaction
 from storage.models import FetchStatus, Need, NeedAttachment, NeedStatus
-from tests.bot.test_whatsapp_channel import BY_NUMBERS, USER, Rig, rig_for
+from tests.bot.channels.test_whatsapp import BY_NUMBERS, USER, Rig, rig_for
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS
 from tests.helpers.clock import FakeClock
 

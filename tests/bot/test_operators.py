@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.app import Core
+from bot.core import Core
 from bot.notify import Admins
 from bot.notify import Recipient
 from storage import operators

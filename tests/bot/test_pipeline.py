@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import Core
+from bot.core import Core
 from conversations import Inbound
 from handlers import Outgoing
 from storage import conversations

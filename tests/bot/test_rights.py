@@ -6,7 +6,7 @@ from sqlalchemy import JSON, String, Text, func, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from bot.app import Core
+from bot.core import Core
 from conversations import Inbound
 from storage.models import AuditLog, Citizen, Need
 from tests.bot.test_pipeline import RecordingSender

@@ -11,7 +11,8 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from bot.app import Core, build_core
+from bot.app import build_core
+from bot.core import Core
 from bot.jobs import apply_retention, ask_satisfaction, latest_period, remind_unclaimed, send_digest, send_follow_ups
 from bot.notify import Recipient
 from bot.notify import Admins

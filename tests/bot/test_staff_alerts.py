@@ -23,7 +23,7 @@ from conversations import notifications
 from storage import operators
 from storage.db import transaction
 from storage.models import Citizen, Need, OutboxMessage
-from tests.bot.test_whatsapp_channel import BY_WORDS, WINDOW_TEMPLATE, Rig, rig_for
+from tests.bot.channels.test_whatsapp import BY_WORDS, WINDOW_TEMPLATE, Rig, rig_for
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS
 from tests.helpers.clock import FakeClock
 from tests.helpers.coops import RAVENNA, add_coop, add_need

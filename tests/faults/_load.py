@@ -14,7 +14,7 @@ import httpx
 from tests.fakes.twilio_api import FakeTwilio
 
 INTAKE = ("ciao", "1", "1", "5", "Mi serve aiuto per la spesa, grazie", "Ravenna", "1", "1", "1")
-"""A whole WhatsApp intake by numbers (tests/bot/test_whatsapp_channel.py): nine messages, one need."""
+"""A whole WhatsApp intake by numbers (tests/bot/channels/test_whatsapp.py): nine messages, one need."""
 
 
 class TcpProxy:

@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bot.app import build_core
+from bot.channels.web import build_web_app
+from bot.channels.whatsapp import build
 from bot.config import DispatcherSettings
-from bot.web import build_web_app
-from bot.whatsapp_channel import build
 from storage.models import InboundEvent, Need, OutboxMessage, OutboxStatus
-from tests.bot.test_whatsapp_channel import _Late
+from tests.bot.channels.test_whatsapp import _Late
 from tests.conftest import _admin_truncate, make_settings, whatsapp_settings
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS, FakeTwilio, serve_loopback
 from tests.faults._load import INTAKE, Provider, TcpProxy, client, number_of, sends_per_outbox_row

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import build_core
+from bot.channels.telegram import build
 from bot.config import DispatcherSettings, TelegramSettings
 from bot.clock import utc_now
-from bot.telegram_channel import build
 from storage import outbox
 from storage.db import transaction
 from storage.models import OutboxMessage, OutboxStatus

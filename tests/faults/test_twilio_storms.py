@@ -16,10 +16,11 @@ from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.app import Core, build_core
+from bot.app import build_core
+from bot.core import Core
+from bot.channels.whatsapp import build
 from bot.config import DispatcherSettings
 from bot.clock import utc_now
-from bot.whatsapp_channel import build
 from handlers.whatsapp import THROTTLE_RETRY_SECONDS
 from storage import outbox
 from storage.db import transaction

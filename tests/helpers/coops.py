@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta
 
-from bot.app import Core
+from bot.core import Core
 from conversations import Inbound
 from storage import cooperatives, operators
 from storage.cooperatives import CooperativeSpec

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.app import Core
+from bot.core import Core
 from storage import outbox
 from storage.models import Broadcast
 from storage.db import transaction

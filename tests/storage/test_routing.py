@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.app import Core
+from bot.core import Core
 from storage import routing
 from storage.db import transaction
 from storage.models import Need

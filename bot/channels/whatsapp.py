@@ -1,48 +1,29 @@
-"""WhatsApp through Twilio, wired: the REST client, the sender and the two signed webhook routes."""
+"""WhatsApp through Twilio, wired: the REST client, the sender, the media fetcher and the webhook routes of handlers/."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-from collections.abc import Callable
-from pathlib import Path
 from datetime import datetime
 from types import MappingProxyType
 from typing import Final
-from urllib.parse import parse_qsl
 
 import httpx
 from aiolimiter import AsyncLimiter
-from starlette.requests import Request
-from starlette.responses import FileResponse, Response
-from starlette.routing import BaseRoute, Route
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.core import Core
-from bot.channels import Channel, Task
+from bot.channels.base import Channel, Task
 from bot.config import ConfigError, WhatsAppSettings
 from bot.media import MediaFetcher, MediaPolicy
-from handlers import whatsapp
+from handlers import whatsapp, whatsapp_web
 from storage import delivery
 from storage.db import transaction
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import OutboxStatus
 
 logger = logging.getLogger(__name__)
 
-INBOUND_PATH: Final = "/whatsapp"
-STATUS_PATH: Final = "/whatsapp/status"
-FILES_PATH: Final = "/whatsapp/files"
-"""Attachments (digest charts, exports) by capability URL: Twilio fetches media by URL."""
-
-
-def file_signature(auth_token: str, outbox_id: int) -> str:
-    """An unguessable token for one outbox row's attachment, keyed on the account's secret."""
-    return hmac.new(auth_token.encode(), f"file:{outbox_id}".encode(), hashlib.sha256).hexdigest()[:32]
-EMPTY_TWIML: Final = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-"""Twilio reads our answer as TwiML: an empty <Response/> says "received, nothing to say now"."""
 REQUEST_TIMEOUT_SECONDS: Final = 10.0
 MEDIA_TIMEOUT_SECONDS: Final = 60.0
 """A 16 MB video over a slow link; a timeout is retried (`[whatsapp] media_max_attempts`)."""
@@ -82,12 +63,10 @@ async def build(core: Core) -> Channel:
         client,
         from_number=settings.from_number,
         templates=templates,
-        status_callback=settings.public_base_url + STATUS_PATH,
+        status_callback=settings.public_base_url + whatsapp_web.STATUS_PATH,
         limiter=limiter_for(settings.messages_per_second),
         clock=core.clock,
-        media_url=lambda outbox_id: (
-            f"{settings.public_base_url}{FILES_PATH}/{outbox_id}/{file_signature(auth_token, outbox_id)}"
-        ),
+        media_url=whatsapp_web.media_url(settings.public_base_url, auth_token),
     )
     tasks: list[Task] = []
     media_http: httpx.AsyncClient | None = None
@@ -105,17 +84,27 @@ async def build(core: Core) -> Channel:
         if media_http is not None:
             await media_http.aclose()
 
+    async def record_status(report: whatsapp.StatusReport, *, outbox_id: int | None) -> None:
+        is_resent = await apply_status(core, report, outbox_id=outbox_id, templates=templates, now=core.clock())
+        if is_resent:
+            core.wakeups.outbox()
+
+    async def attachment(outbox_id: int) -> tuple[str, str | None] | None:
+        async with core.sessions() as session:
+            return await delivery.attachment(session, outbox_id=outbox_id)
+
+    routes = whatsapp_web.routes(
+        core.pipeline,
+        record_status,
+        validator=RequestValidator(auth_token),
+        public_base_url=settings.public_base_url,
+        clock=core.clock,
+    )
     return Channel(
         name=whatsapp.CHANNEL,
         sender=sender,
         tasks=tasks,
-        routes=routes(
-            core,
-            validator=RequestValidator(auth_token),
-            public_base_url=settings.public_base_url,
-            templates=templates,
-        )
-        + [file_route(core, auth_token)],
+        routes=[*routes, whatsapp_web.file_route(auth_token, attachment)],
         shutdown=shutdown,
     )
 
@@ -137,89 +126,6 @@ def media_fetcher(core: Core, http: httpx.AsyncClient) -> MediaFetcher:
         ),
         clock=core.clock,
     )
-
-
-def routes(
-    core: Core,
-    *,
-    validator: RequestValidator,
-    public_base_url: str,
-    templates: whatsapp.ContentTemplates,
-    clock: Callable[[], datetime] | None = None,
-) -> list[BaseRoute]:
-    """``POST /whatsapp`` (incoming messages) and ``POST /whatsapp/status`` (delivery status)."""
-    now = clock or core.clock
-
-    async def signed_form(request: Request) -> dict[str, str] | None:
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
-        # Twilio signs the URL it called: behind a proxy that is the public one, not request.url.
-        url = public_base_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        if not whatsapp.is_signed(validator, url, form, request.headers.get("X-Twilio-Signature")):
-            logger.warning("whatsapp: request to %s with a missing or wrong signature refused", request.url.path)
-            return None
-        return form
-
-    async def inbound(request: Request) -> Response:
-        form = await signed_form(request)
-        if form is None:
-            return Response(status_code=403)
-        try:
-            event = whatsapp.parse_inbound(form, received_at=now())
-        except whatsapp.BadRequest as exc:
-            logger.warning("whatsapp: unreadable message %s: %s", form.get("MessageSid", "?"), exc)
-            return Response(status_code=400)
-        try:
-            # Acknowledge only what is committed: a 503 makes Twilio try again, and the
-            # inbound unique key makes that retry harmless.
-            await core.pipeline.handle(event)
-        except Exception as exc:  # the database is down or failing: nothing was written
-            logger.error("whatsapp: message %s not stored (%s), answering 503", event.external_id, type(exc).__name__)
-            return Response(status_code=503)
-        return Response(EMPTY_TWIML, media_type="text/xml")
-
-    async def status(request: Request) -> Response:
-        form = await signed_form(request)
-        if form is None:
-            return Response(status_code=403)
-        try:
-            report = whatsapp.parse_status(form)
-        except whatsapp.BadRequest as exc:
-            logger.warning("whatsapp: unreadable status callback %s: %s", form.get("MessageSid", "?"), exc)
-            return Response(status_code=400)
-        raw_id = request.query_params.get("outbox", "")
-        outbox_id = int(raw_id) if raw_id.isdigit() else None
-        try:
-            is_resent = await apply_status(core, report, outbox_id=outbox_id, templates=templates, now=now())
-        except Exception as exc:
-            logger.error("whatsapp: status of %s not stored (%s)", report.message_sid, type(exc).__name__)
-            return Response(status_code=503)
-        if is_resent:
-            core.wakeups.outbox()
-        return Response(status_code=204)
-
-    return [
-        Route(INBOUND_PATH, inbound, methods=["POST"]),
-        Route(STATUS_PATH, status, methods=["POST"]),
-    ]
-
-
-def file_route(core: Core, auth_token: str) -> BaseRoute:
-    """Serves an outbox row's attachment to whoever holds its signed URL (Twilio), nothing else."""
-
-    async def serve_file(request: Request) -> Response:
-        try:
-            outbox_id = int(request.path_params["outbox_id"])
-        except ValueError:
-            return Response(status_code=404)
-        if not hmac.compare_digest(str(request.path_params["signature"]), file_signature(auth_token, outbox_id)):
-            return Response(status_code=404)
-        async with core.sessions() as session:
-            row = await session.get(OutboxMessage, outbox_id)
-        if row is None or row.attachment_path is None or not Path(row.attachment_path).is_file():
-            return Response(status_code=404)
-        return FileResponse(row.attachment_path, media_type=row.attachment_type)
-
-    return Route(FILES_PATH + "/{outbox_id}/{signature}", serve_file, methods=["GET"])
 
 
 async def apply_status(

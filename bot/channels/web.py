@@ -8,7 +8,6 @@ import socket
 from collections.abc import Sequence
 
 import uvicorn
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -16,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.core import Core
 from storage import outbox
+from storage.db import ping
 from storage.models import OutboxStatus
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def build_web_app(core: Core, routes: Sequence[BaseRoute] = ()) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
         try:
             async with core.sessions() as session:
-                await session.execute(text("SELECT 1"))
+                await ping(session)
                 counts = await outbox.count_by_status(session)
         except Exception:  # any database failure means "not healthy", never a 500 page
             logger.exception("health check: database unreachable")

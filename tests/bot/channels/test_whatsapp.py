@@ -14,13 +14,14 @@ import pytest
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.app import Core, build_core
-from bot.channels import Channel
+from bot.app import build_core
+from bot.core import Core
+from bot.channels.base import Channel
+from bot.channels.web import build_web_app
+from bot.channels.whatsapp import build
 from bot.cli import has_remote_channel
 from bot.config import AdminSettings, ConfigError, WhatsAppContentSettings, WhatsAppSettings, load_settings
 from bot.dispatcher import Dispatcher
-from bot.web import build_web_app
-from bot.whatsapp_channel import build
 from storage import outbox
 from storage.db import transaction
 from storage.models import Citizen, Conversation, InboundEvent, Need, OutboxMessage

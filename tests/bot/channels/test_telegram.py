@@ -21,13 +21,15 @@ from sqlalchemy.exc import OperationalError
 from starlette.types import ASGIApp, Receive, Scope, Send
 from telegram.ext import AIORateLimiter
 
-from bot.app import Core, build_core
-from bot.channels import Channel, serve
+from bot.app import build_core
+from bot.core import Core
+from bot.channels.base import Channel
+from bot.channels.serve import serve
+from bot.channels.telegram import Webhook, build, webhook_of
+from bot.channels.telegram_polling import PollPolicy
+from bot.channels.web import build_web_app
 from bot.config import ConfigError, Settings, TelegramSettings
 from bot.dispatcher import Dispatcher
-from bot.telegram_channel import COMMANDS, Webhook, build, webhook_of
-from bot.telegram_polling import PollPolicy
-from bot.web import build_web_app
 from conversations import Msg, Option, Reads, Reply, State, Turn, Who, command_name
 from storage import outbox
 from storage.db import transaction
@@ -389,9 +391,9 @@ async def test_command_menu_is_registered_in_italian_and_english(sqlite_url: str
         assert [c["command"] for c in english] == ["new", "mine", "back", "cancel", "help", "privacy"]
         assert italian[0]["description"] == "Segnala un nuovo bisogno"
         assert english[0]["description"] == "Report a new need"
-        for _, it, en in COMMANDS:  # every name in the menu does something
-            assert command_name(f"/{it}") in tg.core.engine.commands
-            assert command_name(f"/{en}") in tg.core.engine.commands
+        for entry in tg.core.engine.menu:  # every name in the menu does something
+            assert command_name(f"/{entry.italian}") in tg.core.engine.specs
+            assert command_name(f"/{entry.english}") in tg.core.engine.specs
 
 
 # --- failures: the database, the Bot API ------------------------------------------------------------

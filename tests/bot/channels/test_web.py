@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from bot.app import Core
-from bot.web import build_web_app
+from bot.core import Core
+from bot.channels.web import build_web_app
 from storage import outbox
 from storage.db import transaction
 from tests.helpers.clock import FakeClock

@@ -6,44 +6,23 @@ import asyncio
 import logging
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
-from dataclasses import dataclass, field
-
-from starlette.routing import BaseRoute
 
 from bot.core import Core
-from bot.web import build_web_app, serve_web
-from handlers import Sender
+from bot.channels import telegram, whatsapp
+from bot.channels.base import Channel
+from bot.channels.web import build_web_app, serve_web
+from bot.leader import run_scheduler
 
 logger = logging.getLogger(__name__)
 
-Task = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
-"""A background loop that runs until the stop event is set (e.g. Telegram long polling)."""
-
-
-@dataclass(slots=True)
-class Channel:
-    """What a channel brings to the running app; built by `bot/<channel>_channel.py`."""
-
-    name: str
-    sender: Sender
-    routes: list[BaseRoute] = field(default_factory=list)
-    tasks: list[Task] = field(default_factory=list)
-    startup: Callable[[], Awaitable[None]] | None = None
-    shutdown: Callable[[], Awaitable[None]] | None = None
-
 
 async def build_channels(core: Core) -> list[Channel]:
+    """Every channel whose settings are present, Telegram first."""
     channels: list[Channel] = []
     if core.settings.telegram.token is not None:
-        from bot.telegram_channel import build as build_telegram
-
-        channels.append(await build_telegram(core))
+        channels.append(await telegram.build(core))
     if core.settings.whatsapp.is_configured:
-        from bot.whatsapp_channel import build as build_whatsapp
-
-        channels.append(await build_whatsapp(core))
+        channels.append(await whatsapp.build(core))
     return channels
 
 
@@ -74,8 +53,6 @@ async def serve(core: Core, *, stop: asyncio.Event | None = None, sock: socket.s
             asyncio.create_task(serve_web(web, host=web_settings.host, port=web_settings.port, stop=stop, sock=sock))
         )
     if core.settings.scheduler.enabled:
-        from bot.leader import run_scheduler
-
         # On PostgreSQL only the elected worker schedules (bot/leader.py); on SQLite it just runs.
         jobs.append(asyncio.create_task(run_scheduler(core, stop), name="scheduler"))
     logger.info("running: %s", ", ".join(c.name for c in channels))

@@ -1,0 +1,1 @@
+"""The channels room: each channel wired from its adapter and settings, and `serve`, which runs them."""

@@ -1,0 +1,133 @@
+"""WhatsApp's HTTP edge: Twilio's signed webhooks in, and the signed URLs Twilio fetches our attachments from.
+
+Every route checks its signature before anything else. Inbound messages go to the sink and are
+acknowledged only once committed; status reports and attachment look-ups go to the callables
+the channel's wiring supplies, so the database stays out of here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Final, Protocol
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Route
+from twilio.request_validator import RequestValidator
+
+from handlers import whatsapp
+from handlers.types import InboundSink
+
+logger = logging.getLogger(__name__)
+
+INBOUND_PATH: Final = "/whatsapp"
+STATUS_PATH: Final = "/whatsapp/status"
+FILES_PATH: Final = "/whatsapp/files"
+"""Attachments (digest charts, exports) by capability URL: Twilio fetches media by URL."""
+EMPTY_TWIML: Final = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+"""Twilio reads our answer as TwiML: an empty <Response/> says "received, nothing to say now"."""
+
+
+class StatusSink(Protocol):
+    """Records a delivery status on the outbox row; raises when it could not be stored (Twilio retries)."""
+
+    async def __call__(self, report: whatsapp.StatusReport, *, outbox_id: int | None) -> None: ...
+
+
+Attachments = Callable[[int], Awaitable[tuple[str, str | None] | None]]
+"""An outbox row's attachment by its id: (local path, MIME type), or None."""
+
+
+def file_signature(auth_token: str, outbox_id: int) -> str:
+    """An unguessable token for one outbox row's attachment, keyed on the account's secret."""
+    return hmac.new(auth_token.encode(), f"file:{outbox_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def routes(
+    sink: InboundSink,
+    statuses: StatusSink,
+    *,
+    validator: RequestValidator,
+    public_base_url: str,
+    clock: Callable[[], datetime],
+) -> list[BaseRoute]:
+    """``POST /whatsapp`` (incoming messages) and ``POST /whatsapp/status`` (delivery status)."""
+
+    async def signed_form(request: Request) -> dict[str, str] | None:
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        # Twilio signs the URL it called: behind a proxy that is the public one, not request.url.
+        url = public_base_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if not whatsapp.is_signed(validator, url, form, request.headers.get("X-Twilio-Signature")):
+            logger.warning("whatsapp: request to %s with a missing or wrong signature refused", request.url.path)
+            return None
+        return form
+
+    async def inbound(request: Request) -> Response:
+        form = await signed_form(request)
+        if form is None:
+            return Response(status_code=403)
+        try:
+            event = whatsapp.parse_inbound(form, received_at=clock())
+        except whatsapp.BadRequest as exc:
+            logger.warning("whatsapp: unreadable message %s: %s", form.get("MessageSid", "?"), exc)
+            return Response(status_code=400)
+        try:
+            # Acknowledge only what is committed: a 503 makes Twilio try again, and the
+            # inbound unique key makes that retry harmless.
+            await sink.handle(event)
+        except Exception as exc:  # the database is down or failing: nothing was written
+            logger.error("whatsapp: message %s not stored (%s), answering 503", event.external_id, type(exc).__name__)
+            return Response(status_code=503)
+        return Response(EMPTY_TWIML, media_type="text/xml")
+
+    async def status(request: Request) -> Response:
+        form = await signed_form(request)
+        if form is None:
+            return Response(status_code=403)
+        try:
+            report = whatsapp.parse_status(form)
+        except whatsapp.BadRequest as exc:
+            logger.warning("whatsapp: unreadable status callback %s: %s", form.get("MessageSid", "?"), exc)
+            return Response(status_code=400)
+        raw_id = request.query_params.get("outbox", "")
+        try:
+            await statuses(report, outbox_id=int(raw_id) if raw_id.isdigit() else None)
+        except Exception as exc:
+            logger.error("whatsapp: status of %s not stored (%s)", report.message_sid, type(exc).__name__)
+            return Response(status_code=503)
+        return Response(status_code=204)
+
+    return [
+        Route(INBOUND_PATH, inbound, methods=["POST"]),
+        Route(STATUS_PATH, status, methods=["POST"]),
+    ]
+
+
+def file_route(auth_token: str, attachments: Attachments) -> BaseRoute:
+    """Serves an outbox row's attachment to whoever holds its signed URL (Twilio), nothing else."""
+
+    async def serve_file(request: Request) -> Response:
+        try:
+            outbox_id = int(request.path_params["outbox_id"])
+        except ValueError:
+            return Response(status_code=404)
+        if not hmac.compare_digest(str(request.path_params["signature"]), file_signature(auth_token, outbox_id)):
+            return Response(status_code=404)
+        found = await attachments(outbox_id)
+        if found is None or not Path(found[0]).is_file():
+            return Response(status_code=404)
+        path, media_type = found
+        return FileResponse(path, media_type=media_type)
+
+    return Route(FILES_PATH + "/{outbox_id}/{signature}", serve_file, methods=["GET"])
+
+
+def media_url(public_base_url: str, auth_token: str) -> Callable[[int], str]:
+    """The signed URL of an outbox row's attachment, as `file_route` serves it."""
+    return lambda outbox_id: f"{public_base_url}{FILES_PATH}/{outbox_id}/{file_signature(auth_token, outbox_id)}"
