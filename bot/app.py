@@ -18,7 +18,7 @@ from bot.notify import Recipient
 from bot.operations import Admins, Operations
 from bot.pipeline import Pipeline, PipelineConfig, utc_now
 from bot.staff import StaffConfig, StaffOps
-from conversations import Engine, Gazetteer, Translator, build_engine
+from conversations import Channel, Engine, Gazetteer, Translator, build_engine
 from handlers import Sender
 from storage import migrate
 from storage.comuni import load_gazetteer
@@ -88,7 +88,7 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
             controller=settings.privacy.controller,
             retention_days=settings.privacy.retention_days,
             notice_version=settings.privacy.notice_version,
-            fetch_media_channels=frozenset({"whatsapp"}) if settings.whatsapp.download_media else frozenset(),
+            fetch_media_channels=frozenset(c.value for c in Channel if c.traits.media_by_url) if settings.whatsapp.download_media else frozenset(),
         ),
         clock=clock,
         operations=Operations(translator, admins_from(settings), page_size=settings.operators.page_size),
@@ -113,7 +113,7 @@ def admins_from(settings: Settings) -> Admins:
     """The admins of `[admin]`, one recipient per channel identity, written to in the default language."""
     a, lang = settings.admin, settings.app.language
     return Admins(
-        tuple(Recipient("telegram", str(i), lang) for i in a.telegram_ids)
-        + tuple(Recipient("whatsapp", n, lang) for n in a.whatsapp_numbers)
-        + tuple(Recipient("console", n, lang) for n in a.console_names)
+        tuple(Recipient(Channel.TELEGRAM, str(i), lang) for i in a.telegram_ids)
+        + tuple(Recipient(Channel.WHATSAPP, n, lang) for n in a.whatsapp_numbers)
+        + tuple(Recipient(Channel.CONSOLE, n, lang) for n in a.console_names)
     )

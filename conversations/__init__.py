@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conversations.channels import Channel, ChannelTraits, traits_of
 from conversations.commands import build_engine
 from conversations.comuni import Comune, ComuneLookup, Gazetteer
 from conversations import notifications
@@ -92,7 +93,9 @@ __all__ = [
     "CategoryEntry",
     "CategoryMoved",
     "CategoryRenamed",
+    "Channel",
     "ChannelHealth",
+    "ChannelTraits",
     "CommandRefused",
     "Comune",
     "ComuneLookup",
@@ -175,4 +178,5 @@ __all__ = [
     "parse_operator_command",
     "parse_period",
     "parse_staff_command",
+    "traits_of",
 ]

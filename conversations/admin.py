@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Final
 
 from conversations._text import clean, fold
+from conversations.channels import Channel
 from conversations.effects import (
     BroadcastRequested,
     CategoryAdded,
@@ -83,7 +84,6 @@ STAFF_ONLY_EXPORT: Final = frozenset({"esporta"})
 """Commands operators may use too (limited to their cooperative, without personal fields)."""
 _BY_NAME: Final = {fold(alias): name for name, aliases in COMMANDS.items() for alias in aliases}
 
-CHANNELS: Final = frozenset({"telegram", "whatsapp", "console"})
 MAX_BROADCAST_CHARS: Final = 1000
 """Fits one WhatsApp body (1600) and one Telegram message after the greeting line."""
 AUDIT_DEFAULT: Final = 20
@@ -336,7 +336,7 @@ def _confirm(e: Engine, b: Builder, ctx: Context, action: Mapping[str, object], 
 
 
 def _identity(args: tuple[str, ...]) -> tuple[str, str] | None:
-    if len(args) != 2 or fold(args[0]) not in CHANNELS or not 0 < len(args[1]) <= 64:
+    if len(args) != 2 or Channel.named(fold(args[0])) is None or not 0 < len(args[1]) <= 64:
         return None
     return fold(args[0]), args[1]
 

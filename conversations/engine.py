@@ -11,6 +11,7 @@ from typing import Final
 from rapidfuzz import fuzz
 
 from conversations._text import clean, fold
+from conversations.channels import Channel, traits_of
 from conversations.effects import (
     CommandRefused,
     ConversationCancelled,
@@ -39,9 +40,8 @@ MAX_TEXT_CHARS: Final = 4000
 MAX_COMMAND_CHARS: Final = 64
 """A command word longer than this is not a command (Telegram's own limit is 32)."""
 
-WORD_CHANNELS: Final = frozenset({"whatsapp"})
-"""Channels where a command word followed by its arguments works without the "/" ("esporta 2026-11"):
-WhatsApp has no command menu and people type words. On Telegram and the console the "/" is at hand."""
+WORD_CHANNELS: Final = frozenset(c.value for c in Channel if c.traits.word_commands)
+"""Channels where a command word followed by its arguments works without the "/": the `word_commands` trait."""
 
 
 @dataclass(slots=True)
@@ -229,7 +229,7 @@ class Engine:
         if not args:
             return None if name in self.needs_slash_alone else name
         check = self.word_checks.get(name)
-        if check is None or inbound.channel not in WORD_CHANNELS or self._awaits_own_words(b, ctx):
+        if check is None or not traits_of(inbound.channel).word_commands or self._awaits_own_words(b, ctx):
             return None
         return name if check(args, ctx) else None
 
