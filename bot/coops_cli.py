@@ -13,11 +13,10 @@ from babel.dates import format_datetime
 
 from bot import coops_file
 from bot.app import Core
-from conversations import make_invite_code
+from conversations import OperatorRole, make_invite_code
 from conversations.ticket import compact_code
 from storage import cooperatives, operators, reference
 from storage.db import transaction
-from storage.models import OperatorRole
 
 COMMANDS: Final = frozenset({"coops", "invite", "digest"})
 EXIT_INVALID: Final = 1

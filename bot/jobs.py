@@ -17,12 +17,12 @@ from bot import media
 from bot.app import Core
 from bot.chart import render_chart
 from bot.notify import Attachment, Recipient, enqueue
-from conversations import Context, Msg, Reply, notifications
+from conversations import Context, FollowUpKind, Msg, Reply, notifications
 from conversations import digest as digest_text
 from conversations.flows import followup, menu
 from storage import conversations, cooperatives, digests, followups, operators, routing
 from storage.db import transaction
-from storage.models import Category, Citizen, ComuneRow, Cooperative, FollowUpKind, Need
+from storage.models import Category, Citizen, ComuneRow, Cooperative, Need
 
 logger = logging.getLogger(__name__)
 

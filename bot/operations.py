@@ -13,16 +13,19 @@ from sqlmodel import col
 from bot.notify import Recipient, enqueue
 from conversations import (
     WORD_CHANNELS,
+    AssignmentStatus,
     CommandRefused,
     Desk,
     Effect,
     FollowUpAnswered,
+    FollowUpKind,
     HistoryItem,
     Inbound,
     InviteView,
     NeedClaimed,
     NeedCreated,
     NeedDeclined,
+    NeedStatus,
     NeedView,
     NoteAdded,
     OperatorEnrolled,
@@ -40,14 +43,11 @@ from conversations.ticket import compact_code
 from storage import cooperatives, operators, routing
 from storage import staff as staff_roles
 from storage.models import (
-    AssignmentStatus,
     Category,
     Citizen,
     ComuneRow,
     FollowUp,
-    FollowUpKind,
     Need,
-    NeedStatus,
 )
 
 logger = logging.getLogger(__name__)

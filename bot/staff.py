@@ -45,6 +45,7 @@ from conversations import (
     StaffCommand,
     StaffCommandUsed,
     State,
+    TerritoryKind,
     Translator,
 )
 from conversations.admin import (
@@ -63,7 +64,7 @@ from conversations.period import parse_period
 from storage import categories, cooperatives, erasure, operators, routing, staff, stats
 from conversations.coop_rules import DEFAULT_DIGEST, DEFAULT_TIMEZONE
 from storage.cooperatives import CooperativeSpec
-from storage.models import Citizen, TerritoryKind
+from storage.models import Citizen
 
 logger = logging.getLogger(__name__)
 

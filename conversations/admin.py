@@ -43,9 +43,10 @@ from conversations.flow import Ending, Flow, Parser, Prompt, Step, take_choice
 from conversations.messages import Inbound, Msg, Option, Reply
 from conversations.period import parse_period
 from conversations.rights import LANGUAGES, YES_NO
-from conversations.staff import CategoryEntry, CooperativeEntry, OperatorEntry, Role, Tally
+from conversations.staff import CategoryEntry, CooperativeEntry, OperatorEntry, Tally
 from conversations.ticket import make_invite_code
 from conversations.types import Answer, Answers, Context, Outcome, Retry, State
+from conversations.vocabulary import Role
 
 CONFIRM_FLOW: Final = "conferma"
 BROADCAST_FLOW: Final = "annuncio"

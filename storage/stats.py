@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from conversations import ChannelHealth, Stats, SystemStatus, Tally
+from conversations.vocabulary import FollowUpKind
 from storage.digests import _median_hours, _seconds_between  # the same portable median as the digests
 from storage.models import (
     AuditLog,
@@ -18,7 +19,6 @@ from storage.models import (
     Cooperative,
     DigestRun,
     FollowUp,
-    FollowUpKind,
     Need,
     OutboxMessage,
     OutboxStatus,
