@@ -20,7 +20,8 @@ from bot.notify import Attachment, Recipient, enqueue
 from conversations import Context, FollowUpKind, Msg, Reply, notifications
 from conversations import digest as digest_text
 from conversations.flows import followup, menu
-from storage import conversations, cooperatives, digests, followups, operators, routing
+from storage import audit, conversations, cooperatives, digests, followups, operators, routing
+from storage.audit import AuditAction
 from storage.db import transaction
 from storage.models import Category, Citizen, ComuneRow, Cooperative, Need
 
@@ -265,7 +266,7 @@ async def remind_unclaimed(core: Core, now: datetime) -> int:
             hours = sched.reminder_hours + sched.escalation_hours
             reply = notifications.escalation(ticket=need.ticket, category=category, comune=comune, since=need.created_at, hours=hours)
             await core.pipeline.operations.tell_admins(session, reply, now)
-            await routing.audit(session, actor="system", action="need_escalated", need_id=need.id, at=now)
+            await audit.record(session, actor="system", action=AuditAction.NEED_ESCALATED, need_id=need.id, at=now)
             done += 1
     return done
 
@@ -276,7 +277,7 @@ async def apply_retention(core: Core, now: datetime) -> int:
     async with transaction(core.sessions) as session:
         count = await followups.anonymise(session, closed_before=before, now=now)
         if count:
-            await routing.audit(session, actor="system", action="needs_anonymised", detail=str(count), at=now)
+            await audit.record(session, actor="system", action=AuditAction.NEEDS_ANONYMISED, detail=str(count), at=now)
     if count:
         logger.info("anonymised %s need(s)", count)
     # Their downloaded media go too; the sweep also catches copies an interrupted erasure left.

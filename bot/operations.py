@@ -40,8 +40,9 @@ from conversations import (
 from conversations.operator import ENROL
 from conversations.ticket import compact_code
 
-from storage import cooperatives, operators, routing
+from storage import audit, cooperatives, operators, routing
 from storage import staff as staff_roles
+from storage.audit import AuditAction
 from storage.models import (
     Category,
     Citizen,
@@ -161,7 +162,7 @@ class Operations:
                 ticket=need.ticket, category=category.name_it, comune=comune.name, urgency=need.urgency
             )
             await self.tell_admins(session, reply, need.at)
-            await routing.audit(session, actor="system", action="need_unrouted", need_id=need.need_id, at=need.at)
+            await audit.record(session, actor="system", action=AuditAction.NEED_UNROUTED, need_id=need.need_id, at=need.at)
             return []
         await routing.assign(session, need_id=need.need_id, cooperative_ids=coop_ids, at=need.at)
         for op in await operators.of_cooperatives(session, cooperative_ids=coop_ids):
@@ -188,13 +189,13 @@ class Operations:
             await self._status(session, effect)
         elif isinstance(effect, NoteAdded):
             await routing.add_note(session, need_id=effect.need_id, operator_id=effect.operator_id, text=effect.text, at=effect.at)
-            await routing.audit(
-                session, actor=f"operator:{effect.operator_id}", action="note_added", need_id=effect.need_id, at=effect.at
+            await audit.record(
+                session, actor=f"operator:{effect.operator_id}", action=AuditAction.NOTE_ADDED, need_id=effect.need_id, at=effect.at
             )
         elif isinstance(effect, CommandRefused):
             logger.warning("citizen %s tried operator command %s", citizen.id, effect.command)
-            await routing.audit(
-                session, actor=f"citizen:{citizen.id}", action="command_refused", detail=effect.command, at=now
+            await audit.record(
+                session, actor=f"citizen:{citizen.id}", action=AuditAction.COMMAND_REFUSED, detail=effect.command, at=now
             )
         elif isinstance(effect, FollowUpAnswered):
             await self._follow_up_answered(session, effect)
@@ -223,8 +224,8 @@ class Operations:
         assert op.id is not None
         if not await operators.use_invite(session, code=effect.invite_code, operator_id=op.id, now=effect.at):
             raise Conflict("invite used meanwhile")
-        await routing.audit(
-            session, actor=f"operator:{op.id}", action="operator_enrolled", cooperative_id=effect.cooperative_id, at=effect.at
+        await audit.record(
+            session, actor=f"operator:{op.id}", action=AuditAction.OPERATOR_ENROLLED, cooperative_id=effect.cooperative_id, at=effect.at
         )
         logger.info("operator %s enrolled in cooperative %s", op.id, effect.cooperative_id)
 
@@ -234,10 +235,10 @@ class Operations:
         )
         if not won:
             raise Conflict("claimed meanwhile")
-        await routing.audit(
+        await audit.record(
             session,
             actor=f"operator:{effect.operator_id}",
-            action="need_claimed",
+            action=AuditAction.NEED_CLAIMED,
             need_id=effect.need_id,
             cooperative_id=effect.cooperative_id,
             at=effect.at,
@@ -260,10 +261,10 @@ class Operations:
             session, need_id=effect.need_id, cooperative_id=effect.cooperative_id, operator_id=effect.operator_id, at=effect.at
         ):
             raise Conflict("declined meanwhile")
-        await routing.audit(
+        await audit.record(
             session,
             actor=f"operator:{effect.operator_id}",
-            action="need_declined",
+            action=AuditAction.NEED_DECLINED,
             need_id=effect.need_id,
             cooperative_id=effect.cooperative_id,
             at=effect.at,
@@ -286,8 +287,8 @@ class Operations:
             at=effect.at,
         ):
             raise Conflict("status changed meanwhile")
-        await routing.audit(
-            session, actor=effect.actor, action="status_changed", need_id=effect.need_id, detail=effect.to_status, at=effect.at
+        await audit.record(
+            session, actor=effect.actor, action=AuditAction.STATUS_CHANGED, need_id=effect.need_id, detail=effect.to_status, at=effect.at
         )
         await self._tell_citizen(
             session, effect.need_id, notifications.citizen_status(ticket=effect.ticket, status=effect.to_status), effect.at
@@ -305,8 +306,8 @@ class Operations:
                 session, need_id=need.id, from_status=need.status, to_status=NeedStatus.CLOSED, actor="citizen", note=note, at=effect.at
             ):
                 raise Conflict("status changed meanwhile")
-        await routing.audit(
-            session, actor="citizen", action="follow_up_answered", need_id=need.id, detail=effect.answer, at=effect.at
+        await audit.record(
+            session, actor="citizen", action=AuditAction.FOLLOW_UP_ANSWERED, need_id=need.id, detail=effect.answer, at=effect.at
         )
 
     async def _tell_citizen(self, session: AsyncSession, need_id: str, reply: Reply, now: datetime) -> None:

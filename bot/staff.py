@@ -61,7 +61,8 @@ from conversations.admin import (
     parse_staff_command,
 )
 from conversations.period import parse_period
-from storage import categories, cooperatives, erasure, operators, routing, staff, stats
+from storage import audit, categories, cooperatives, erasure, operators, staff, stats
+from storage.audit import AuditAction
 from conversations.coop_rules import DEFAULT_DIGEST, DEFAULT_TIMEZONE
 from storage.cooperatives import CooperativeSpec
 from storage.models import Citizen
@@ -123,7 +124,7 @@ class StaffOps:
         assert citizen.id is not None
         who = f"citizen:{citizen.id}"
         if isinstance(effect, RightsExercised):
-            await routing.audit(session, actor=who, action="data_rights", detail=effect.right, at=effect.at)
+            await audit.record(session, actor=who, action=AuditAction.DATA_RIGHTS, detail=effect.right, at=effect.at)
         elif isinstance(effect, LanguageChanged):
             if effect.language in LANGUAGES:
                 citizen.language = effect.language
@@ -133,7 +134,7 @@ class StaffOps:
             citizen.broadcasts_refused_at = None
         elif isinstance(effect, DataErasureRequested):
             count = await erasure.erase_citizen(session, citizen=citizen, now=effect.at)
-            await routing.audit(session, actor=who, action="data_erased", detail=str(count), at=effect.at)
+            await audit.record(session, actor=who, action=AuditAction.DATA_ERASED, detail=str(count), at=effect.at)
             logger.info("citizen %s erased their data (%s need(s))", citizen.id, count)
         elif isinstance(
             effect,
@@ -166,48 +167,48 @@ class StaffOps:
         is_operator_export = isinstance(effect, ExportRequested) and role == Role.OPERATOR and effect.cooperative_id == coop
         if role != Role.ADMIN and not is_operator_export:
             logger.warning("citizen %s: staff effect %s refused", citizen.id, type(effect).__name__)
-            await routing.audit(session, actor=f"citizen:{citizen.id}", action="command_refused", detail=type(effect).__name__, at=now)
+            await audit.record(session, actor=f"citizen:{citizen.id}", action=AuditAction.COMMAND_REFUSED, detail=type(effect).__name__, at=now)
             return False
         actor = f"{role.value}:{citizen.id}"
         if isinstance(effect, StaffCommandUsed):
-            await routing.audit(session, actor=actor, action="staff_read", detail=effect.command, at=effect.at)
+            await audit.record(session, actor=actor, action=AuditAction.STAFF_READ, detail=effect.command, at=effect.at)
         elif isinstance(effect, RoleGranted):
             done = await staff.grant_admin(session, channel=effect.channel, external_id=effect.external_id, by=actor, now=effect.at)
-            await routing.audit(session, actor=actor, action="admin_granted" if done else "admin_already", detail=effect.channel, at=effect.at)
+            await audit.record(session, actor=actor, action=AuditAction.ADMIN_GRANTED if done else AuditAction.ADMIN_ALREADY, detail=effect.channel, at=effect.at)
         elif isinstance(effect, RoleRevoked):
             n = await staff.revoke_admin(session, channel=effect.channel, external_id=effect.external_id, by=actor, now=effect.at)
-            await routing.audit(session, actor=actor, action="admin_revoked" if n else "admin_not_found", detail=effect.channel, at=effect.at)
+            await audit.record(session, actor=actor, action=AuditAction.ADMIN_REVOKED if n else AuditAction.ADMIN_NOT_FOUND, detail=effect.channel, at=effect.at)
         elif isinstance(effect, OperatorRevoked):
             done = await staff.revoke_operator(session, operator_id=effect.operator_id)
-            await routing.audit(
-                session, actor=actor, action="operator_revoked" if done else "operator_not_found", operator_id=effect.operator_id, at=effect.at
+            await audit.record(
+                session, actor=actor, action=AuditAction.OPERATOR_REVOKED if done else AuditAction.OPERATOR_NOT_FOUND, operator_id=effect.operator_id, at=effect.at
             )
         elif isinstance(effect, InviteCreated):
             await operators.create_invite(
                 session, cooperative_id=effect.cooperative_id, code=effect.code, expires_at=effect.at + timedelta(days=self.config.invite_days), now=effect.at
             )
-            await routing.audit(session, actor=actor, action="invite_created", cooperative_id=effect.cooperative_id, at=effect.at)
+            await audit.record(session, actor=actor, action=AuditAction.INVITE_CREATED, cooperative_id=effect.cooperative_id, at=effect.at)
         elif isinstance(effect, ExportRequested):
             await self._export(session, citizen, effect, actor)
         elif isinstance(effect, BroadcastRequested):
             await self._broadcast(session, citizen, effect, actor)
         elif isinstance(effect, CategoryAdded):
             done = await categories.add(session, slug=effect.slug, name_it=effect.name_it, name_en=effect.name_en)
-            await routing.audit(session, actor=actor, action="category_added" if done else "category_exists", detail=effect.slug, at=effect.at)
+            await audit.record(session, actor=actor, action=AuditAction.CATEGORY_ADDED if done else AuditAction.CATEGORY_EXISTS, detail=effect.slug, at=effect.at)
         elif isinstance(effect, CategoryRenamed):
             done = await categories.rename(session, slug=effect.slug, name_it=effect.name_it, name_en=effect.name_en)
-            await routing.audit(session, actor=actor, action="category_renamed" if done else "category_not_found", detail=effect.slug, at=effect.at)
+            await audit.record(session, actor=actor, action=AuditAction.CATEGORY_RENAMED if done else AuditAction.CATEGORY_NOT_FOUND, detail=effect.slug, at=effect.at)
         elif isinstance(effect, CategoryMoved):
             done = await categories.move(session, slug=effect.slug, position=effect.position)
             detail = f"{effect.slug} {effect.position}"
-            await routing.audit(session, actor=actor, action="category_moved" if done else "category_not_found", detail=detail, at=effect.at)
+            await audit.record(session, actor=actor, action=AuditAction.CATEGORY_MOVED if done else AuditAction.CATEGORY_NOT_FOUND, detail=detail, at=effect.at)
         elif isinstance(effect, CategoryDisabled):
             done = await categories.disable(session, slug=effect.slug)
-            await routing.audit(session, actor=actor, action="category_disabled" if done else "category_not_found", detail=effect.slug, at=effect.at)
+            await audit.record(session, actor=actor, action=AuditAction.CATEGORY_DISABLED if done else AuditAction.CATEGORY_NOT_FOUND, detail=effect.slug, at=effect.at)
         elif isinstance(effect, CooperativeSaved | CooperativeDeactivated):
             await self._cooperative(session, effect, actor)
         elif isinstance(effect, DigestRequested):  # applied through `request_digest`
-            await routing.audit(session, actor=actor, action="digest_requested", cooperative_id=effect.cooperative_id, at=effect.at)
+            await audit.record(session, actor=actor, action=AuditAction.DIGEST_REQUESTED, cooperative_id=effect.cooperative_id, at=effect.at)
         return True
 
     async def _cooperative(self, session: AsyncSession, effect: CooperativeSaved | CooperativeDeactivated, actor: str) -> None:
@@ -215,7 +216,7 @@ class StaffOps:
         row = await cooperatives.by_slug(session, slug=effect.slug)
         if isinstance(effect, CooperativeSaved) and effect.is_new:
             if row is not None:  # taken by someone else while this admin was answering
-                await routing.audit(session, actor=actor, action="cooperative_exists", cooperative_id=row.id, at=effect.at)
+                await audit.record(session, actor=actor, action=AuditAction.COOPERATIVE_EXISTS, cooperative_id=row.id, at=effect.at)
                 return
             spec = CooperativeSpec(
                 slug=effect.slug,
@@ -227,15 +228,15 @@ class StaffOps:
                 language=effect.language if effect.language in LANGUAGES else "it",
             )
             created, _ = await cooperatives.upsert(session, spec=spec, now=effect.at)
-            await routing.audit(session, actor=actor, action="cooperative_created", cooperative_id=created.id, at=effect.at)
+            await audit.record(session, actor=actor, action=AuditAction.COOPERATIVE_CREATED, cooperative_id=created.id, at=effect.at)
             logger.info("cooperative %s created by %s", created.id, actor)
             return
         if row is None:
-            await routing.audit(session, actor=actor, action="cooperative_not_found", at=effect.at)
+            await audit.record(session, actor=actor, action=AuditAction.COOPERATIVE_NOT_FOUND, at=effect.at)
             return
         spec = await cooperatives.spec_of(session, row=row)
         if isinstance(effect, CooperativeDeactivated):
-            spec, action, fields = replace(spec, is_active=False), "cooperative_deactivated", ""
+            spec, action, fields = replace(spec, is_active=False), AuditAction.COOPERATIVE_DEACTIVATED, ""
         else:
             if effect.territory is not None:
                 spec = replace(spec, territory=tuple((TerritoryKind(k), c) for k, c in effect.territory))
@@ -247,7 +248,7 @@ class StaffOps:
                 spec = replace(spec, timezone=effect.timezone)
             if effect.language in LANGUAGES:
                 spec = replace(spec, language=effect.language)
-            action = "cooperative_edited"
+            action = AuditAction.COOPERATIVE_EDITED
             edited = (
                 ("territory", effect.territory),
                 ("categories", effect.categories),
@@ -257,8 +258,8 @@ class StaffOps:
             )
             fields = " ".join(name for name, value in edited if value is not None)
         _, changed = await cooperatives.upsert(session, spec=spec, now=effect.at)
-        await routing.audit(
-            session, actor=actor, action=action if changed else "cooperative_unchanged", cooperative_id=row.id, detail=fields or None, at=effect.at
+        await audit.record(
+            session, actor=actor, action=action if changed else AuditAction.COOPERATIVE_UNCHANGED, cooperative_id=row.id, detail=fields or None, at=effect.at
         )
 
     async def _export(self, session: AsyncSession, citizen: Citizen, effect: ExportRequested, actor: str) -> None:
@@ -273,10 +274,10 @@ class StaffOps:
         for path, kind, content_type in ((files.csv_path, "CSV", CSV_TYPE), (files.xlsx_path, "Excel", XLSX_TYPE)):
             caption = Reply(Msg("admin.export_caption", {"since": effect.since, "until": until, "rows": files.rows, "kind": kind}))
             await enqueue(session, self.translator, to=to, reply=caption, now=effect.at, attachment=Attachment(str(path), content_type))
-        await routing.audit(
+        await audit.record(
             session,
             actor=actor,
-            action="export",
+            action=AuditAction.EXPORT,
             cooperative_id=effect.cooperative_id,
             detail=f"{files.rows} rows{' personal' if effect.include_personal else ''}",
             at=effect.at,
@@ -295,7 +296,7 @@ class StaffOps:
             requested_by=citizen.external_id,
             now=effect.at,
         )
-        await routing.audit(session, actor=actor, action="broadcast", detail=f"#{row.id} {row.recipients} recipients", at=effect.at)
+        await audit.record(session, actor=actor, action=AuditAction.BROADCAST, detail=f"#{row.id} {row.recipients} recipients", at=effect.at)
         logger.info("broadcast %s queued for %s citizen(s)", row.id, row.recipients)
 
 

@@ -12,7 +12,6 @@ from sqlmodel import col, select
 from conversations.vocabulary import ENDED_STATUSES, AssignmentStatus, NeedStatus, TerritoryKind, Urgency
 from conversations.vocabulary import OPEN_STATUSES as OPEN_STATUSES  # re-exported: callers read `routing.OPEN_STATUSES`
 from storage.models import (
-    AuditLog,
     Category,
     ComuneRow,
     Cooperative,
@@ -152,31 +151,6 @@ async def decline(session: AsyncSession, *, need_id: str, cooperative_id: int, o
 async def add_note(session: AsyncSession, *, need_id: str, operator_id: int, text: str, at: datetime) -> None:
     session.add(NeedNote(need_id=need_id, operator_id=operator_id, text=text, at=at))
     await session.flush()
-
-
-async def audit(
-    session: AsyncSession,
-    *,
-    actor: str,
-    action: str,
-    at: datetime,
-    need_id: str | None = None,
-    cooperative_id: int | None = None,
-    operator_id: int | None = None,
-    detail: str | None = None,
-) -> None:
-    """One audit row: ids and codes only, never a message body."""
-    session.add(
-        AuditLog(
-            actor=actor,
-            action=action,
-            at=at,
-            need_id=need_id,
-            cooperative_id=cooperative_id,
-            operator_id=operator_id,
-            detail=detail[:120] if detail else None,
-        )
-    )
 
 
 def _cooperative_scope(cooperative_id: int) -> object:
