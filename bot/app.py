@@ -20,7 +20,7 @@ from bot.notify import Admins, Notifier, Recipient
 from bot.pipeline import CategoryCache, Pipeline, PipelineConfig
 from bot.reads import Reader
 from bot.roles import Roles
-from conversations import Translator, build_engine
+from conversations import Channel, Translator, build_engine
 from storage import migrate
 from storage.comuni import load_gazetteer
 from storage.db import create_engine, is_sqlite, session_factory
@@ -58,7 +58,7 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
             notifier=notifier,
             roles=roles,
             background=background,
-            fetch_media=frozenset({"whatsapp"}) if settings.whatsapp.download_media else frozenset(),
+            fetch_media=frozenset(c.value for c in Channel if c.traits.media_by_url) if settings.whatsapp.download_media else frozenset(),
             wake_media=wakeups.media,
             sweep_media=functools.partial(media.sweep, sessions, settings.whatsapp.media_dir),
             categories_changed=categories.forget,
@@ -93,7 +93,7 @@ def admins_from(settings: Settings) -> Admins:
     """The admins of `[admin]`, one recipient per channel identity, written to in the default language."""
     a, lang = settings.admin, settings.app.language
     return Admins(
-        tuple(Recipient("telegram", str(i), lang) for i in a.telegram_ids)
-        + tuple(Recipient("whatsapp", n, lang) for n in a.whatsapp_numbers)
-        + tuple(Recipient("console", n, lang) for n in a.console_names)
+        tuple(Recipient(Channel.TELEGRAM, str(i), lang) for i in a.telegram_ids)
+        + tuple(Recipient(Channel.WHATSAPP, n, lang) for n in a.whatsapp_numbers)
+        + tuple(Recipient(Channel.CONSOLE, n, lang) for n in a.console_names)
     )

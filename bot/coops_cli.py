@@ -13,11 +13,10 @@ from babel.dates import format_datetime
 
 from bot import coops_file
 from bot.core import Core
-from conversations import make_invite_code
+from conversations import OperatorRole, make_invite_code
 from conversations.ticket import compact_code
 from storage import cooperatives, operators, reference
 from storage.db import transaction
-from storage.models import OperatorRole
 
 COMMANDS: Final = frozenset({"coops", "invite", "digest"})
 EXIT_INVALID: Final = 1
@@ -32,7 +31,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     invite = sub.add_parser("invite", help="print a single-use invite code for an operator of COOP")
     invite.add_argument("coop", help="the cooperative's slug")
     invite.add_argument("--days", type=int, default=None, help="valid for this many days (default: operators.invite_days)")
-    invite.add_argument("--role", choices=("operatore", "coordinatore"), default="operatore")
+    invite.add_argument("--role", choices=[r.value for r in OperatorRole], default=OperatorRole.OPERATOR.value)
     digest = sub.add_parser("digest", help="the digest of COOP for its latest period")
     digest.add_argument("coop", help="the cooperative's slug")
     how = digest.add_mutually_exclusive_group()

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from conversations import Gazetteer
+from conversations import Gazetteer, TerritoryKind
 from conversations.coop_rules import COOP_SLUG, DEFAULT_DIGEST, Problem, Territory, check_categories, check_cron, check_timezone
 from storage.cooperatives import CooperativeSpec
-from storage.models import TerritoryKind
 
 TABLE: Final = "cooperative"
 KEYS: Final = frozenset(

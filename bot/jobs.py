@@ -17,12 +17,13 @@ from bot import media
 from bot.core import Services
 from bot.chart import render_chart
 from bot.notify import Attachment, Recipient, enqueue
-from conversations import Context, Msg, Reply, notifications
+from conversations import Context, FollowUpKind, Msg, Reply, notifications
 from conversations import digest as digest_text
 from conversations.flows import followup, menu
-from storage import conversations, cooperatives, digests, followups, operators, routing
+from storage import audit, conversations, cooperatives, digests, followups, operators, routing
+from storage.audit import AuditAction
 from storage.db import transaction
-from storage.models import Category, Citizen, ComuneRow, Cooperative, FollowUpKind, Need
+from storage.models import Category, Citizen, ComuneRow, Cooperative, Need
 
 logger = logging.getLogger(__name__)
 
@@ -264,7 +265,7 @@ async def remind_unclaimed(core: Services, now: datetime) -> int:
             hours = sched.reminder_hours + sched.escalation_hours
             reply = notifications.escalation(ticket=need.ticket, category=category, comune=comune, since=need.created_at, hours=hours)
             await core.notifier.tell_admins(session, reply, now)
-            await routing.audit(session, actor="system", action="need_escalated", need_id=need.id, at=now)
+            await audit.record(session, actor="system", action=AuditAction.NEED_ESCALATED, need_id=need.id, at=now)
             done += 1
     return done
 
@@ -275,7 +276,7 @@ async def apply_retention(core: Services, now: datetime) -> int:
     async with transaction(core.sessions) as session:
         count = await followups.anonymise(session, closed_before=before, now=now)
         if count:
-            await routing.audit(session, actor="system", action="needs_anonymised", detail=str(count), at=now)
+            await audit.record(session, actor="system", action=AuditAction.NEEDS_ANONYMISED, detail=str(count), at=now)
     if count:
         logger.info("anonymised %s need(s)", count)
     # Their downloaded media go too; the sweep also catches copies an interrupted erasure left.

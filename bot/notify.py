@@ -10,18 +10,14 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conversations import Reply, Translator
+from conversations import Reply, Translator, traits_of
 from handlers import render_numbered, split_text, text_limit
 from storage import citizens, needs, operators, outbox, staff
 from storage.models import Citizen, Operator
 
 logger = logging.getLogger(__name__)
 
-BUTTON_CHANNELS: Final = frozenset({"telegram"})
-"""Channels that draw options as buttons; elsewhere a notification's text already says what to type,
-and a numbered list would be answered against the recipient's current question instead."""
 MIN_PART_CHARS: Final = 200
-CONSOLE: Final = "console"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +74,15 @@ def rows_for(
     inbound triggered keeps them only where they are buttons.
     """
     rendered = translator.render(reply, to.language)
-    if attachment is not None and to.channel == CONSOLE:
+    traits = traits_of(to.channel)
+    if attachment is not None and not traits.shows_files:
         # The console prints text only: show where the file is.
         rendered = replace(rendered, text=f"{rendered.text}\n\n[{attachment.content_type}: {attachment.path}]")
     options = tuple((o.payload, o.label) for o in rendered.options)
     hint = rendered.number_hint
-    if to.channel not in BUTTON_CHANNELS and conversation_version is None:
+    if not traits.buttons and conversation_version is None:
+        # Without buttons a notification's text already says what to type, and a numbered
+        # list would be answered against the recipient's current question instead.
         options, hint = (), ""
     # Text-only channels append the options as a numbered list: keep room for it.
     room = max(MIN_PART_CHARS, text_limit(to.channel) - len(render_numbered("", options, hint)) - 2)

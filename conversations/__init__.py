@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conversations.channels import Channel, ChannelTraits, traits_of
 from conversations.commands import build_engine
 from conversations.comuni import Comune, ComuneLookup, Gazetteer
 from conversations import notifications
@@ -51,19 +52,30 @@ from conversations.staff import (
     ChannelHealth,
     CooperativeEntry,
     OperatorEntry,
-    Role,
     Staff,
     Stats,
     SystemStatus,
     Tally,
 )
-from conversations.engine import WORD_CHANNELS, Engine, command_name, is_explicit_command, match_option
+from conversations.engine import Engine, command_name, is_explicit_command, match_option
 from conversations.flow import Flow, FlowError, Step
 from conversations.i18n import Rendered, RenderedOption, Translator, compile_catalogs
 from conversations.messages import Inbound, Location, Media, MediaKind, Msg, Option, Reply
 from conversations.command import Call, CommandSpec, MenuEntry, Reads, Who
 from conversations.operator import OperatorCommand
 from conversations.ticket import compact_code, make_invite_code, make_ticket, normalize_ticket
+from conversations.vocabulary import (
+    ENDED_STATUSES,
+    OPEN_STATUSES,
+    AssignmentStatus,
+    ContactMethod,
+    FollowUpKind,
+    NeedStatus,
+    OperatorRole,
+    Role,
+    TerritoryKind,
+    Urgency,
+)
 from conversations.types import (
     Answer,
     Category,
@@ -82,6 +94,7 @@ from conversations.types import (
 
 __all__ = [
     "Answer",
+    "AssignmentStatus",
     "AuditEntry",
     "BroadcastRequested",
     "BroadcastsAccepted",
@@ -93,13 +106,16 @@ __all__ = [
     "CategoryEntry",
     "CategoryMoved",
     "CategoryRenamed",
+    "Channel",
     "ChannelHealth",
+    "ChannelTraits",
     "CommandRefused",
     "CommandSpec",
     "Comune",
     "ComuneLookup",
     "ConsentGiven",
     "ConsentRefused",
+    "ContactMethod",
     "Context",
     "ConversationCancelled",
     "ConversationExpired",
@@ -110,12 +126,14 @@ __all__ = [
     "DataErasureRequested",
     "Desk",
     "DigestRequested",
+    "ENDED_STATUSES",
     "Effect",
     "Engine",
     "ExportRequested",
     "Flow",
     "FlowError",
     "FollowUpAnswered",
+    "FollowUpKind",
     "Gazetteer",
     "HelpOffered",
     "HistoryItem",
@@ -131,13 +149,16 @@ __all__ = [
     "NeedClaimed",
     "NeedCreated",
     "NeedDeclined",
+    "NeedStatus",
     "NeedSummary",
     "NeedView",
     "NoteAdded",
+    "OPEN_STATUSES",
     "OperatorCommand",
     "OperatorEnrolled",
     "OperatorEntry",
     "OperatorRevoked",
+    "OperatorRole",
     "OperatorView",
     "OptedIn",
     "OptedOut",
@@ -161,9 +182,10 @@ __all__ = [
     "Step",
     "SystemStatus",
     "Tally",
+    "TerritoryKind",
     "Translator",
     "Turn",
-    "WORD_CHANNELS",
+    "Urgency",
     "Who",
     "build_engine",
     "command_name",
@@ -176,4 +198,5 @@ __all__ = [
     "normalize_ticket",
     "notifications",
     "parse_period",
+    "traits_of",
 ]

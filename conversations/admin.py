@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Final
 
 from conversations._text import clean, fold
+from conversations.channels import Channel
 from conversations.effects import (
     BroadcastRequested,
     CategoryAdded,
@@ -42,15 +43,15 @@ from conversations.flow import Ending, Flow, Parser, Prompt, Step, take_choice
 from conversations.messages import Inbound, Msg, Option, Reply
 from conversations.period import parse_period
 from conversations.rights import LANGUAGES, YES_NO
-from conversations.staff import CategoryEntry, CooperativeEntry, OperatorEntry, Role, Tally
+from conversations.staff import CategoryEntry, CooperativeEntry, OperatorEntry, Tally
 from conversations.ticket import make_invite_code
 from conversations.types import Answer, Answers, Context, Outcome, Retry, State
+from conversations.vocabulary import Role
 
 CONFIRM_FLOW: Final = "conferma"
 BROADCAST_FLOW: Final = "annuncio"
 CATEGORY_FLOW: Final = "categoria"
 COOP_FLOW: Final = "cooperativa"
-CHANNELS: Final = frozenset({"telegram", "whatsapp", "console"})
 MAX_BROADCAST_CHARS: Final = 1000
 """Fits one WhatsApp body (1600) and one Telegram message after the greeting line."""
 AUDIT_DEFAULT: Final = 20
@@ -270,7 +271,7 @@ def _confirm(e: Engine, b: Builder, ctx: Context, action: Mapping[str, object], 
 
 
 def _identity(args: tuple[str, ...]) -> tuple[str, str] | None:
-    if len(args) != 2 or fold(args[0]) not in CHANNELS or not 0 < len(args[1]) <= 64:
+    if len(args) != 2 or Channel.named(fold(args[0])) is None or not 0 < len(args[1]) <= 64:
         return None
     return fold(args[0]), args[1]
 

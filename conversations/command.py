@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from conversations.messages import Inbound
-from conversations.staff import Role
+from conversations.vocabulary import Role
 from conversations.types import Context
 
 if TYPE_CHECKING:  # the engine module imports this one: types only, no cycle at run time

@@ -13,11 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from apscheduler.triggers.cron import CronTrigger
 
 from conversations.comuni import Comune, Gazetteer
+from conversations.vocabulary import TerritoryKind
 
-COMUNE: Final = "comune"
-PROVINCIA: Final = "provincia"
-REGIONE: Final = "regione"
-"""Territory kinds, the values of `storage.models.TerritoryKind`."""
 DEFAULT_DIGEST: Final = "0 8 * * mon"
 DEFAULT_TIMEZONE: Final = "Europe/Rome"
 COOP_SLUG: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
@@ -127,9 +124,9 @@ class Territory:
         found: list[tuple[str, str]] = []
         problems: list[Problem] = []
         for kind, values, check in (
-            (COMUNE, comuni, self.comune),
-            (PROVINCIA, province, self.province),
-            (REGIONE, regioni, self.region),
+            (TerritoryKind.COMUNE, comuni, self.comune),
+            (TerritoryKind.PROVINCIA, province, self.province),
+            (TerritoryKind.REGIONE, regioni, self.region),
         ):
             for value in values:
                 code, problem = check(value)
@@ -145,23 +142,23 @@ class Territory:
         head, rest = (words[0].casefold(), " ".join(words[1:])) if words else ("", "")
         if head in {"provincia", "prov", "prov.", "province"} and rest:
             code, problem = self.province(rest)
-            return Resolved(place=(PROVINCIA, code)) if problem is None else Resolved(problem=problem)
+            return Resolved(place=(TerritoryKind.PROVINCIA, code)) if problem is None else Resolved(problem=problem)
         if head in {"regione", "region"} and rest:
             name, problem = self.region(rest)
-            return Resolved(place=(REGIONE, name)) if problem is None else Resolved(problem=problem)
+            return Resolved(place=(TerritoryKind.REGIONE, name)) if problem is None else Resolved(problem=problem)
         if _ISTAT.match(item.strip()):
             code, problem = self.comune(item)
-            return Resolved(place=(COMUNE, code)) if problem is None else Resolved(problem=problem)
+            return Resolved(place=(TerritoryKind.COMUNE, code)) if problem is None else Resolved(problem=problem)
         lookup = self.gazetteer.lookup(item) if words else None
         if lookup is not None and lookup.candidates and lookup.is_exact:
-            return Resolved(place=(COMUNE, lookup.candidates[0].istat_code))
+            return Resolved(place=(TerritoryKind.COMUNE, lookup.candidates[0].istat_code))
         if lookup is not None and lookup.candidates:
             return Resolved(choices=lookup.candidates)
         return Resolved(problem=Problem("comuni", "unknown_place", item, f"unknown comune {item!r}"))
 
     def label(self, kind: str, code: str) -> str:
         """How a territory item reads in a summary: ``Ravenna (039014)``, ``provincia RA``, ``regione Emilia-Romagna``."""
-        if kind == COMUNE:
+        if kind == TerritoryKind.COMUNE:
             comune = self.gazetteer.get(code)
             return f"{comune.name} ({code})" if comune is not None else code
         return f"{kind} {code}"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from conversations.messages import Location, Media
+from conversations.vocabulary import NeedStatus, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +111,8 @@ class StatusChanged:
 
     need_id: str
     ticket: str
-    from_status: str
-    to_status: str
+    from_status: NeedStatus
+    to_status: NeedStatus
     note: str | None
     actor: str
     """``"operator:3"`` or ``"citizen"``: never a name."""
@@ -211,7 +212,7 @@ class StaffCommandUsed:
 class RoleGranted:
     """``/nomina_admin telegram 123``, confirmed: ``RoleGranted("admin", "telegram", "123", at)``."""
 
-    role: str
+    role: Role
     channel: str
     external_id: str
     at: datetime
@@ -221,7 +222,7 @@ class RoleGranted:
 class RoleRevoked:
     """``/revoca_admin telegram 123``, confirmed (admins from the config file cannot be revoked from the chat)."""
 
-    role: str
+    role: Role
     channel: str
     external_id: str
     at: datetime

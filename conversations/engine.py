@@ -12,6 +12,7 @@ from rapidfuzz import fuzz
 
 from conversations._text import clean, fold
 from conversations.command import Call, CommandSpec, MenuEntry, Reads, Who
+from conversations.channels import traits_of
 from conversations.effects import (
     CommandRefused,
     ConversationCancelled,
@@ -45,10 +46,6 @@ class Unrecognised:
 
 
 UNRECOGNISED: Final = Unrecognised()
-
-WORD_CHANNELS: Final = frozenset({"whatsapp"})
-"""Channels where a command word followed by its arguments works without the "/" ("esporta 2026-11"):
-WhatsApp has no command menu and people type words. On Telegram and the console the "/" is at hand."""
 
 
 @dataclass(slots=True)
@@ -112,7 +109,7 @@ class Engine:
         rest = clean(text).lstrip("/").split(maxsplit=1)
         after = rest[1] if len(rest) > 1 else ""
         explicit = is_explicit_command(inbound)
-        if after and not explicit and inbound.channel not in WORD_CHANNELS:
+        if after and not explicit and not traits_of(inbound.channel).word_commands:
             return None  # a sentence that starts with a command's word: never the command here
         return Call(
             spec=spec,
@@ -254,7 +251,7 @@ class Engine:
         if not call.args:
             return call if call.spec.alone else None
         check = call.spec.words
-        if check is None or inbound.channel not in WORD_CHANNELS or self._awaits_own_words(b, ctx):
+        if check is None or not traits_of(inbound.channel).word_commands or self._awaits_own_words(b, ctx):
             return None
         return call if check(call.args, ctx) else None
 

@@ -13,29 +13,29 @@ from conversations.engine import Builder, Engine
 from conversations.messages import Inbound, Msg, Option, Reply
 from conversations.ticket import compact_code, normalize_ticket
 from conversations.types import Context, NeedView, OperatorView
+from conversations.vocabulary import NeedStatus
 
 ENROL: Final = "operatore"
 
 MAX_NOTE_CHARS: Final = 1000
-NEW: Final = "nuova"
-CLAIMED: Final = "presa_in_carico"
 TRANSITIONS: Final = {
-    CLAIMED: frozenset({"in_corso", "risolta", "chiusa"}),
-    "in_corso": frozenset({"risolta", "chiusa"}),
-    "risolta": frozenset({"in_corso", "chiusa"}),
-    "chiusa": frozenset(),
+    NeedStatus.CLAIMED: frozenset({NeedStatus.IN_PROGRESS, NeedStatus.RESOLVED, NeedStatus.CLOSED}),
+    NeedStatus.IN_PROGRESS: frozenset({NeedStatus.RESOLVED, NeedStatus.CLOSED}),
+    NeedStatus.RESOLVED: frozenset({NeedStatus.IN_PROGRESS, NeedStatus.CLOSED}),
+    NeedStatus.CLOSED: frozenset[NeedStatus](),
 }
 """Where an operator may move a need from each status; a need must be claimed first."""
 STATUSES: Final = frozenset(s for targets in TRANSITIONS.values() for s in targets)
 STATUS_WORDS: Final = {
-    "in corso": "in_corso",
-    "incorso": "in_corso",
-    "corso": "in_corso",
-    "risolta": "risolta",
-    "risolto": "risolta",
-    "chiusa": "chiusa",
-    "chiuso": "chiusa",
+    "in corso": NeedStatus.IN_PROGRESS,
+    "incorso": NeedStatus.IN_PROGRESS,
+    "corso": NeedStatus.IN_PROGRESS,
+    "risolta": NeedStatus.RESOLVED,
+    "risolto": NeedStatus.RESOLVED,
+    "chiusa": NeedStatus.CLOSED,
+    "chiuso": NeedStatus.CLOSED,
 }
+"""What an operator may type after the ticket of `/stato`, folded, and the status it means."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +232,7 @@ def _detail(e: Engine, b: Builder, ctx: Context) -> None:
                 "history": history,
             },
         ),
-        options=claim_options(need.ticket) if need.status == NEW else (),
+        options=claim_options(need.ticket) if need.status == NeedStatus.NEW else (),
     )
     e.inform(b, ctx, reply)
 
@@ -255,7 +255,7 @@ def _claim(e: Engine, b: Builder, ctx: Context) -> None:
     if found is None:
         return
     operator, need, _ = found
-    if need.status != NEW:
+    if need.status != NeedStatus.NEW:
         if need.is_ours:
             _say(e, b, ctx, "op.claim_already_ours", ticket=need.ticket)
         else:
@@ -275,7 +275,7 @@ def _decline(e: Engine, b: Builder, ctx: Context) -> None:
     if found is None:
         return
     operator, need, _ = found
-    if need.is_ours or not need.is_offered or need.status != NEW:
+    if need.is_ours or not need.is_offered or need.status != NeedStatus.NEW:
         _say(e, b, ctx, "op.decline_too_late", ticket=need.ticket)
         return
     b.effects.append(
@@ -291,20 +291,20 @@ def _status(e: Engine, b: Builder, ctx: Context) -> None:
     if found is None:
         return
     operator, need, cmd = found
-    if need.status == NEW:
+    if need.status == NeedStatus.NEW:
         _say(e, b, ctx, "op.status_claim_first", ticket=need.ticket)
         return
     if not need.is_ours:
         _say(e, b, ctx, "op.status_not_ours", ticket=need.ticket)
         return
-    target = cmd.arg
-    if target not in STATUSES:
+    if cmd.arg not in STATUSES:
         _say(e, b, ctx, "op.status_unknown", ticket=need.ticket)
         return
-    if target == need.status:
+    target, current = NeedStatus(cmd.arg), NeedStatus(need.status)
+    if target == current:
         _say(e, b, ctx, "op.status_same", ticket=need.ticket, status=Msg(f"status.{target}"))
         return
-    if target not in TRANSITIONS.get(need.status, frozenset()):
+    if target not in TRANSITIONS.get(current, frozenset()):
         _say(
             e,
             b,
@@ -319,7 +319,7 @@ def _status(e: Engine, b: Builder, ctx: Context) -> None:
         StatusChanged(
             need_id=need.id,
             ticket=need.ticket,
-            from_status=need.status,
+            from_status=current,
             to_status=target,
             note=note,
             actor=f"operator:{operator.id}",
@@ -341,7 +341,7 @@ def _note(e: Engine, b: Builder, ctx: Context) -> None:
         _say(e, b, ctx, "op.usage_nota")
         return
     if not need.is_ours:
-        _say(e, b, ctx, "op.status_claim_first" if need.status == NEW else "op.status_not_ours", ticket=need.ticket)
+        _say(e, b, ctx, "op.status_claim_first" if need.status == NeedStatus.NEW else "op.status_not_ours", ticket=need.ticket)
         return
     b.effects.append(NoteAdded(need_id=need.id, ticket=need.ticket, operator_id=operator.id, text=text, at=ctx.now))
     _say(e, b, ctx, "op.note_added", ticket=need.ticket)

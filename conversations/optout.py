@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from typing import Final
 
+from conversations.channels import traits_of
 from conversations.effects import ConversationCancelled, OptedIn, OptedOut
 from conversations.engine import Builder, Engine, command_name
 from conversations.messages import Inbound, Msg, Reply
 from conversations.types import Context
-
-KEYWORD_CHANNELS: Final = frozenset({"whatsapp"})
-"""Channels where a bare STOP/START is an opt-out/opt-in keyword, as people expect from Twilio numbers
-(https://help.twilio.com/articles/223134027). On Telegram "/start" is the intake, and a blocked bot is
-Telegram's own opt-out."""
 
 STOP_WORDS: Final = ("stop", "stopall", "unsubscribe")
 START_WORDS: Final = ("start", "unstop")
 
 
 def has_keywords(inbound: Inbound, ctx: Context) -> bool:
-    return inbound.channel in KEYWORD_CHANNELS
+    """Whether a bare STOP/START is a keyword on this channel (the `stop_keywords` trait)."""
+    return traits_of(inbound.channel).stop_keywords
 
 
 def wants_opt_in(b: Builder, ctx: Context) -> bool:

@@ -1,16 +1,11 @@
-"""Roles and the read-only views staff commands answer from; the pipeline fills them only for those commands."""
+"""The read-only views staff commands answer from; the pipeline fills them only for those commands."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
-
-class Role(StrEnum):
-    CITIZEN = "citizen"
-    OPERATOR = "operator"
-    ADMIN = "admin"
+from conversations.vocabulary import Role
 
 
 @dataclass(frozen=True, slots=True)

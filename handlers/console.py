@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Final, TextIO
 
+from conversations import Channel
 from handlers.types import Outgoing
 
-CHANNEL: Final = "console"
+CHANNEL: Final[str] = Channel.CONSOLE
 
 
 def render_numbered(text: str, options: tuple[tuple[str, str], ...], hint: str) -> str:

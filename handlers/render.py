@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Final
-
-TEXT_LIMITS: Final = {"telegram": 4096, "whatsapp": 1600, "console": 100_000}
-"""Characters one message may carry: Telegram's sendMessage text, Twilio's WhatsApp body."""
-DEFAULT_LIMIT: Final = 1600
+from conversations import traits_of
 
 
 def text_limit(channel: str) -> int:
-    return TEXT_LIMITS.get(channel, DEFAULT_LIMIT)
+    """Characters one message may carry on `channel`, from the channel table (`ChannelTraits.text_limit`)."""
+    return traits_of(channel).text_limit
 
 
 def split_text(text: str, limit: int) -> list[str]:

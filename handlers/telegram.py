@@ -19,7 +19,7 @@ from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
-from conversations import Inbound, Location, Media, MediaKind
+from conversations import Channel, Inbound, Location, Media, MediaKind
 from handlers.errors import Rejected, SendError, Throttled, Transient, Unreachable
 from handlers.render import text_limit
 from handlers.telegram_keyboard import parse_callback, render_keyboard
@@ -27,7 +27,7 @@ from handlers.types import Outgoing
 
 logger = logging.getLogger(__name__)
 
-CHANNEL: Final = "telegram"
+CHANNEL: Final[str] = Channel.TELEGRAM
 MAX_TEXT: Final = text_limit(CHANNEL)
 """4096 characters a message (https://core.telegram.org/bots/api#sendmessage); the pipeline splits to it."""
 CAPTION_LIMIT: Final = 1024

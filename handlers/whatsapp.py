@@ -7,14 +7,14 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Final
 
 from aiolimiter import AsyncLimiter
 from twilio.request_validator import RequestValidator
 
-from conversations import Inbound, Location, Media, MediaKind
+from conversations import Channel, Inbound, Location, Media, MediaKind, channels
 from handlers.console import render_numbered
 from handlers.errors import Held, Rejected, SendError, Throttled, Transient, Unsubscribed
 from handlers.render import text_limit
@@ -22,14 +22,10 @@ from handlers.types import Outgoing
 
 logger = logging.getLogger(__name__)
 
-CHANNEL: Final = "whatsapp"
+CHANNEL: Final[str] = Channel.WHATSAPP
 PREFIX: Final = "whatsapp:"
 BODY_LIMIT: Final = text_limit(CHANNEL)
 """1600 characters a body: https://www.twilio.com/docs/api/errors/21617."""
-
-WINDOW: Final = timedelta(hours=24)
-"""WhatsApp's customer-service window: freeform messages only within 24 h of the citizen's last message.
-https://www.twilio.com/docs/whatsapp/key-concepts#the-24-hour-window-or-24-hour-session"""
 
 THROTTLE_RETRY_SECONDS: Final = 5.0
 """Twilio's 429 (error 20429) carries no Retry-After header; we wait this long before trying again."""
@@ -267,7 +263,8 @@ def template_variable(text: str) -> str:
 
 
 def is_window_open(last_inbound_at: datetime | None, now: datetime) -> bool:
-    return last_inbound_at is not None and now - last_inbound_at < WINDOW
+    """WhatsApp's customer-service window (`ChannelTraits.reply_window`): freeform messages only within 24 h."""
+    return channels.is_window_open(CHANNEL, last_inbound_at, now)
 
 
 # --- errors -------------------------------------------------------------------

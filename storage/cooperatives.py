@@ -10,7 +10,8 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage.models import Cooperative, CooperativeCategory, CooperativeTerritory, TerritoryKind
+from conversations.vocabulary import TerritoryKind
+from storage.models import Cooperative, CooperativeCategory, CooperativeTerritory
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,20 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from conversations.digest import EMERGING_PERIODS, Count, DigestFigures, OpenNeed
-from storage.models import (
-    AssignmentStatus,
-    Category,
-    ComuneRow,
-    Cooperative,
-    DigestRun,
-    Need,
-    NeedAssignment,
-    NeedStatus,
-)
-from storage.routing import OPEN_STATUSES
+from conversations.vocabulary import OPEN_STATUSES, AssignmentStatus, NeedStatus, Urgency
+from storage.models import Category, ComuneRow, Cooperative, DigestRun, Need, NeedAssignment
 
 OLDEST_SHOWN = 5
-URGENCY_ORDER = ("alta", "media", "bassa")
+URGENCY_ORDER = tuple(Urgency)
 
 
 async def record_run(

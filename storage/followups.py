@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage.models import FollowUp, FollowUpKind, Need, NeedAttachment, NeedNote, NeedStatus, NeedStatusChange
-from storage.routing import ENDED_STATUSES, OPEN_STATUSES
+from conversations.vocabulary import ENDED_STATUSES, OPEN_STATUSES, FollowUpKind, NeedStatus, Urgency
+from storage.models import FollowUp, Need, NeedAttachment, NeedNote, NeedStatusChange
 
 
 def _not_done(kind: FollowUpKind) -> ColumnElement[bool]:
@@ -30,7 +30,7 @@ async def due(session: AsyncSession, *, kind: FollowUpKind, before: datetime, li
         where = and_(col(Need.status) == NeedStatus.RESOLVED, col(Need.resolved_at) <= before, col(Need.citizen_id).is_not(None))
         order = col(Need.resolved_at)
     else:  # reminders and escalations: urgent and still unclaimed
-        where = and_(col(Need.status) == NeedStatus.NEW, col(Need.urgency) == "alta", col(Need.created_at) <= before)
+        where = and_(col(Need.status) == NeedStatus.NEW, col(Need.urgency) == Urgency.HIGH, col(Need.created_at) <= before)
         order = col(Need.created_at)
     result = await session.execute(
         select(Need).where(where, alive, _not_done(kind)).order_by(order, col(Need.id)).limit(limit)

@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations import NeedCreated
-from storage.models import Category, Citizen, ComuneRow, FetchStatus, Need, NeedAttachment, NeedStatus, NeedStatusChange
+from conversations.vocabulary import NeedStatus
+from storage.models import Category, Citizen, ComuneRow, FetchStatus, Need, NeedAttachment, NeedStatusChange
 
 
 class TicketTaken(Exception):

@@ -9,7 +9,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage.models import Cooperative, Invite, Operator, OperatorRole
+from conversations.vocabulary import OperatorRole
+from storage.models import Cooperative, Invite, Operator
 
 
 async def create_invite(

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Final
 
 from sqlalchemy import and_, case, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from conversations.vocabulary import ENDED_STATUSES, AssignmentStatus, NeedStatus, TerritoryKind, Urgency
+from conversations.vocabulary import OPEN_STATUSES as OPEN_STATUSES  # re-exported: callers read `routing.OPEN_STATUSES`
 from storage.models import (
-    AssignmentStatus,
-    AuditLog,
     Category,
     ComuneRow,
     Cooperative,
@@ -21,13 +20,8 @@ from storage.models import (
     Need,
     NeedAssignment,
     NeedNote,
-    NeedStatus,
     NeedStatusChange,
-    TerritoryKind,
 )
-
-OPEN_STATUSES: Final = (NeedStatus.NEW, NeedStatus.CLAIMED, NeedStatus.IN_PROGRESS)
-ENDED_STATUSES: Final = (NeedStatus.RESOLVED, NeedStatus.CLOSED)
 
 
 async def matching_cooperatives(session: AsyncSession, *, comune_istat: str, category: str) -> list[int]:
@@ -119,7 +113,7 @@ async def change_status(
     *,
     need_id: str,
     from_status: str,
-    to_status: str,
+    to_status: NeedStatus,
     actor: str,
     note: str | None,
     at: datetime,
@@ -159,31 +153,6 @@ async def add_note(session: AsyncSession, *, need_id: str, operator_id: int, tex
     await session.flush()
 
 
-async def audit(
-    session: AsyncSession,
-    *,
-    actor: str,
-    action: str,
-    at: datetime,
-    need_id: str | None = None,
-    cooperative_id: int | None = None,
-    operator_id: int | None = None,
-    detail: str | None = None,
-) -> None:
-    """One audit row: ids and codes only, never a message body."""
-    session.add(
-        AuditLog(
-            actor=actor,
-            action=action,
-            at=at,
-            need_id=need_id,
-            cooperative_id=cooperative_id,
-            operator_id=operator_id,
-            detail=detail[:120] if detail else None,
-        )
-    )
-
-
 def _cooperative_scope(cooperative_id: int) -> object:
     """Needs a cooperative sees: new ones routed to it (not declined), and the ones it claimed."""
     offered = (
@@ -202,7 +171,7 @@ async def open_needs(
     """The cooperative's open needs, most urgent then newest first, one page; and how many in all."""
     scope = and_(_cooperative_scope(cooperative_id), col(Need.status).in_(OPEN_STATUSES))  # type: ignore[arg-type]
     total = int(await session.scalar(select(func.count()).select_from(Need).where(scope)) or 0)
-    urgency_rank = case({"alta": 0, "media": 1, "bassa": 2}, value=col(Need.urgency), else_=3)
+    urgency_rank = case({Urgency.HIGH: 0, Urgency.MEDIUM: 1, Urgency.LOW: 2}, value=col(Need.urgency), else_=3)
     result = await session.execute(
         select(Need, ComuneRow, Category)
         .join(ComuneRow, col(ComuneRow.istat_code) == col(Need.comune_istat))
@@ -242,7 +211,7 @@ async def comune_and_category(session: AsyncSession, *, need: Need) -> tuple[Com
 
 
 async def assignment_status(session: AsyncSession, *, need_id: str, cooperative_id: int) -> str | None:
-    """``inviata``, ``rifiutata``, or None when the need was never routed to this cooperative."""
+    """An `AssignmentStatus`, or None when the need was never routed to this cooperative."""
     found = await session.scalar(
         select(NeedAssignment.status).where(
             NeedAssignment.need_id == need_id, NeedAssignment.cooperative_id == cooperative_id

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from conversations.vocabulary import Role
 from storage.models import (
     AuditLog,
     Broadcast,
@@ -19,7 +20,6 @@ from storage.models import (
     OutboxMessage,
     OutboxStatus,
     StaffRole,
-    StaffRoleName,
 )
 
 BATCH: int = 500
@@ -33,7 +33,7 @@ async def is_granted_admin(session: AsyncSession, *, channel: str, external_id: 
         .where(
             col(StaffRole.channel) == channel,
             col(StaffRole.external_id) == external_id,
-            col(StaffRole.role) == StaffRoleName.ADMIN,
+            col(StaffRole.role) == Role.ADMIN,
             col(StaffRole.revoked_at).is_(None),
         )
     )
@@ -42,7 +42,7 @@ async def is_granted_admin(session: AsyncSession, *, channel: str, external_id: 
 
 async def granted_admins(session: AsyncSession) -> list[StaffRole]:
     rows = await session.execute(
-        select(StaffRole).where(col(StaffRole.role) == StaffRoleName.ADMIN, col(StaffRole.revoked_at).is_(None))
+        select(StaffRole).where(col(StaffRole.role) == Role.ADMIN, col(StaffRole.revoked_at).is_(None))
     )
     return list(rows.scalars())
 

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from conversations import ChannelHealth, Stats, SystemStatus, Tally
+from conversations.vocabulary import FollowUpKind
+from storage.audit import AuditAction
 from storage.digests import _median_hours, _seconds_between  # the same portable median as the digests
 from storage.models import (
     AuditLog,
@@ -18,7 +20,6 @@ from storage.models import (
     Cooperative,
     DigestRun,
     FollowUp,
-    FollowUpKind,
     Need,
     OutboxMessage,
     OutboxStatus,
@@ -105,7 +106,7 @@ async def system_status(session: AsyncSession, *, now: datetime) -> SystemStatus
     follow_ups = await session.execute(select(col(FollowUp.kind), func.max(col(FollowUp.sent_at))).group_by(col(FollowUp.kind)))
     last_follow = {str(k): _aware(at) for k, at in follow_ups.all()}
     digest = _aware(await session.scalar(select(func.max(col(DigestRun.started_at)))))
-    retention = _aware(await session.scalar(select(func.max(col(AuditLog.at))).where(col(AuditLog.action) == "needs_anonymised")))
+    retention = _aware(await session.scalar(select(func.max(col(AuditLog.at))).where(col(AuditLog.action) == AuditAction.NEEDS_ANONYMISED)))
     jobs: tuple[tuple[str, datetime | None], ...] = (
         ("digest", digest),
         *((kind.value, last_follow.get(kind.value)) for kind in FollowUpKind),

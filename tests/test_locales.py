@@ -58,8 +58,7 @@ def test_every_italian_message_has_text() -> None:
 
 
 def test_status_and_urgency_values_have_messages() -> None:
-    from conversations.flows.intake import Urgency
-    from storage.models import NeedStatus
+    from conversations import NeedStatus, Urgency
 
     for status in NeedStatus:
         assert f"status.{status}" in ITALIAN

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.effects.base import Applying, Handler, admin
@@ -18,7 +18,8 @@ from conversations import (
     RoleRevoked,
     StaffCommandUsed,
 )
-from storage import categories, operators, routing, staff
+from storage.audit import AuditAction
+from storage import audit, categories, operators, staff
 
 
 class AdminEffects:
@@ -42,42 +43,42 @@ class AdminEffects:
         )
 
     async def used(self, a: Applying, effect: StaffCommandUsed) -> None:
-        await routing.audit(a.session, actor=a.actor, action="staff_read", detail=effect.command, at=effect.at)
+        await audit.record(a.session, actor=a.actor, action=AuditAction.STAFF_READ, detail=effect.command, at=effect.at)
 
     async def granted(self, a: Applying, effect: RoleGranted) -> None:
         done = await staff.grant_admin(a.session, channel=effect.channel, external_id=effect.external_id, by=a.actor, now=effect.at)
-        await routing.audit(a.session, actor=a.actor, action="admin_granted" if done else "admin_already", detail=effect.channel, at=effect.at)
+        await audit.record(a.session, actor=a.actor, action=AuditAction.ADMIN_GRANTED if done else AuditAction.ADMIN_ALREADY, detail=effect.channel, at=effect.at)
 
     async def revoked(self, a: Applying, effect: RoleRevoked) -> None:
         n = await staff.revoke_admin(a.session, channel=effect.channel, external_id=effect.external_id, by=a.actor, now=effect.at)
-        await routing.audit(a.session, actor=a.actor, action="admin_revoked" if n else "admin_not_found", detail=effect.channel, at=effect.at)
+        await audit.record(a.session, actor=a.actor, action=AuditAction.ADMIN_REVOKED if n else AuditAction.ADMIN_NOT_FOUND, detail=effect.channel, at=effect.at)
 
     async def operator_revoked(self, a: Applying, effect: OperatorRevoked) -> None:
         done = await staff.revoke_operator(a.session, operator_id=effect.operator_id)
-        action = "operator_revoked" if done else "operator_not_found"
-        await routing.audit(a.session, actor=a.actor, action=action, operator_id=effect.operator_id, at=effect.at)
+        action = AuditAction.OPERATOR_REVOKED if done else AuditAction.OPERATOR_NOT_FOUND
+        await audit.record(a.session, actor=a.actor, action=action, operator_id=effect.operator_id, at=effect.at)
 
     async def invite(self, a: Applying, effect: InviteCreated) -> None:
         expires = effect.at + timedelta(days=self.invite_days)
         await operators.create_invite(a.session, cooperative_id=effect.cooperative_id, code=effect.code, expires_at=expires, now=effect.at)
-        await routing.audit(a.session, actor=a.actor, action="invite_created", cooperative_id=effect.cooperative_id, at=effect.at)
+        await audit.record(a.session, actor=a.actor, action=AuditAction.INVITE_CREATED, cooperative_id=effect.cooperative_id, at=effect.at)
 
     async def category_added(self, a: Applying, effect: CategoryAdded) -> None:
         done = await categories.add(a.session, slug=effect.slug, name_it=effect.name_it, name_en=effect.name_en)
-        await self._category_audit(a, "category_added" if done else "category_exists", effect.slug, effect.at)
+        await self._category_audit(a, AuditAction.CATEGORY_ADDED if done else AuditAction.CATEGORY_EXISTS, effect.slug, effect.at)
 
     async def category_renamed(self, a: Applying, effect: CategoryRenamed) -> None:
         done = await categories.rename(a.session, slug=effect.slug, name_it=effect.name_it, name_en=effect.name_en)
-        await self._category_audit(a, "category_renamed" if done else "category_not_found", effect.slug, effect.at)
+        await self._category_audit(a, AuditAction.CATEGORY_RENAMED if done else AuditAction.CATEGORY_NOT_FOUND, effect.slug, effect.at)
 
     async def category_moved(self, a: Applying, effect: CategoryMoved) -> None:
         done = await categories.move(a.session, slug=effect.slug, position=effect.position)
-        await self._category_audit(a, "category_moved" if done else "category_not_found", f"{effect.slug} {effect.position}", effect.at)
+        await self._category_audit(a, AuditAction.CATEGORY_MOVED if done else AuditAction.CATEGORY_NOT_FOUND, f"{effect.slug} {effect.position}", effect.at)
 
     async def category_disabled(self, a: Applying, effect: CategoryDisabled) -> None:
         done = await categories.disable(a.session, slug=effect.slug)
-        await self._category_audit(a, "category_disabled" if done else "category_not_found", effect.slug, effect.at)
+        await self._category_audit(a, AuditAction.CATEGORY_DISABLED if done else AuditAction.CATEGORY_NOT_FOUND, effect.slug, effect.at)
 
-    async def _category_audit(self, a: Applying, action: str, detail: str, at: Any) -> None:
-        await routing.audit(a.session, actor=a.actor, action=action, detail=detail, at=at)
+    async def _category_audit(self, a: Applying, action: AuditAction, detail: str, at: datetime) -> None:
+        await audit.record(a.session, actor=a.actor, action=action, detail=detail, at=at)
         a.after_commit(self.categories_changed)

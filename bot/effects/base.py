@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.roles import Roles, Sender
 from conversations import Effect, Role
-from storage import routing
+from storage.audit import AuditAction
+from storage import audit
 from storage.models import Citizen
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,6 @@ class Registry:
             if not handler.requires(sender, effect):
                 name = type(effect).__name__
                 logger.warning("citizen %s: effect %s refused", applying.citizen_id, name)
-                await routing.audit(applying.session, actor=f"citizen:{applying.citizen_id}", action="command_refused", detail=name, at=applying.now)
+                await audit.record(applying.session, actor=f"citizen:{applying.citizen_id}", action=AuditAction.COMMAND_REFUSED, detail=name, at=applying.now)
                 return
         await handler.apply(applying, effect)

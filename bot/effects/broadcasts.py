@@ -7,7 +7,8 @@ from typing import Any, Final
 
 from bot.effects.base import Applying, Handler, admin
 from conversations import BroadcastRequested, Msg, Translator
-from storage import routing, staff
+from storage.audit import AuditAction
+from storage import audit, staff
 
 logger = logging.getLogger(__name__)
 
@@ -32,5 +33,5 @@ class BroadcastEffects:
             requested_by=a.citizen.external_id,
             now=effect.at,
         )
-        await routing.audit(a.session, actor=a.actor, action="broadcast", detail=f"#{row.id} {row.recipients} recipients", at=effect.at)
+        await audit.record(a.session, actor=a.actor, action=AuditAction.BROADCAST, detail=f"#{row.id} {row.recipients} recipients", at=effect.at)
         logger.info("broadcast %s queued for %s citizen(s)", row.id, row.recipients)

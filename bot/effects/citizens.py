@@ -22,7 +22,8 @@ from conversations import (
     OptedOut,
     RightsExercised,
 )
-from storage import erasure, routing
+from storage.audit import AuditAction
+from storage import audit, erasure
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +77,11 @@ class CitizenEffects:
         a.citizen.broadcasts_refused_at = None
 
     async def rights(self, a: Applying, effect: RightsExercised) -> None:
-        await routing.audit(a.session, actor=f"citizen:{a.citizen_id}", action="data_rights", detail=effect.right, at=effect.at)
+        await audit.record(a.session, actor=f"citizen:{a.citizen_id}", action=AuditAction.DATA_RIGHTS, detail=effect.right, at=effect.at)
 
     async def erase(self, a: Applying, effect: DataErasureRequested) -> None:
         count = await erasure.erase_citizen(a.session, citizen=a.citizen, now=effect.at)
-        await routing.audit(a.session, actor=f"citizen:{a.citizen_id}", action="data_erased", detail=str(count), at=effect.at)
+        await audit.record(a.session, actor=f"citizen:{a.citizen_id}", action=AuditAction.DATA_ERASED, detail=str(count), at=effect.at)
         logger.info("citizen %s erased their data (%s need(s))", a.citizen_id, count)
         if self.sweep is not None:
             # The rows naming the downloaded copies are gone with the commit: the files go after it.

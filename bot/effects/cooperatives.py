@@ -7,11 +7,11 @@ from dataclasses import replace
 from typing import Any
 
 from bot.effects.base import Applying, Handler, admin
-from conversations import CooperativeDeactivated, CooperativeSaved
+from conversations import CooperativeDeactivated, CooperativeSaved, TerritoryKind
 from conversations.coop_rules import DEFAULT_DIGEST, DEFAULT_TIMEZONE
-from storage import cooperatives, routing
+from storage.audit import AuditAction
+from storage import audit, cooperatives
 from storage.cooperatives import CooperativeSpec
-from storage.models import TerritoryKind
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class CooperativeEffects:
             return
         row = await cooperatives.by_slug(a.session, slug=effect.slug)
         if row is None:
-            await routing.audit(a.session, actor=a.actor, action="cooperative_not_found", at=effect.at)
+            await audit.record(a.session, actor=a.actor, action=AuditAction.COOPERATIVE_NOT_FOUND, at=effect.at)
             return
         spec = await cooperatives.spec_of(a.session, row=row)
         if effect.territory is not None:
@@ -53,23 +53,23 @@ class CooperativeEffects:
         )
         fields = " ".join(name for name, value in edited if value is not None)
         _, changed = await cooperatives.upsert(a.session, spec=spec, now=effect.at)
-        action = "cooperative_edited" if changed else "cooperative_unchanged"
-        await routing.audit(a.session, actor=a.actor, action=action, cooperative_id=row.id, detail=fields or None, at=effect.at)
+        action = AuditAction.COOPERATIVE_EDITED if changed else AuditAction.COOPERATIVE_UNCHANGED
+        await audit.record(a.session, actor=a.actor, action=action, cooperative_id=row.id, detail=fields or None, at=effect.at)
 
     async def deactivate(self, a: Applying, effect: CooperativeDeactivated) -> None:
         row = await cooperatives.by_slug(a.session, slug=effect.slug)
         if row is None:
-            await routing.audit(a.session, actor=a.actor, action="cooperative_not_found", at=effect.at)
+            await audit.record(a.session, actor=a.actor, action=AuditAction.COOPERATIVE_NOT_FOUND, at=effect.at)
             return
         spec = replace(await cooperatives.spec_of(a.session, row=row), is_active=False)
         _, changed = await cooperatives.upsert(a.session, spec=spec, now=effect.at)
-        action = "cooperative_deactivated" if changed else "cooperative_unchanged"
-        await routing.audit(a.session, actor=a.actor, action=action, cooperative_id=row.id, at=effect.at)
+        action = AuditAction.COOPERATIVE_DEACTIVATED if changed else AuditAction.COOPERATIVE_UNCHANGED
+        await audit.record(a.session, actor=a.actor, action=action, cooperative_id=row.id, at=effect.at)
 
     async def _create(self, a: Applying, effect: CooperativeSaved) -> None:
         taken = await cooperatives.by_slug(a.session, slug=effect.slug)
         if taken is not None:  # by someone else while this admin was answering
-            await routing.audit(a.session, actor=a.actor, action="cooperative_exists", cooperative_id=taken.id, at=effect.at)
+            await audit.record(a.session, actor=a.actor, action=AuditAction.COOPERATIVE_EXISTS, cooperative_id=taken.id, at=effect.at)
             return
         spec = CooperativeSpec(
             slug=effect.slug,
@@ -81,5 +81,5 @@ class CooperativeEffects:
             language=effect.language if effect.language in LANGUAGES else "it",
         )
         created, _ = await cooperatives.upsert(a.session, spec=spec, now=effect.at)
-        await routing.audit(a.session, actor=a.actor, action="cooperative_created", cooperative_id=created.id, at=effect.at)
+        await audit.record(a.session, actor=a.actor, action=AuditAction.COOPERATIVE_CREATED, cooperative_id=created.id, at=effect.at)
         logger.info("cooperative %s created by %s", created.id, a.actor)

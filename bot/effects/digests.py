@@ -9,7 +9,8 @@ from typing import Any
 from bot.background import Background
 from bot.effects.base import Applying, Handler, admin
 from conversations import DigestRequested
-from storage import routing
+from storage.audit import AuditAction
+from storage import audit
 
 DigestSender = Callable[[int, datetime], Awaitable[object]]
 """Sends the digest of a cooperative for the days up to a moment (`bot.jobs`' on-demand digest)."""
@@ -24,7 +25,7 @@ class DigestEffects:
         return (Handler(DigestRequested, self.requested, requires=admin),)
 
     async def requested(self, a: Applying, effect: DigestRequested) -> None:
-        await routing.audit(a.session, actor=a.actor, action="digest_requested", cooperative_id=effect.cooperative_id, at=effect.at)
+        await audit.record(a.session, actor=a.actor, action=AuditAction.DIGEST_REQUESTED, cooperative_id=effect.cooperative_id, at=effect.at)
         if self.send is not None:
             send = self.send
             a.after_commit(self.background.later(lambda: send(effect.cooperative_id, effect.at)))

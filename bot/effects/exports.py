@@ -11,7 +11,8 @@ from bot.exports import CSV_TYPE, XLSX_TYPE, header, write
 from bot.notify import Attachment, Notifier, Recipient
 from bot.roles import Sender
 from conversations import ExportRequested, Msg, Reply, Role
-from storage import exports, routing
+from storage.audit import AuditAction
+from storage import audit, exports
 
 
 def admin_or_own_cooperative(sender: Sender, effect: ExportRequested) -> bool:
@@ -42,6 +43,6 @@ class ExportEffects:
             caption = Reply(Msg("admin.export_caption", {"since": effect.since, "until": until, "rows": files.rows, "kind": kind}))
             await self.notifier.tell(a.session, to, caption, effect.at, Attachment(str(path), content_type))
         personal = " personal" if effect.include_personal else ""
-        await routing.audit(
-            a.session, actor=a.actor, action="export", cooperative_id=effect.cooperative_id, detail=f"{files.rows} rows{personal}", at=effect.at
+        await audit.record(
+            a.session, actor=a.actor, action=AuditAction.EXPORT, cooperative_id=effect.cooperative_id, detail=f"{files.rows} rows{personal}", at=effect.at
         )

@@ -9,17 +9,20 @@ from typing import Any
 from bot.effects.base import Applying, Conflict, Handler
 from bot.notify import Notifier
 from conversations import (
+    OPEN_STATUSES,
     FollowUpAnswered,
+    FollowUpKind,
     NeedClaimed,
     NeedCreated,
     NeedDeclined,
+    NeedStatus,
     NoteAdded,
     SatisfactionGiven,
     StatusChanged,
     notifications,
 )
-from storage import cooperatives, followups, needs, routing
-from storage.models import FollowUpKind, NeedStatus
+from storage.audit import AuditAction
+from storage import audit, cooperatives, followups, needs, routing
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +64,7 @@ class NeedEffects:
             logger.info("need %s matches no cooperative: admins notified", need.need_id)
             reply = notifications.need_unrouted(ticket=need.ticket, category=category.name_it, comune=comune.name, urgency=need.urgency)
             await self.notifier.tell_admins(session, reply, need.at)
-            await routing.audit(session, actor="system", action="need_unrouted", need_id=need.need_id, at=need.at)
+            await audit.record(session, actor="system", action=AuditAction.NEED_UNROUTED, need_id=need.need_id, at=need.at)
             return []
         await routing.assign(session, need_id=need.need_id, cooperative_ids=coop_ids, at=need.at)
         await self.notifier.tell_operators(
@@ -86,10 +89,10 @@ class NeedEffects:
         )
         if not won:
             raise Conflict("claimed meanwhile")
-        await routing.audit(
+        await audit.record(
             session,
             actor=f"operator:{effect.operator_id}",
-            action="need_claimed",
+            action=AuditAction.NEED_CLAIMED,
             need_id=effect.need_id,
             cooperative_id=effect.cooperative_id,
             at=effect.at,
@@ -106,10 +109,10 @@ class NeedEffects:
             session, need_id=effect.need_id, cooperative_id=effect.cooperative_id, operator_id=effect.operator_id, at=effect.at
         ):
             raise Conflict("declined meanwhile")
-        await routing.audit(
+        await audit.record(
             session,
             actor=f"operator:{effect.operator_id}",
-            action="need_declined",
+            action=AuditAction.NEED_DECLINED,
             need_id=effect.need_id,
             cooperative_id=effect.cooperative_id,
             at=effect.at,
@@ -132,13 +135,13 @@ class NeedEffects:
             at=effect.at,
         ):
             raise Conflict("status changed meanwhile")
-        await routing.audit(a.session, actor=effect.actor, action="status_changed", need_id=effect.need_id, detail=effect.to_status, at=effect.at)
+        await audit.record(a.session, actor=effect.actor, action=AuditAction.STATUS_CHANGED, need_id=effect.need_id, detail=effect.to_status, at=effect.at)
         reply = notifications.citizen_status(ticket=effect.ticket, status=effect.to_status)
         await self.notifier.tell_citizen_of(a.session, effect.need_id, reply, effect.at)
 
     async def noted(self, a: Applying, effect: NoteAdded) -> None:
         await routing.add_note(a.session, need_id=effect.need_id, operator_id=effect.operator_id, text=effect.text, at=effect.at)
-        await routing.audit(a.session, actor=f"operator:{effect.operator_id}", action="note_added", need_id=effect.need_id, at=effect.at)
+        await audit.record(a.session, actor=f"operator:{effect.operator_id}", action=AuditAction.NOTE_ADDED, need_id=effect.need_id, at=effect.at)
 
     async def follow_up_answered(self, a: Applying, effect: FollowUpAnswered) -> None:
         need = await needs.by_id(a.session, need_id=effect.need_id)
@@ -146,13 +149,13 @@ class NeedEffects:
             return
         need.follow_up_answer = effect.answer
         await followups.answer(a.session, need_id=need.id, kind=FollowUpKind.STILL_NEEDED, answer=effect.answer, at=effect.at)
-        if effect.answer != "si" and need.status in routing.OPEN_STATUSES:
+        if effect.answer != "si" and need.status in OPEN_STATUSES:
             note = "non serve più" if effect.answer == "no" else "risolta da sola"
             if not await routing.change_status(
                 a.session, need_id=need.id, from_status=need.status, to_status=NeedStatus.CLOSED, actor="citizen", note=note, at=effect.at
             ):
                 raise Conflict("status changed meanwhile")
-        await routing.audit(a.session, actor="citizen", action="follow_up_answered", need_id=need.id, detail=effect.answer, at=effect.at)
+        await audit.record(a.session, actor="citizen", action=AuditAction.FOLLOW_UP_ANSWERED, need_id=need.id, detail=effect.answer, at=effect.at)
 
     async def rated(self, a: Applying, effect: SatisfactionGiven) -> None:
         await needs.rate(a.session, need_id=effect.need_id, score=effect.score, comment=effect.comment)

@@ -7,7 +7,8 @@ from typing import Any
 
 from bot.effects.base import Applying, Conflict, Handler
 from conversations import CommandRefused, OperatorEnrolled
-from storage import operators, routing
+from storage.audit import AuditAction
+from storage import audit, operators
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +32,10 @@ async def enrolled(a: Applying, effect: OperatorEnrolled) -> None:
     assert op.id is not None
     if not await operators.use_invite(a.session, code=effect.invite_code, operator_id=op.id, now=effect.at):
         raise Conflict("invite used meanwhile")
-    await routing.audit(a.session, actor=f"operator:{op.id}", action="operator_enrolled", cooperative_id=effect.cooperative_id, at=effect.at)
+    await audit.record(a.session, actor=f"operator:{op.id}", action=AuditAction.OPERATOR_ENROLLED, cooperative_id=effect.cooperative_id, at=effect.at)
     logger.info("operator %s enrolled in cooperative %s", op.id, effect.cooperative_id)
 
 
 async def refused(a: Applying, effect: CommandRefused) -> None:
     logger.warning("citizen %s tried command %s", a.citizen_id, effect.command)
-    await routing.audit(a.session, actor=f"citizen:{a.citizen_id}", action="command_refused", detail=effect.command, at=a.now)
+    await audit.record(a.session, actor=f"citizen:{a.citizen_id}", action=AuditAction.COMMAND_REFUSED, detail=effect.command, at=a.now)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.reads.reading import Reading
-from conversations import Context, HistoryItem, InviteView, NeedView, OperatorCommand, Reads
+from conversations import AssignmentStatus, Context, HistoryItem, InviteView, NeedView, OperatorCommand, Reads
 from conversations.ticket import compact_code
 from storage import cooperatives, operators, routing
-from storage.models import AssignmentStatus, Category, ComuneRow, Need
+from storage.models import Category, ComuneRow, Need
 
 MAX_PAGE = 10_000
 

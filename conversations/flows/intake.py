@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from conversations.comuni import Comune, ComuneLookup
 from conversations.effects import ConsentGiven, ConsentRefused, Effect, NeedCreated
 from conversations.flow import Flow, Step
 from conversations.messages import Location, Media, MediaKind, Msg, Option, Reply
 from conversations.parsers import parse_comune, parse_description, parse_phone
 from conversations.types import Answer, Answers, Context, Outcome, Retry
+from conversations.vocabulary import ContactMethod, Urgency
 
 FLOW_ID = "intake"
 VERSION = 1
-
-
-class Urgency(StrEnum):
-    HIGH = "alta"
-    MEDIUM = "media"
-    LOW = "bassa"
-
-
-class ContactMethod(StrEnum):
-    CHAT = "chat"
-    PHONE = "telefono"
 
 
 YES = ("si", "sì", "yes", "ok", "certo", "va bene", "accetto", "acconsento", "invia")

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from conversations.vocabulary import AssignmentStatus
 from storage.models._columns import utc_field
-
-
-class AssignmentStatus(StrEnum):
-    ROUTED = "inviata"
-    DECLINED = "rifiutata"
 
 
 class NeedAssignment(SQLModel, table=True):

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.models._columns import utc_field
-
-
-class TerritoryKind(StrEnum):
-    COMUNE = "comune"
-    """`code` is an ISTAT code, e.g. ``"039014"`` (Ravenna)."""
-    PROVINCIA = "provincia"
-    """`code` is the province's two-letter code, e.g. ``"RA"``."""
-    REGIONE = "regione"
-    """`code` is the region's name as in the ISTAT list, e.g. ``"Emilia-Romagna"``."""
 
 
 class Cooperative(SQLModel, table=True):
@@ -42,6 +32,7 @@ class CooperativeTerritory(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     cooperative_id: int = Field(foreign_key="cooperative.id", ondelete="CASCADE")
     kind: str = Field(max_length=16)
+    """A `conversations.TerritoryKind`: what `code` names."""
     code: str = Field(max_length=40, index=True)
 
 

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.models._columns import utc_field
-
-
-class FollowUpKind(StrEnum):
-    STILL_NEEDED = "ancora_attuale"
-    SATISFACTION = "soddisfazione"
-    REMINDER = "promemoria"
-    ESCALATION = "segnalazione_admin"
 
 
 class FollowUp(SQLModel, table=True):
@@ -27,6 +19,7 @@ class FollowUp(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     need_id: str = Field(foreign_key="need.id", max_length=32, ondelete="CASCADE")
     kind: str = Field(max_length=24)
+    """A `conversations.FollowUpKind`."""
     sent_at: datetime = utc_field()
     answered_at: datetime | None = utc_field(nullable=True, default=None)
     answer: str | None = Field(default=None, max_length=16)

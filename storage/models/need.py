@@ -7,15 +7,8 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
+from conversations.vocabulary import NeedStatus
 from storage.models._columns import utc_field
-
-
-class NeedStatus(StrEnum):
-    NEW = "nuova"
-    CLAIMED = "presa_in_carico"
-    IN_PROGRESS = "in_corso"
-    RESOLVED = "risolta"
-    CLOSED = "chiusa"
 
 
 class Need(SQLModel, table=True):
@@ -33,6 +26,7 @@ class Need(SQLModel, table=True):
     latitude: float | None = None
     longitude: float | None = None
     status: str = Field(default=NeedStatus.NEW, max_length=20, index=True)
+    """A `NeedStatus`."""
     created_at: datetime = utc_field(index=True)
     updated_at: datetime = utc_field()
     claimed_by_cooperative_id: int | None = Field(
@@ -58,6 +52,7 @@ class NeedStatusChange(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     need_id: str = Field(foreign_key="need.id", index=True, max_length=32, ondelete="CASCADE")
     from_status: str | None = Field(default=None, max_length=20)
+    """A `NeedStatus`; None on the first row (the need was created)."""
     to_status: str = Field(max_length=20)
     actor: str = Field(max_length=64)
     """"citizen", or "operator:<id>": never a name."""

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from conversations.vocabulary import OperatorRole
 from storage.models._columns import utc_field
-
-
-class OperatorRole(StrEnum):
-    OPERATOR = "operatore"
-    COORDINATOR = "coordinatore"
 
 
 class Operator(SQLModel, table=True):

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
+from conversations.vocabulary import Role
 from storage.models._columns import utc_field
-
-
-class StaffRoleName(StrEnum):
-    ADMIN = "admin"
 
 
 class StaffRole(SQLModel, table=True):
@@ -27,7 +23,7 @@ class StaffRole(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
     external_id: str = Field(max_length=64)
-    role: str = Field(default=StaffRoleName.ADMIN, max_length=16)
+    role: str = Field(default=Role.ADMIN, max_length=16)
     granted_by: str = Field(max_length=64)
     """``"admin:telegram:123"``-style actor of the grant (staff identities are not citizens' data)."""
     granted_at: datetime = utc_field()

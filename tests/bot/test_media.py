@@ -20,8 +20,9 @@ from bot import jobs
 from bot.channels.whatsapp import media_fetcher
 from bot.config import ConfigError, load_settings
 from bot.media import MediaFetcher, MediaPolicy, sweep
+from conversations import NeedStatus
 from storage.db import transaction
-from storage.models import FetchStatus, Need, NeedAttachment, NeedStatus
+from storage.models import FetchStatus, Need, NeedAttachment
 from tests.bot.channels.test_whatsapp import BY_NUMBERS, USER, Rig, rig_for
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS
 from tests.helpers.clock import FakeClock

@@ -6,11 +6,11 @@ import itertools
 from datetime import datetime, timedelta
 
 from bot.core import Core
-from conversations import Inbound
+from conversations import Inbound, NeedStatus, TerritoryKind
 from storage import cooperatives, operators
 from storage.cooperatives import CooperativeSpec
 from storage.db import transaction
-from storage.models import Citizen, Need, NeedAssignment, NeedStatus, TerritoryKind
+from storage.models import Citizen, Need, NeedAssignment
 
 RAVENNA, CERVIA, RUSSI, FORLI, BOLOGNA = "039014", "039007", "039016", "040012", "037006"
 _ids = itertools.count(1)

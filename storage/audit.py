@@ -1,0 +1,94 @@
+"""The audit trail: who did what to which record, as one of a closed list of actions (`AuditAction`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import AuditLog
+
+
+class AuditAction(StrEnum):
+    """What an audit row records; the value is stored in `audit_log.action`, so renaming one is a migration."""
+
+    # Needs, by operators, citizens and the scheduler
+    NEED_UNROUTED = "need_unrouted"
+    """No cooperative serves the need's comune and category: admins are told."""
+    NEED_CLAIMED = "need_claimed"
+    NEED_DECLINED = "need_declined"
+    STATUS_CHANGED = "status_changed"
+    NOTE_ADDED = "note_added"
+    FOLLOW_UP_ANSWERED = "follow_up_answered"
+    NEED_ESCALATED = "need_escalated"
+    NEEDS_ANONYMISED = "needs_anonymised"
+    """Retention ran: the detail is how many needs; `/stato_sistema` shows the last run."""
+    OPERATOR_ENROLLED = "operator_enrolled"
+    COMMAND_REFUSED = "command_refused"
+
+    # Citizens' data rights
+    DATA_RIGHTS = "data_rights"
+    DATA_ERASED = "data_erased"
+
+    # Staff: reads, roles, invites
+    STAFF_READ = "staff_read"
+    ADMIN_GRANTED = "admin_granted"
+    ADMIN_ALREADY = "admin_already"
+    ADMIN_REVOKED = "admin_revoked"
+    ADMIN_NOT_FOUND = "admin_not_found"
+    OPERATOR_REVOKED = "operator_revoked"
+    OPERATOR_NOT_FOUND = "operator_not_found"
+    INVITE_CREATED = "invite_created"
+
+    # Staff: categories
+    CATEGORY_ADDED = "category_added"
+    CATEGORY_EXISTS = "category_exists"
+    CATEGORY_RENAMED = "category_renamed"
+    CATEGORY_MOVED = "category_moved"
+    CATEGORY_DISABLED = "category_disabled"
+    CATEGORY_NOT_FOUND = "category_not_found"
+
+    # Staff: cooperatives and their digests
+    COOPERATIVE_CREATED = "cooperative_created"
+    COOPERATIVE_EXISTS = "cooperative_exists"
+    COOPERATIVE_EDITED = "cooperative_edited"
+    COOPERATIVE_UNCHANGED = "cooperative_unchanged"
+    COOPERATIVE_DEACTIVATED = "cooperative_deactivated"
+    COOPERATIVE_NOT_FOUND = "cooperative_not_found"
+    DIGEST_REQUESTED = "digest_requested"
+
+    # Staff: data leaving the system
+    EXPORT = "export"
+    BROADCAST = "broadcast"
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: AuditAction,
+    at: datetime,
+    need_id: str | None = None,
+    cooperative_id: int | None = None,
+    operator_id: int | None = None,
+    detail: str | None = None,
+) -> None:
+    """One audit row: ids and codes only, never a message body.
+
+    `action` must be an `AuditAction` (a plain string is refused even when it spells one),
+    so the list above stays the whole vocabulary of the trail.
+    """
+    if not isinstance(action, AuditAction):
+        raise TypeError(f"audit action must be an AuditAction, not {action!r}")
+    session.add(
+        AuditLog(
+            actor=actor,
+            action=action,
+            at=at,
+            need_id=need_id,
+            cooperative_id=cooperative_id,
+            operator_id=operator_id,
+            detail=detail[:120] if detail else None,
+        )
+    )
