@@ -62,7 +62,9 @@ def test_announcement_to_a_category_answered_no(engine: Engine, ctx: Context) ->
     assert chat.effects() == []
 
 
-@pytest.mark.parametrize("args", ["comune Atlantide", "comune", "categoria boh", "regione Emilia-Romagna"])
+@pytest.mark.parametrize(
+    "args", ["comune Atlantide", "comune Ravena", "comune Castro", "comune", "categoria boh", "regione Emilia-Romagna"]
+)
 def test_announcement_audience_that_cannot_be_read(engine: Engine, ctx: Context, args: str) -> None:
     chat = staff_chat(engine, ctx)
     chat.citizen(f"/annuncio {args}")

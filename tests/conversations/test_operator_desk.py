@@ -19,27 +19,15 @@ from conversations import (
     NeedDeclined,
     NeedView,
     NoteAdded,
-    OperatorView,
     Option,
     StatusChanged,
 )
 from conversations.operator import MAX_NOTE_CHARS, claim_options
+from tests.conversations.test_operator import NEED, OP
 from tests.helpers.clock import START
 from tests.helpers.transcript import Chat
 
-OP = OperatorView(id=3, cooperative_id=1, cooperative_name="Il Cantiere", role="operatore")
-NEW = NeedView(
-    id="n1",
-    ticket="K7M-R4P",
-    category_label="Spesa",
-    comune_name="Ravenna",
-    urgency="alta",
-    status="nuova",
-    description="Spesa per mia madre",
-    created_at=START,
-    contact_phone="+393331234567",
-    is_offered=True,
-)
+NEW = NEED  # "nuova", offered to "Il Cantiere", with a phone
 OURS = replace(NEW, status="presa_in_carico", is_ours=True, claimed_by="Il Cantiere", is_offered=False)
 THEIRS = replace(NEW, status="presa_in_carico", claimed_by="La Rete", contact_phone=None, is_offered=False)
 INVITE = InviteView("K7MR4PXA", 1, "Il Cantiere", "operatore", START + timedelta(days=7), is_used=False)
@@ -48,11 +36,11 @@ INVITE = InviteView("K7MR4PXA", 1, "Il Cantiere", "operatore", START + timedelta
 def desk(engine: Engine, ctx: Context, **loaded: object) -> Chat:
     """An operator's chat whose next command finds `loaded` on the desk."""
     values: dict[str, object] = {"operator": OP, **loaded}
-    return Chat(engine, replace(ctx, desk=Desk(**values)))  # type: ignore[arg-type]
+    return Chat(engine, replace(ctx, desk=Desk(**values)))
 
 
 def put(chat: Chat, **loaded: object) -> None:
-    chat.ctx = replace(chat.ctx, desk=replace(chat.ctx.desk, **loaded))  # type: ignore[arg-type]
+    chat.ctx = replace(chat.ctx, desk=replace(chat.ctx.desk, **loaded))
 
 
 # --- enrolment ---------------------------------------------------------------------
@@ -183,11 +171,20 @@ def test_decline_a_new_need_offered_to_us(engine: Engine, ctx: Context) -> None:
     assert chat.effects() == [NeedDeclined("n1", "K7M-R4P", 3, 1, START)]
 
 
-@pytest.mark.parametrize("need", [OURS, THEIRS, replace(NEW, is_offered=False)], ids=["ours", "theirs", "not-offered"])
-def test_decline_comes_too_late_once_claimed_or_not_offered(engine: Engine, ctx: Context, need: NeedView) -> None:
+@pytest.mark.parametrize(
+    ("need", "text", "said"),
+    [
+        pytest.param(OURS, "/declino K7M-R4P", "op.decline_too_late", id="decline-ours"),
+        pytest.param(THEIRS, "/declino K7M-R4P", "op.decline_too_late", id="decline-theirs"),
+        pytest.param(replace(NEW, is_offered=False), "/declino K7M-R4P", "op.decline_too_late", id="decline-not-offered"),
+        pytest.param(THEIRS, "/stato K7M-R4P risolta", "op.status_not_ours", id="status-theirs"),
+        pytest.param(NEW, "/stato K7M-R4P risolta", "op.status_claim_first", id="status-before-claim"),
+    ],
+)
+def test_refusals_change_nothing(engine: Engine, ctx: Context, need: NeedView, text: str, said: str) -> None:
     chat = desk(engine, ctx, need=need)
-    chat.citizen("/declino K7M-R4P")
-    assert chat.said() == ["op.decline_too_late"]
+    chat.citizen(text)
+    assert chat.said() == [said]
     assert chat.effects() == []
 
 
@@ -208,13 +205,6 @@ def test_status_of_our_need(engine: Engine, ctx: Context) -> None:
     assert len(chat.effects()) == 1
     chat.citizen("/stato")
     assert chat.said() == ["op.usage_stato"]
-
-
-def test_status_of_a_need_of_another_cooperative(engine: Engine, ctx: Context) -> None:
-    chat = desk(engine, ctx, need=THEIRS)
-    chat.citizen("/stato K7M-R4P risolta")
-    assert chat.said() == ["op.status_not_ours"]
-    assert chat.effects() == []
 
 
 def test_notes(engine: Engine, ctx: Context) -> None:
