@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 
 import pytest
 
 from conversations import (
     AuditEntry,
+    CategoryMoved,
     ChannelHealth,
     CommandRefused,
     Context,
     DigestRequested,
     Engine,
     ExportRequested,
+    FlowError,
     InviteCreated,
     Msg,
     OperatorRevoked,
@@ -22,10 +25,13 @@ from conversations import (
     RoleGranted,
     RoleRevoked,
     StaffCommandUsed,
+    State,
     Stats,
     SystemStatus,
     Tally,
+    Translator,
 )
+from conversations import admin
 from conversations.admin import AUDIT_DEFAULT, AUDIT_MAX, audit_size, coop_slug_arg
 from conversations.period import ROME
 from tests.conversations.staff_chat import (
@@ -392,3 +398,48 @@ def test_an_export_between_two_days_includes_the_last_one(engine: Engine, ctx: C
     [export] = chat.effects(ExportRequested)
     assert isinstance(export, ExportRequested)
     assert (export.since, export.until) == (datetime(2026, 11, 1, tzinfo=ROME), datetime(2026, 11, 3, tzinfo=ROME))
+
+
+# --- the confirm-only table ----------------------------------------------------------------
+
+
+def test_usage_and_summary_texts_are_catalogued(translator: Translator) -> None:
+    known = set(translator.msgids)
+    usages = {s.usage for s in admin.SPECS if s.usage is not None}
+    summaries = {row.summary for row in admin.CONFIRMED}
+    assert len(usages) == 14 and len(summaries) == 6
+    assert usages | summaries <= known, sorted((usages | summaries) - known)
+    with pytest.raises(FlowError, match="admin.confirm_grant"):
+        admin.build_confirm(known - {"admin.confirm_grant"})
+
+
+def test_a_confirmation_stored_before_a_deploy_still_applies(engine: Engine, ctx: Context) -> None:
+    """The stored kinds and fields are a format: conversations in progress hold them."""
+    assert set(admin.ACTIONS) == {
+        "grant_admin",
+        "revoke_admin",
+        "revoke_operator",
+        "move_category",
+        "disable_category",
+        "deactivate_cooperative",
+    }
+    chat = staff_chat(engine, ctx)
+    chat.state = State(
+        flow_id=admin.CONFIRM_FLOW,
+        flow_version=1,
+        step_id="confirm",
+        answers=MappingProxyType(
+            {
+                "action": {"kind": "move_category", "slug": "salute", "position": 1},
+                "summary": {"id": "admin.confirm_category_move", "params": {"name": "Salute", "position": 1}},
+            }
+        ),
+        updated_at=START,
+    )
+    chat.citizen("sì")
+    assert chat.effects() == [CategoryMoved("salute", 1, START)]
+    unknown = {"action": {"kind": "gone"}, "summary": {"id": "admin.none", "params": {}}}
+    chat.state = replace(chat.state, flow_id=admin.CONFIRM_FLOW, flow_version=1, step_id="confirm", answers=MappingProxyType(unknown))
+    chat.citizen("sì")
+    assert chat.said() == ["admin.nothing_changed"]
+    assert len(chat.effects()) == 1
