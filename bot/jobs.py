@@ -20,10 +20,10 @@ from bot.notify import Attachment, Recipient, enqueue
 from conversations import Context, FollowUpKind, Msg, Reply, notifications
 from conversations import digest as digest_text
 from conversations.flows import followup, menu
-from storage import audit, conversations, cooperatives, digests, followups, operators, routing
+from storage import audit, citizens, conversations, cooperatives, digests, followups, operators, reference, routing
 from storage.audit import AuditAction
 from storage.db import transaction
-from storage.models import Category, Citizen, ComuneRow, Cooperative, Need
+from storage.models import Cooperative
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ async def send_digest(
     sched = core.settings.scheduler
     catch_up = catch_up if catch_up is not None else timedelta(hours=sched.digest_catch_up_hours)
     async with core.sessions() as session:
-        coop = await session.get(Cooperative, cooperative_id)
+        coop = await cooperatives.get(session, cooperative_id=cooperative_id)
     if coop is None or not coop.is_active:
         return DigestResult("inactive")
     if period is None:
@@ -194,7 +194,7 @@ async def _ask_citizens(core: Services, now: datetime, kind: FollowUpKind, befor
     asked = 0
     async with transaction(core.sessions) as session:
         for need in await followups.due(session, kind=kind, before=before, limit=core.settings.scheduler.batch_size):
-            citizen = await session.get(Citizen, need.citizen_id) if need.citizen_id is not None else None
+            citizen = await citizens.get(session, citizen_id=need.citizen_id) if need.citizen_id is not None else None
             if citizen is None or citizen.id is None:
                 continue
             if await _is_busy(session, citizen.id, now, core):
@@ -232,12 +232,6 @@ async def ask_satisfaction(core: Services, now: datetime) -> int:
     return await _ask_citizens(core, now, FollowUpKind.SATISFACTION, before, followup.SATISFACTION_ID)
 
 
-async def _labels(session: AsyncSession, need: Need, language: str) -> tuple[str, str]:
-    category = await session.get(Category, need.category_slug)
-    comune = await session.get(ComuneRow, need.comune_istat)
-    return (category.name(language) if category else need.category_slug), (comune.name if comune else need.comune_istat)
-
-
 async def remind_unclaimed(core: Services, now: datetime) -> int:
     """Urgent needs nobody claimed: remind the cooperatives after H hours, tell the admins after H + E."""
     sched = core.settings.scheduler
@@ -250,7 +244,9 @@ async def remind_unclaimed(core: Services, now: datetime) -> int:
                 continue
             coops = await routing.assigned_cooperatives(session, need_id=need.id)
             for op in await operators.of_cooperatives(session, cooperative_ids=coops):
-                category, comune = await _labels(session, need, op.language)
+                category, comune = await reference.labels(
+                    session, category_slug=need.category_slug, comune_istat=need.comune_istat, language=op.language
+                )
                 reply = notifications.reminder(
                     ticket=need.ticket, category=category, comune=comune, since=need.created_at, hours=sched.reminder_hours
                 )
@@ -261,7 +257,9 @@ async def remind_unclaimed(core: Services, now: datetime) -> int:
         ):
             if not await followups.record(session, need_id=need.id, kind=FollowUpKind.ESCALATION, now=now):
                 continue
-            category, comune = await _labels(session, need, core.settings.app.language)
+            category, comune = await reference.labels(
+                session, category_slug=need.category_slug, comune_istat=need.comune_istat, language=core.settings.app.language
+            )
             hours = sched.reminder_hours + sched.escalation_hours
             reply = notifications.escalation(ticket=need.ticket, category=category, comune=comune, since=need.created_at, hours=hours)
             await core.notifier.tell_admins(session, reply, now)

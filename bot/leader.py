@@ -8,11 +8,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core import Core
+from storage import leadership
 from storage.db import is_sqlite
 
 logger = logging.getLogger(__name__)
@@ -22,19 +21,6 @@ LOCK_KEY: Final = (0x4153434F, 1)
 LEASE_SECONDS: Final = 10.0
 """A leader silent this long is no leader: others take over, and it stops itself."""
 APPLICATION_NAME: Final = "ascolto-scheduler-leader"
-
-# The lock row of the two-int4 form: classid = key1, objid = key2, objsubid = 2
-# (https://www.postgresql.org/docs/current/view-pg-locks.html). `state_change` moves on every
-# heartbeat query of the holder's session, so its age is the lease everyone can read.
-_HOLDER: Final = text(
-    """
-    SELECT a.pid, EXTRACT(EPOCH FROM clock_timestamp() - a.state_change)::float8 AS silent
-    FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-      AND l.classid::int8 = :k1 AND l.objid::int8 = :k2
-      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-    """
-)
 
 
 class Leader:
@@ -63,8 +49,7 @@ class Leader:
         key: tuple[int, int] = LOCK_KEY,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        # NullPool: closing the connection really closes it, so the lock can never go back to a pool.
-        self._engine = create_async_engine(db.url, poolclass=NullPool)
+        self._engine = leadership.lock_engine(db)
         self.lease = lease
         self.key = key
         self.clock = clock
@@ -86,14 +71,11 @@ class Leader:
         conn = await asyncio.wait_for(self._engine.connect(), timeout=self.lease)
         try:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            k1, k2 = self.key
-            got = bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:k1, :k2)"), {"k1": k1, "k2": k2}))
-            if not got:
+            if not await leadership.try_lock(conn, key=self.key):
                 await self._expire_silent_holder(conn)
                 await conn.close()
                 return False
-            await conn.execute(text(f"SET application_name = '{APPLICATION_NAME}'"))
-            await conn.execute(text(f"SET idle_session_timeout = '{int(self.lease * 1000)}ms'"))
+            await leadership.hold_session(conn, application_name=APPLICATION_NAME, idle_timeout=self.lease)
         except BaseException:
             await conn.close()
             raise
@@ -110,7 +92,7 @@ class Leader:
             await self.release()  # too late: someone may already lead
             return False
         try:
-            await asyncio.wait_for(self._conn.execute(text("SELECT 1")), timeout=self.lease / 2)
+            await asyncio.wait_for(leadership.ping(self._conn), timeout=self.lease / 2)
         except Exception as exc:  # the session was ended or the database is gone: the lock is gone with it
             logger.warning("scheduler leadership lost (%s)", type(exc).__name__)
             await self.release()
@@ -133,11 +115,10 @@ class Leader:
         await self._engine.dispose()
 
     async def _expire_silent_holder(self, conn: AsyncConnection) -> None:
-        k1, k2 = self.key
-        holder = (await conn.execute(_HOLDER, {"k1": k1, "k2": k2})).first()
+        holder = await leadership.holder(conn, key=self.key)
         if holder is not None and holder.silent > self.lease:
             logger.warning("scheduler leader (backend %s) silent for %.1fs: ending its session", holder.pid, holder.silent)
-            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": holder.pid})
+            await leadership.terminate(conn, pid=holder.pid)
 
     async def run(
         self,

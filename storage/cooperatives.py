@@ -139,3 +139,7 @@ async def spec_of(session: AsyncSession, *, row: Cooperative) -> CooperativeSpec
         language=row.language,
         is_active=row.is_active,
     )
+
+
+async def get(session: AsyncSession, *, cooperative_id: int) -> Cooperative | None:
+    return await session.get(Cooperative, cooperative_id)

@@ -47,3 +47,10 @@ async def active_categories(session: AsyncSession) -> Sequence[Category]:
         select(Category).where(col(Category.is_active)).order_by(col(Category.position), col(Category.slug))
     )
     return result.scalars().all()
+
+
+async def labels(session: AsyncSession, *, category_slug: str, comune_istat: str, language: str) -> tuple[str, str]:
+    """A need's category (named in `language`) and comune as people read them; the codes if a row is missing."""
+    category = await session.get(Category, category_slug)
+    comune = await session.get(ComuneRow, comune_istat)
+    return (category.name(language) if category else category_slug), (comune.name if comune else comune_istat)
