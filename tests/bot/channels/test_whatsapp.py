@@ -19,7 +19,7 @@ from bot.core import Core
 from bot.channels.base import Channel
 from bot.channels.web import build_web_app
 from bot.channels.whatsapp import build
-from bot.cli import has_remote_channel
+from bot.cli.main import has_remote_channel
 from bot.config import AdminSettings, ConfigError, WhatsAppContentSettings, WhatsAppSettings, load_settings
 from bot.dispatcher import Dispatcher
 from storage import outbox

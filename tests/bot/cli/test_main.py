@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 INTAKE = "ciao\n1\n1\n5\nMia madre ha 85 anni e le serve aiuto per la spesa\nravena\n1\n1\n1\n1\n"
 
 

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.core import Core
-from bot.coops_cli import import_file, invite
-from bot.coops_file import parse
+from bot.cli.coops import import_file, invite
+from bot.cli.coops_file import parse
 from conversations import Gazetteer
 from storage.models import Cooperative, CooperativeCategory, CooperativeTerritory, Invite
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "docs" / "examples" / "cooperative-ravenna.toml"
 CATEGORIES = {"anziani", "spesa", "famiglia", "lavoro", "casa", "disabilita", "solitudine", "trasporto"}
 
@@ -128,7 +128,7 @@ async def test_invite_prints_a_code_that_expires(core: Core, capsys: pytest.Capt
 
 
 def test_cli_import_invite_and_digest_print(tmp_path: Path) -> None:
-    from tests.bot.test_cli import ascolto
+    from tests.bot.cli.test_main import ascolto
 
     env = {
         "ASCOLTO_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'a.sqlite3'}",

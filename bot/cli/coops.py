@@ -11,7 +11,7 @@ from typing import Final
 
 from babel.dates import format_datetime
 
-from bot import coops_file
+from bot.cli import coops_file
 from bot.core import Core
 from conversations import OperatorRole, make_invite_code
 from conversations.ticket import compact_code

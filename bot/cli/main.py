@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import coops_cli
 from bot.app import build_core
-from bot.core import Core
+from bot.cli import coops, workers
 from bot.config import ConfigError, Settings, load_settings
+from bot.core import Core
 from storage import needs as needs_repo
 from storage.db import session_factory
 
@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     needs = sub.add_parser("needs", help="list stored needs")
     needs.add_argument("--json", action="store_true", help="one JSON object a line")
     needs.add_argument("--limit", type=int, default=1000)
-    coops_cli.add_parsers(sub)
+    coops.add_parsers(sub)
     return parser
 
 
@@ -70,8 +70,6 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         print("database up to date")
         return 0
     if args.command == "run" and args.workers > 1:
-        from bot import workers
-
         try:
             return await workers.supervise(settings, count=args.workers, config=args.config)
         except ConfigError as exc:
@@ -83,8 +81,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _needs(core, as_json=args.json, limit=args.limit)
         if args.command == "chat":
             return await _chat(core, name=args.name)
-        if args.command in coops_cli.COMMANDS:
-            return await coops_cli.dispatch(args, core)
+        if args.command in coops.COMMANDS:
+            return await coops.dispatch(args, core)
         return await _run(core, listen_fd=args.listen_fd)
     finally:
         await core.close()
@@ -103,9 +101,7 @@ async def _run(core: Core, *, listen_fd: int | None = None) -> int:
 
     try:
         if listen_fd is not None:
-            from bot.workers import inherited_socket
-
-            return await serve(core, sock=inherited_socket(listen_fd))
+            return await serve(core, sock=workers.inherited_socket(listen_fd))
         return await serve(core)
     except ConfigError as exc:  # a channel found its settings incomplete while starting
         print(f"ascolto: configuration error: {exc}", file=sys.stderr)
