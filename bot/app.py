@@ -10,12 +10,13 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bot import jobs, media
+from bot import media
 from bot.background import Background, Wakeups
 from bot.clock import utc_now
 from bot.config import Settings
 from bot.core import Core, Services
 from bot.effects import Wiring, build_registry
+from bot.jobs.digest import send_digest_now
 from bot.notify import Admins, Notifier, Recipient
 from bot.pipeline import CategoryCache, Pipeline, PipelineConfig
 from bot.reads import Reader
@@ -62,7 +63,7 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
             wake_media=wakeups.media,
             sweep_media=functools.partial(media.sweep, sessions, settings.whatsapp.media_dir),
             categories_changed=categories.forget,
-            send_digest=functools.partial(jobs.send_digest_now, services),
+            send_digest=functools.partial(send_digest_now, services),
             invite_days=settings.operators.invite_days,
             export_dir=settings.admin.export_dir,
         )

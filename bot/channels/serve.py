@@ -11,7 +11,7 @@ from bot.core import Core
 from bot.channels import telegram, whatsapp
 from bot.channels.base import Channel
 from bot.channels.web import build_web_app, serve_web
-from bot.leader import run_scheduler
+from bot.jobs.leader import run_scheduler
 
 logger = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from babel.dates import format_datetime
 
 from bot.cli import coops_file
 from bot.core import Core
+from bot.jobs.digest import digest_reply, latest_period, send_digest
 from conversations import OperatorRole, make_invite_code
 from conversations.ticket import compact_code
 from storage import cooperatives, operators, reference
@@ -47,8 +48,6 @@ async def dispatch(args: argparse.Namespace, core: Core) -> int:
         return await list_coops(core)
     if args.command == "invite":
         return await invite(core, slug=args.coop, days=args.days, role=args.role)
-    from bot.jobs import digest_command
-
     return await digest_command(core, slug=args.coop, mode=args.mode or "print", at=args.at)
 
 
@@ -107,6 +106,35 @@ async def invite(core: Core, *, slug: str, days: int | None, role: str) -> int:
         f"Valid once, until {_local(now + valid, core)}. "
         f"The operator sends to the bot: /operatore {code}"
     )
+    return 0
+
+
+async def digest_command(core: Core, *, slug: str, mode: str, at: str | None) -> int:
+    """`ascolto digest COOP --print|--send`: print the latest period's digest, or queue it once for the operators."""
+    now = datetime.fromisoformat(at) if at else core.clock()
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=core.translator.tz)
+    async with core.sessions() as session:
+        coop = await cooperatives.by_slug(session, slug=slug)
+    if coop is None or coop.id is None:
+        print(f"ascolto: no cooperative {slug!r} (see `ascolto coops list`)", file=sys.stderr)
+        return 1
+    if mode == "send":
+        result = await send_digest(core, coop.id, now, catch_up=timedelta.max)
+        if result.outcome == "already":
+            print(f"already sent for the period starting {result.period_start}")
+        else:
+            print(f"queued for {result.recipients} operator(s); `ascolto run` delivers it")
+        return 0
+    period = latest_period(coop.digest_cron, coop.timezone, now)
+    if period is None:
+        print("ascolto: the digest schedule has no complete period yet", file=sys.stderr)
+        return 1
+    async with core.sessions() as session:
+        reply, chart = await digest_reply(core, session, coop, *period, chart_dir=core.settings.scheduler.digest_dir)
+    print(core.translator.render(reply, coop.language).text)
+    if chart is not None:
+        print(f"\n[chart: {chart}]")
     return 0
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.app import build_core
 from bot.core import Core
 from bot.config import AdminSettings
-from bot.staff_jobs import report_broadcasts
+from bot.jobs.broadcasts import report_broadcasts
 from conversations import Inbound
 from storage.db import transaction
 from storage.models import AuditLog, Broadcast, Citizen, OutboxMessage, StaffRole

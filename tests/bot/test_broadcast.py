@@ -35,7 +35,7 @@ from bot.channels.telegram import build as build_telegram
 from bot.channels.web import build_web_app
 from bot.channels.whatsapp import build as build_whatsapp
 from bot.config import AdminSettings, DispatcherSettings, TelegramSettings
-from bot.staff_jobs import finish_broadcasts
+from bot.jobs.broadcasts import finish_broadcasts
 from storage.db import transaction
 from storage.models import Broadcast, Citizen, OutboxMessage, OutboxStatus
 from tests.bot.channels.test_telegram import FAST_POLL, LateApp

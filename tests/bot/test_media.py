@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot import jobs
+from bot.jobs.retention import apply_retention
 from bot.channels.whatsapp import media_fetcher
 from bot.config import ConfigError, load_settings
 from bot.media import MediaFetcher, MediaPolicy, sweep
@@ -205,7 +205,7 @@ async def test_retention_deletes_the_downloaded_file(db_url: str, clock: FakeClo
         [stored] = files(tmp_path)
         async with transaction(rig.core.sessions) as session:
             await session.execute(update(Need).values(status=NeedStatus.CLOSED, closed_at=clock.now - timedelta(days=400)))
-        assert await jobs.apply_retention(rig.core, clock.now) == 1
+        assert await apply_retention(rig.core, clock.now) == 1
     assert not stored.exists() and files(tmp_path) == []
 
 

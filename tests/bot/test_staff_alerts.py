@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from bot.config import AdminSettings
-from bot.jobs import remind_unclaimed
+from bot.jobs.followups import remind_unclaimed
 from bot.notify import Recipient, enqueue
 from conversations import notifications
 from storage import operators

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.leader import Leader
+from bot.jobs.leader import Leader
 from storage.db import create_engine
 
 pytestmark = pytest.mark.postgres

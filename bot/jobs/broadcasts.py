@@ -1,4 +1,4 @@
-"""Scheduler jobs of the admin side: broadcast progress reports, and purging last messages to erased citizens."""
+"""The broadcast job: tell each admin how their `/annuncio` went, once no row of it is pending."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import Services
 from bot.notify import Recipient, enqueue
 from conversations import Msg, Reply, Translator
-from storage import erasure, staff
+from storage import staff
 from storage.db import transaction
 
 
@@ -17,12 +17,6 @@ async def finish_broadcasts(core: Services, now: datetime) -> int:
     """Tell each admin whose `/annuncio` has no pending row left how it went."""
     async with transaction(core.sessions) as session:
         return await report_broadcasts(session, core.translator, now=now)
-
-
-async def purge_erased(core: Services, now: datetime) -> int:
-    """A last message to an erased citizen that failed or was held is never sent: pseudonymise it anyway."""
-    async with transaction(core.sessions) as session:
-        return await erasure.purge_sent(session, message_ids=await erasure.unpurged(session))
 
 
 async def report_broadcasts(session: AsyncSession, translator: Translator, *, now: datetime) -> int:

@@ -1,4 +1,4 @@
-"""Scheduled jobs with controlled time: digests (figures by hand), follow-ups, reminders, retention, restarts."""
+"""The digest job with controlled time: periods from the schedule, figures by hand, runs sent once across restarts."""
 
 from __future__ import annotations
 
@@ -8,23 +8,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import time_machine
 from sqlalchemy import func, select
 
 from bot.app import build_core
-from bot.core import Core
-from bot.jobs import apply_retention, ask_satisfaction, latest_period, remind_unclaimed, send_digest, send_follow_ups
-from bot.notify import Recipient
-from bot.notify import Admins
-from bot.scheduler import JOBS, Scheduler
 from bot.config import SchedulerSettings
+from bot.core import Core
+from bot.jobs.digest import latest_period, send_digest
 from conversations import Translator
 from conversations.digest import Count, render
-from storage import conversations, digests
-from storage.models import Cooperative, DigestRun, FollowUp, Need, OutboxMessage
+from storage import digests
+from storage.models import Cooperative, DigestRun, Need, OutboxMessage
 from tests.conftest import make_settings
 from tests.helpers.clock import START, FakeClock
-from tests.helpers.coops import CERVIA, RAVENNA, add_coop, add_need, add_operator, say
+from tests.helpers.coops import CERVIA, RAVENNA, add_coop, add_need, add_operator
 
 MON = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)  # Monday 8:00 in Rome: the digest period starts here
 END = MON + timedelta(days=7)
@@ -193,99 +189,3 @@ async def test_two_schedulers_on_one_database_send_one_digest(core: Core, db_url
     async with core.sessions() as session:
         assert (await session.execute(select(func.count()).select_from(DigestRun))).scalar_one() == 1
     assert len(await texts_to(core, "lucia")) == 1
-
-
-async def test_scheduler_table_and_catch_up_on_start(core: Core, clock: FakeClock) -> None:
-    coop = await add_coop(core, "cantiere", comuni=(RAVENNA,))
-    await add_operator(core, coop, "lucia")
-    with time_machine.travel(clock.now, tick=False):
-        for _ in range(2):  # start, stop, start again: the catch-up sends once
-            scheduler = Scheduler(core, clock=clock)
-            await scheduler.start()
-            jobs = {j.id: j for j in scheduler.aps.get_jobs()}
-            scheduler.shutdown()
-    assert set(jobs) == {*(s.id for s in JOBS), "digest_sync", f"digest:{coop}"}
-    assert all(j.coalesce and j.misfire_grace_time == core.settings.scheduler.misfire_grace_seconds for j in jobs.values())
-    assert str(jobs[f"digest:{coop}"].trigger.timezone) == "Europe/Rome"
-    assert jobs[f"digest:{coop}"].next_run_time == END + timedelta(days=7)  # next Monday, 8:00 in Rome
-    assert len(await texts_to(core, "lucia")) == 1
-
-
-# --- follow-ups, reminders, retention --------------------------------------------------
-
-
-async def test_follow_up_is_asked_after_n_days_once_and_the_answer_closes_the_need(core: Core, clock: FakeClock) -> None:
-    need = await add_need(core, at=START, citizen="anna")
-    assert await send_follow_ups(core, START + timedelta(days=7) - timedelta(seconds=1)) == 0
-    assert await send_follow_ups(core, START + timedelta(days=7)) == 1
-    assert await send_follow_ups(core, START + timedelta(days=8)) == 0
-    [question] = await texts_to(core, "anna")
-    assert f"(richiesta {need.ticket}). La richiesta è ancora attuale?" in question
-    clock.now = START + timedelta(days=7, hours=1)
-    await core.pipeline.handle(say(core, "anna", "2"))
-    assert "Chiudiamo la richiesta" in (await texts_to(core, "anna"))[-1]
-    async with core.sessions() as session:
-        row = await session.get(Need, need.id)
-        answered = (await session.execute(select(FollowUp.answer))).scalar_one()
-    assert row is not None and (row.status, row.follow_up_answer, answered) == ("chiusa", "no", "no")
-
-
-async def test_follow_up_waits_while_the_citizen_is_in_another_conversation(core: Core, clock: FakeClock) -> None:
-    await add_need(core, at=START, citizen="anna")
-    clock.now = START + timedelta(days=7)
-    await core.pipeline.handle(say(core, "anna", "/nuovo"))  # in the middle of a new report
-    assert await send_follow_ups(core, clock.now) == 0
-    assert await send_follow_ups(core, clock.now + timedelta(days=2)) == 1  # the half-done report expired
-
-
-async def test_satisfaction_is_asked_after_resolution_and_recorded(core: Core, clock: FakeClock) -> None:
-    need = await add_need(core, at=START, citizen="anna", status="risolta", resolved_after=timedelta(hours=2))
-    assert await ask_satisfaction(core, START + timedelta(hours=25)) == 0
-    assert await ask_satisfaction(core, START + timedelta(hours=26)) == 1
-    clock.now = START + timedelta(hours=27)
-    await core.pipeline.handle(say(core, "anna", "5"))
-    await core.pipeline.handle(say(core, "anna", "Gentilissimi"))
-    async with core.sessions() as session:
-        row = await session.get(Need, need.id)
-        state = await conversations.load(session, citizen_id=row.citizen_id or 0) if row else None
-    assert row is not None and (row.satisfaction, row.satisfaction_comment) == (5, "Gentilissimi")
-    assert state is not None and not state.is_active
-
-
-async def test_urgent_unclaimed_need_is_reminded_then_escalated(core: Core) -> None:
-    core.notifier.admins = Admins((Recipient("test", "admin"),))
-    coop = await add_coop(core, "cantiere", comuni=(RAVENNA,))
-    await add_operator(core, coop, "lucia")
-    need = await add_need(core, cooperative_ids=(coop,), urgency="alta", at=START)
-    await add_need(core, cooperative_ids=(coop,), urgency="media", at=START)  # not urgent: never reminded
-    assert await remind_unclaimed(core, START + timedelta(hours=3, minutes=59)) == 0
-    assert await remind_unclaimed(core, START + timedelta(hours=4)) == 1
-    assert await remind_unclaimed(core, START + timedelta(hours=11)) == 0
-    assert await remind_unclaimed(core, START + timedelta(hours=12)) == 1
-    assert await remind_unclaimed(core, START + timedelta(days=3)) == 0
-    [reminder] = await texts_to(core, "lucia")
-    [escalation] = await texts_to(core, "admin")
-    assert f"Promemoria: la richiesta urgente {need.ticket}" in reminder
-    assert f"nessuno ha preso in carico la richiesta urgente {need.ticket}" in escalation
-
-
-async def test_claimed_need_is_not_reminded(core: Core) -> None:
-    coop = await add_coop(core, "cantiere", comuni=(RAVENNA,))
-    await add_operator(core, coop, "lucia")
-    await add_need(core, cooperative_ids=(coop,), urgency="alta", at=START, status="presa_in_carico", claimed_by=coop)
-    assert await remind_unclaimed(core, START + timedelta(days=1)) == 0
-
-
-async def test_retention_anonymises_closed_needs_and_keeps_the_aggregates(core: Core) -> None:
-    closed = await add_need(core, at=START, status="chiusa", resolved_after=timedelta(days=1))
-    still_open = await add_need(core, at=START)
-    done = START + timedelta(days=1)
-    assert await apply_retention(core, done + timedelta(days=365) - timedelta(seconds=1)) == 0
-    assert await apply_retention(core, done + timedelta(days=365)) == 1
-    assert await apply_retention(core, done + timedelta(days=400)) == 0
-    async with core.sessions() as session:
-        a = await session.get(Need, closed.id)
-        b = await session.get(Need, still_open.id)
-    assert a is not None and (a.description, a.contact_phone, a.category_slug, a.comune_istat) == ("", None, "spesa", RAVENNA)
-    assert a.anonymised_at is not None and a.created_at == START
-    assert b is not None and b.description == "Mi serve aiuto"

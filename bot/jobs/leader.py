@@ -11,6 +11,7 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core import Core
+from bot.jobs.scheduler import Scheduler
 from storage import leadership
 from storage.db import is_sqlite
 
@@ -151,8 +152,6 @@ class Leader:
 
 async def run_scheduler(core: Core, stop: asyncio.Event, *, lease: float = LEASE_SECONDS) -> None:
     """The scheduler of this process: always on SQLite (one process), only while leader on PostgreSQL."""
-    from bot.scheduler import Scheduler
-
     if is_sqlite(core.settings.database.url):
         scheduler = Scheduler(core)
         await scheduler.start()

@@ -14,11 +14,13 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.core import Core
-from bot.config import SchedulerSettings
-from bot.jobs import apply_retention, ask_satisfaction, remind_unclaimed, send_digest, send_follow_ups
 from bot.clock import utc_now
-from bot.staff_jobs import finish_broadcasts, purge_erased
+from bot.config import SchedulerSettings
+from bot.core import Core
+from bot.jobs.broadcasts import finish_broadcasts
+from bot.jobs.digest import send_digest
+from bot.jobs.followups import ask_satisfaction, remind_unclaimed, send_follow_ups
+from bot.jobs.retention import apply_retention, purge_erased
 from storage import cooperatives
 
 logger = logging.getLogger(__name__)
@@ -70,7 +72,7 @@ class Scheduler:
         self.core = core
         self.clock = clock
         self.may_run = may_run
-        """False on a worker that lost the scheduler lease (`bot/leader.py`): its jobs then do nothing."""
+        """False on a worker that lost the scheduler lease (`bot/jobs/leader.py`): its jobs then do nothing."""
         s = core.settings.scheduler
         self.aps = AsyncIOScheduler(
             timezone=ZoneInfo(s.timezone),
