@@ -26,7 +26,7 @@ BENCHMARKS: dict[str, Callable[[], Coroutine[Any, Any, list[Row]]]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("PTB_TIMEDELTA", "true")  # as bot/cli.py does
+    os.environ.setdefault("PTB_TIMEDELTA", "true")  # as bot/cli/main.py does
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], help="benchmarks to run (default: all)")
     args = parser.parse_args(argv)

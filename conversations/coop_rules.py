@@ -1,5 +1,5 @@
 """What a cooperative may hold: territory, categories and digest schedule, checked the same way for the import
-file (`bot/coops_file.py`) and the chat (`/nuova_cooperativa`, `/modifica_cooperativa`)."""
+file (`bot/cli/coops_file.py`) and the chat (`/nuova_cooperativa`, `/modifica_cooperativa`)."""
 
 from __future__ import annotations
 

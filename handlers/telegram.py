@@ -180,7 +180,7 @@ def as_send_error(exc: TelegramError) -> SendError:
 
 def retry_after_seconds(exc: RetryAfter) -> float:
     """How long Telegram asked us to wait, exactly (https://core.telegram.org/bots/api#responseparameters)."""
-    wait = exc.retry_after  # a timedelta with PTB_TIMEDELTA=true (bot/cli.py), else int seconds
+    wait = exc.retry_after  # a timedelta with PTB_TIMEDELTA=true (bot/cli/main.py), else int seconds
     return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 

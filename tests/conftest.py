@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 # PTB 22 warns when RetryAfter.retry_after is read as an int; with filterwarnings=error that
-# warning would replace the exception. Opt in to timedelta, as production does (bot/cli.py).
+# warning would replace the exception. Opt in to timedelta, as production does (bot/cli/main.py).
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine

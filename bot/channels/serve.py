@@ -6,12 +6,13 @@ import asyncio
 import logging
 import signal
 import socket
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from bot.core import Core
 from bot.channels import telegram, whatsapp
 from bot.channels.base import Channel
 from bot.channels.web import build_web_app, serve_web
-from bot.jobs.leader import run_scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +27,14 @@ async def build_channels(core: Core) -> list[Channel]:
     return channels
 
 
-async def serve(core: Core, *, stop: asyncio.Event | None = None, sock: socket.socket | None = None) -> int:
-    """Run every configured channel until SIGINT/SIGTERM (or `stop`); `sock` is a listening socket shared by workers."""
+Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+"""A loop that runs until the event is set: the scheduler, handed in by whoever starts the service."""
+
+
+async def serve(
+    core: Core, *, stop: asyncio.Event | None = None, sock: socket.socket | None = None, workers: Sequence[Worker] = ()
+) -> int:
+    """Run every configured channel and `workers` until SIGINT/SIGTERM (or `stop`); `sock` is a listening socket shared by workers."""
     stop = stop or asyncio.Event()
     channels = await build_channels(core)
     if not channels:
@@ -52,9 +59,7 @@ async def serve(core: Core, *, stop: asyncio.Event | None = None, sock: socket.s
         jobs.append(
             asyncio.create_task(serve_web(web, host=web_settings.host, port=web_settings.port, stop=stop, sock=sock))
         )
-    if core.settings.scheduler.enabled:
-        # On PostgreSQL only the elected worker schedules (bot/leader.py); on SQLite it just runs.
-        jobs.append(asyncio.create_task(run_scheduler(core, stop), name="scheduler"))
+    jobs += [asyncio.create_task(work(stop), name=f"worker-{i}") for i, work in enumerate(workers)]
     logger.info("running: %s", ", ".join(c.name for c in channels))
     try:
         await stop.wait()

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.app import build_core
+from bot import jobs
 from bot.cli import coops, workers
 from bot.config import ConfigError, Settings, load_settings
 from bot.core import Core
@@ -100,9 +101,8 @@ async def _run(core: Core, *, listen_fd: int | None = None) -> int:
     from bot.channels.serve import serve
 
     try:
-        if listen_fd is not None:
-            return await serve(core, sock=workers.inherited_socket(listen_fd))
-        return await serve(core)
+        sock = workers.inherited_socket(listen_fd) if listen_fd is not None else None
+        return await serve(core, sock=sock, workers=jobs.workers(core))
     except ConfigError as exc:  # a channel found its settings incomplete while starting
         print(f"ascolto: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -13,7 +13,7 @@ from storage.audit import AuditAction
 from storage import audit
 
 DigestSender = Callable[[int, datetime], Awaitable[object]]
-"""Sends the digest of a cooperative for the days up to a moment (`bot.jobs`' on-demand digest)."""
+"""Sends the digest of a cooperative for the days up to a moment (`bot.jobs.digest.send_digest_now`)."""
 
 
 class DigestEffects:

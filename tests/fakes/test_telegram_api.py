@@ -149,7 +149,7 @@ async def test_scripted_failures(fake: FakeTelegram, bot: Bot) -> None:
 async def test_retry_after_without_the_opt_in_warns(
     fake: FakeTelegram, bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # tests/conftest.py opts in for the whole run (as bot/cli.py does); PTB reads it at each access.
+    # tests/conftest.py opts in for the whole run (as bot/cli/main.py does); PTB reads it at each access.
     monkeypatch.delenv("PTB_TIMEDELTA")
     fake.fail_next("sendMessage", 429, retry_after=2)
     with (
