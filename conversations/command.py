@@ -11,14 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Any
 
 from conversations.messages import Inbound
 from conversations.vocabulary import Role
 from conversations.types import Context
-
-if TYPE_CHECKING:  # the engine module imports this one: types only, no cycle at run time
-    from conversations.engine import Builder, Engine
 
 
 class Who(StrEnum):
@@ -74,7 +71,9 @@ class Reads(StrEnum):
     """…with the phone even before the need is ours: the reply to a winning claim."""
 
 
-Handler = Callable[["Engine", "Builder", Context], None]
+Handler = Callable[[Any, Any, Context], None]
+"""``handler(engine, builder, ctx)``: typed where each handler is defined (``e: Engine, b: Builder``);
+spelt with Any here because the engine imports this module, and this one must not import it back."""
 Guard = Callable[[Inbound, Context], bool]
 """An extra condition besides `who` (STOP words only where the channel has keywords)."""
 ArgsCheck = Callable[[tuple[str, ...], Context], bool]
