@@ -136,6 +136,10 @@ class Call:
     """A "/" or a button: not a plain word that happens to be a command."""
     parsed: object = None
     """What `spec.parse` made of `rest`, if the spec has a parser."""
+    phrase: bool = False
+    """Said in words, not with the command's name ("torna indietro" for /indietro)."""
+    anywhere: bool = False
+    """A phrase understood at free-text questions too (go back, help, stop)."""
 
     @property
     def name(self) -> str:

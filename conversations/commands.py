@@ -10,6 +10,7 @@ from conversations.effects import RightsExercised
 from conversations.engine import Builder, Engine
 from conversations.flows import followup, intake, menu
 from conversations.messages import Msg, Reply
+from conversations.ticket import is_ticket, normalize_ticket
 from conversations.types import Context
 
 
@@ -47,6 +48,12 @@ def _mine(e: Engine, b: Builder, ctx: Context) -> None:
     e.inform(b, ctx, menu.my_needs(ctx))
 
 
+def _ticket(e: Engine, b: Builder, ctx: Context) -> None:
+    """A ticket code typed on its own: that request, if it is one of the citizen's."""
+    code = normalize_ticket(" ".join(b.call.args) if b.call is not None else "")
+    e.inform(b, ctx, menu.one_need(ctx, code))
+
+
 def _privacy(e: Engine, b: Builder, ctx: Context) -> None:
     b.effects.append(RightsExercised(right="informazione", at=ctx.now))
     e.inform(b, ctx, menu.privacy_notice(ctx))
@@ -63,6 +70,7 @@ SPECS: Final[tuple[CommandSpec, ...]] = (
     CommandSpec("privacy", _privacy, menu=MenuEntry("telegram.command_privacy", "privacy", "privacy")),
     CommandSpec(optout.STOP_WORDS[0], _stop, aliases=optout.STOP_WORDS[1:], when=optout.has_keywords),
     CommandSpec("unstop", _unstop, when=optout.has_keywords),
+    CommandSpec("codice", _ticket, aliases=("code",), alone=False, words=lambda args, ctx: is_ticket(" ".join(args))),
 )
 """Commands every citizen has, at any question (like PTB's fallbacks); the first six make Telegram's menu."""
 

@@ -19,7 +19,7 @@ class ConsentGiven:
 
 @dataclass(frozen=True, slots=True)
 class ConsentRefused:
-    """The citizen declined the notice; nothing of theirs is recorded beyond this fact."""
+    """The citizen declined the notice; nothing of theirs is recorded, and a consent given before is withdrawn."""
 
     at: datetime
 

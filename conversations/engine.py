@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Final
@@ -21,6 +21,8 @@ from conversations.effects import (
     HelpOffered,
 )
 from conversations.flow import Flow, Step
+from conversations.ticket import is_ticket
+from conversations.understanding import NEGATORS, Intent, Polarity, intent_of, negated_positions, polarity
 from conversations.messages import Inbound, Msg, Option, Reply
 from conversations.types import Answer, Answers, Context, Retry, State, Turn
 
@@ -35,11 +37,25 @@ MAX_STEPS_PER_TURN: Final = 20
 FUZZY_CUTOFF: Final = 80
 """rapidfuzz ratio (0-100) above which a typed word selects an option ("spessa" -> "spesa")."""
 
-MAX_TEXT_CHARS: Final = 4000
+MAX_TEXT_CHARS: Final = 8192
 """Longer input is cut before parsing; parsers apply their own, smaller limits."""
 
 MAX_COMMAND_CHARS: Final = 64
 """A command word longer than this is not a command (Telegram's own limit is 32)."""
+
+INTENT_COMMANDS: Final = {
+    Intent.BACK: "indietro",
+    Intent.HELP: "aiuto",
+    Intent.CONFUSED: "aiuto",
+    Intent.STOP: "annulla",
+    Intent.MY_REQUESTS: "miei",
+}
+"""The command each intent said in words calls."""
+TICKET_COMMAND: Final = "codice"
+"""A ticket code typed on its own calls this command (where no free text is awaited)."""
+ANYWHERE: Final = frozenset({Intent.BACK, Intent.HELP, Intent.CONFUSED, Intent.STOP})
+"""Intents understood at free-text questions too: there they are the whole message, never a description."""
+
 
 class Unrecognised:
     """`Engine.step`'s default for `call`: recognise the message there (pure tests, tools)."""
@@ -101,6 +117,9 @@ class Engine:
         Whether it really is the command (a plain word followed by words, the sender's role) is
         decided in `step` with the state and the data its spec `reads`, which `bot/` loads first.
         """
+        phrase = self._phrase(inbound)
+        if phrase is not None:
+            return phrase
         text = inbound.text or inbound.choice or ""
         name = command_name(text, with_arguments=True)
         spec = self.specs.get(name) if name is not None else None
@@ -118,6 +137,16 @@ class Engine:
             explicit=explicit,
             parsed=spec.parse(after) if spec.parse is not None else None,
         )
+
+    def _phrase(self, inbound: Inbound) -> Call | None:
+        """A whole message that asks for a command in words ("torna indietro", "non ho capito")."""
+        if is_explicit_command(inbound) or not inbound.text:
+            return None
+        if is_ticket(inbound.text) and TICKET_COMMAND in self.specs:
+            return Call(spec=self.specs[TICKET_COMMAND], args=(inbound.text.strip(),), rest=inbound.text.strip(), phrase=True)
+        wanted = intent_of(inbound.text)
+        spec = self.specs.get(INTENT_COMMANDS[wanted]) if wanted is not None else None
+        return Call(spec=spec, phrase=True, anywhere=wanted in ANYWHERE) if spec is not None else None
 
     def flow_reads(self, state: State) -> tuple[Who, frozenset[Reads]]:
         """Who may answer the flow in progress and what its questions read (staff flows)."""
@@ -248,6 +277,8 @@ class Engine:
             return None
         if call.explicit:
             return call
+        if call.phrase:
+            return call if call.anywhere or not self._awaits_own_words(b, ctx) else None
         if not call.args:
             return call if call.spec.alone else None
         check = call.spec.words
@@ -399,9 +430,13 @@ def is_explicit_command(inbound: Inbound) -> bool:
 def match_option(options: tuple[Option, ...], *, choice: str | None, text: str) -> Option | None:
     """Pick the option meant by a button payload, a number, or words ("2", "sì", "Castro (LE)").
 
-    Tries, in order: the exact word(s) of an option, an option's word inside a
-    longer answer (the longest wins), then a typo-tolerant match; anything
-    ambiguous is no match, so the citizen is asked again rather than guessed at.
+    Tries, in order: the exact word(s) of an option; an option's word inside a longer answer
+    (the longest wins) among the options that are not a plain yes or no; for a yes/no question,
+    what the answer means (`understanding.polarity`: "non va bene" is a no, "sì ma…sbagliato" is
+    unclear); the same words-inside test among all options; then a typo-tolerant match. A word a
+    negation governs never selects its option ("non è urgente" is not "urgente"), and an answer
+    with a negation is never matched by typo tolerance. Anything ambiguous is no match, so the
+    citizen is asked again rather than guessed at.
     """
     if choice is not None:
         return next((o for o in options if o.payload == choice), None)
@@ -415,20 +450,74 @@ def match_option(options: tuple[Option, ...], *, choice: str | None, text: str) 
     exact = [o for o, keys in keyed if folded in keys]
     if len(exact) == 1:
         return exact[0]
-    words = f" {folded} "
-    best: dict[int, list[Option]] = {}
-    for option, keys in keyed:
-        inside = [len(k) for k in keys if len(k) > 1 and f" {k} " in words]
-        if inside:
-            best.setdefault(max(inside), []).append(option)
-    if best:
-        longest = best[max(best)]
-        return longest[0] if len(longest) == 1 else None
+    tokens = tuple(folded.split())
+    plain = [(o, keys) for o, keys in keyed if o.means is None]
+    for decided in _stages(plain, keyed, options, tokens, text):
+        if not isinstance(decided, _Nothing):
+            return decided
+    if any(t in NEGATORS for t in tokens):
+        return None
     scored = [(max(fuzz.ratio(folded, k) for k in keys), o) for o, keys in keyed if keys]
     scored = sorted((s for s in scored if s[0] >= FUZZY_CUTOFF), key=lambda s: -s[0])
     if len(scored) == 1 or (len(scored) > 1 and scored[0][0] > scored[1][0]):
         return scored[0][1]
     return None
+
+
+def _stages(
+    plain: list[tuple[Option, set[str]]], keyed: list[tuple[Option, set[str]]], options: tuple[Option, ...], tokens: tuple[str, ...], text: str
+) -> Iterator[Option | None | _Nothing]:
+    """The middle stages, lazily: the first that decides wins."""
+    yield _inside(plain, tokens)
+    yield _by_polarity(options, text)
+    yield _inside(keyed, tokens)
+
+
+class _Nothing:
+    """No decision at this stage: try the next one (None means: decided, ask again)."""
+
+
+_NOTHING: Final = _Nothing()
+
+
+def _inside(keyed: list[tuple[Option, set[str]]], tokens: tuple[str, ...]) -> Option | None | _Nothing:
+    """The option whose word stands, not negated, inside the answer; the longest word wins, a tie is no match."""
+    best: dict[int, list[Option]] = {}
+    for option, keys in keyed:
+        inside = [len(k) for k in keys if len(k) > 1 and _stands_in(k.split(), tokens)]
+        if inside:
+            best.setdefault(max(inside), []).append(option)
+    if not best:
+        return _NOTHING
+    longest = best[max(best)]
+    return longest[0] if len(longest) == 1 else None
+
+
+def _stands_in(key: list[str], tokens: tuple[str, ...]) -> bool:
+    """`key` occurs in `tokens` at least once where no negator outside it governs its words."""
+    size = len(key)
+    for start in range(len(tokens) - size + 1):
+        if list(tokens[start : start + size]) != key:
+            continue
+        outside = tuple("" if start <= i < start + size else t for i, t in enumerate(tokens))
+        if not any(start <= i < start + size for i in negated_positions(outside)):
+            return True
+    return False
+
+
+def _by_polarity(options: tuple[Option, ...], text: str) -> Option | None | _Nothing:
+    yes = next((o for o in options if o.means == "yes"), None)
+    no = next((o for o in options if o.means == "no"), None)
+    if yes is None and no is None:
+        return _NOTHING
+    said = polarity(text)
+    if said == Polarity.YES and yes is not None:
+        return yes
+    if said == Polarity.NO and no is not None:
+        return no
+    if said == Polarity.UNCLEAR:
+        return None
+    return _NOTHING
 
 
 def _keys(option: Option) -> set[str]:

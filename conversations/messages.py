@@ -77,6 +77,9 @@ class Option:
     payload: str
     label: Msg | str
     aliases: tuple[str, ...] = ()
+    means: str | None = None
+    """``"yes"`` or ``"no"`` on a yes/no question: then any way of saying yes or no selects it
+    (`conversations.understanding.polarity`), and an unclear answer selects nothing."""
 
 
 @dataclass(frozen=True, slots=True)

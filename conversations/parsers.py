@@ -11,7 +11,8 @@ from conversations.comuni import ComuneLookup
 from conversations.types import Answer, Answers, Context, Retry
 
 MIN_DESCRIPTION_CHARS: Final = 5
-MAX_DESCRIPTION_CHARS: Final = 1000
+MAX_DESCRIPTION_CHARS: Final = 4096
+"""A whole Telegram message (WhatsApp's are 1600): one message is never refused for its length."""
 
 
 def parse_description(answer: Answer, answers: Answers, ctx: Context) -> str | Retry:
@@ -31,7 +32,10 @@ def parse_comune(answer: Answer, answers: Answers, ctx: Context) -> ComuneLookup
 
 
 def parse_phone(answer: Answer, answers: Answers, ctx: Context) -> str | Retry:
-    """An Italian number, mobile or landline, stored as E.164 ("+393331234567")."""
+    """A phone number, mobile or landline, stored as E.164 ("+393331234567").
+
+    Without a "+" it is read as Italian; with one, any country's valid number is accepted
+    (people who write to us may have a foreign SIM)."""
     text = answer.text.strip()
     if not text or len(text) > 32:
         return Retry("intake.retry_phone")
@@ -39,6 +43,6 @@ def parse_phone(answer: Answer, answers: Answers, ctx: Context) -> str | Retry:
         number = phonenumbers.parse(text, "IT")
     except phonenumbers.NumberParseException:
         return Retry("intake.retry_phone")
-    if not phonenumbers.is_valid_number(number) or phonenumbers.region_code_for_number(number) not in {"IT", "SM", "VA"}:
+    if not phonenumbers.is_valid_number(number):
         return Retry("intake.retry_phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

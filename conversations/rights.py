@@ -24,8 +24,8 @@ LANGUAGES: Final = (Option("it", "Italiano", ("italiano", "ita")), Option("en", 
 """Every language with a catalog; labels are endonyms, so anyone can find their own. Adding one is a row here and a .po file."""
 
 YES_NO: Final = (
-    Option("si", Msg("common.yes"), ("sì", "si", "yes", "ok", "confermo", "conferma")),
-    Option("no", Msg("common.no"), ("no", "annulla")),
+    Option("si", Msg("common.yes"), ("sì", "si", "yes", "ok", "confermo", "conferma"), means="yes"),
+    Option("no", Msg("common.no"), ("no", "annulla"), means="no"),
 )
 
 

@@ -29,6 +29,16 @@ def normalize_ticket(text: str) -> str:
     return compact[:3] + "-" + compact[3:]
 
 
+def is_ticket(text: str) -> bool:
+    """Whether a whole message looks like a ticket code: 6 characters of our alphabet, written with a
+    separator ("K7M-R4P", "k7m r4p") or with a digit ("k7mr4p"); "arance" is a word, not a code."""
+    raw = text.strip().upper()
+    compact = "".join(ch for ch in raw if ch.isalnum())
+    if len(compact) != LENGTH or any(ch not in ALPHABET for ch in compact) or len(raw) > LENGTH + 2:
+        return False
+    return any(ch.isdigit() for ch in compact) or any(ch in "- " for ch in raw)
+
+
 INVITE_LENGTH: Final = 8
 
 

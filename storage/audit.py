@@ -29,6 +29,8 @@ class AuditAction(StrEnum):
 
     # Citizens' data rights
     DATA_RIGHTS = "data_rights"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    """A no at the consent question after a yes: the consent is cleared."""
     DATA_ERASED = "data_erased"
 
     # Staff: reads, roles, invites

@@ -40,6 +40,7 @@ class CitizenEffects:
     def handlers(self) -> tuple[Handler[Any], ...]:
         return (
             Handler(ConsentGiven, self.consent),
+            Handler(ConsentRefused, self.consent_refused),
             Handler(OptedOut, self.opted_out),
             Handler(OptedIn, self.opted_in),
             Handler(LanguageChanged, self.language),
@@ -48,7 +49,6 @@ class CitizenEffects:
             Handler(RightsExercised, self.rights),
             Handler(DataErasureRequested, self.erase),
             # Facts about the conversation itself: logged with ids only, nothing to store.
-            Handler(ConsentRefused, noted),
             Handler(ConversationCancelled, noted),
             Handler(ConversationExpired, noted),
             Handler(HelpOffered, noted),
@@ -57,6 +57,14 @@ class CitizenEffects:
     async def consent(self, a: Applying, effect: ConsentGiven) -> None:
         a.citizen.consent_version = effect.notice_version
         a.citizen.consent_at = effect.at
+
+    async def consent_refused(self, a: Applying, effect: ConsentRefused) -> None:
+        """A no at the consent question withdraws a yes given before (the citizen went back to it)."""
+        if a.citizen.consent_version is None:
+            return
+        a.citizen.consent_version = None
+        a.citizen.consent_at = None
+        await audit.record(a.session, actor=f"citizen:{a.citizen_id}", action=AuditAction.CONSENT_WITHDRAWN, at=effect.at)
 
     async def opted_out(self, a: Applying, effect: OptedOut) -> None:
         a.citizen.opted_out_at = effect.at

@@ -16,8 +16,8 @@ SATISFACTION_ID = "satisfaction"
 VERSION = 1
 
 STILL_NEEDED_OPTIONS = (
-    Option("si", Msg("followup.yes"), ("sì", "si", "yes", "ancora", "serve")),
-    Option("no", Msg("followup.no"), ("no", "non serve", "non serve piu")),
+    Option("si", Msg("followup.yes"), ("sì", "si", "yes", "ancora", "serve"), means="yes"),
+    Option("no", Msg("followup.no"), ("no", "non serve", "non serve piu"), means="no"),
     Option("da_sola", Msg("followup.by_itself"), ("da sola", "risolta", "risolto", "sola", "resolved")),
 )
 SCORE_OPTIONS = tuple(Option(str(n), str(n), ()) for n in range(1, 6))

@@ -18,21 +18,26 @@ YES = ("si", "sì", "yes", "ok", "certo", "va bene", "accetto", "acconsento", "i
 NO = ("no", "non accetto", "rifiuto")
 
 CONSENT_OPTIONS = (
-    Option("si", Msg("intake.consent_yes"), YES),
-    Option("no", Msg("intake.consent_no"), NO),
+    Option("si", Msg("intake.consent_yes"), YES, means="yes"),
+    Option("no", Msg("intake.consent_no"), NO, means="no"),
 )
 URGENCY_OPTIONS = (
-    Option(Urgency.HIGH, Msg("urgency.alta"), ("urgente", "subito", "urgent", "high")),
-    Option(Urgency.MEDIUM, Msg("urgency.media"), ("giorni", "prossimi giorni", "medium", "presto")),
-    Option(Urgency.LOW, Msg("urgency.bassa"), ("non urgente", "nessuna fretta", "low", "calma")),
+    Option(Urgency.HIGH, Msg("urgency.alta"), ("urgente", "urgentissimo", "subito", "urgent", "high", "emergenza")),
+    Option(Urgency.MEDIUM, Msg("urgency.media"), ("giorni", "prossimi giorni", "medium", "presto", "settimana")),
+    Option(
+        Urgency.LOW,
+        Msg("urgency.bassa"),
+        ("non urgente", "non e urgente", "non e molto urgente", "non e proprio urgente", "nessuna fretta",
+         "non c e fretta", "senza fretta", "con calma", "puo aspettare", "low", "calma", "not urgent"),
+    ),
 )
 CONTACT_OPTIONS = (
     Option(ContactMethod.CHAT, Msg("contact.chat"), ("chat", "qui", "scrivere", "messaggio")),
     Option(ContactMethod.PHONE, Msg("contact.telefono"), ("telefono", "telefonata", "chiamata", "phone", "call")),
 )
 CONFIRM_OPTIONS = (
-    Option("invia", Msg("intake.confirm_send"), YES),
-    Option("correggi", Msg("intake.confirm_fix"), ("correggi", "cambia", "modifica", "no", "fix")),
+    Option("invia", Msg("intake.confirm_send"), YES, means="yes"),
+    Option("correggi", Msg("intake.confirm_fix"), ("correggi", "cambia", "modifica", "no", "fix"), means="no"),
 )
 EDITABLE = ("category", "description", "comune", "urgency", "contact")
 CORRECT_OPTIONS = (
@@ -77,8 +82,10 @@ def _after_comune(value: object, answers: Answers) -> str:
 def _candidate_options(answers: Answers, ctx: Context) -> tuple[Option, ...]:
     candidates = answers.get("comune_candidates") or []
     assert isinstance(candidates, list)
-    picked = tuple(Option(c["istat"], comune_label(c), (c["name"],)) for c in candidates)
-    return (*picked, Option(NONE_OF_THESE, Msg("intake.comune_none"), ("nessuno", "altro", "none")))
+    # One candidate is a yes/no question ("Intendi questo comune?"): "sì" is the comune, "no" none of these.
+    means = ("yes", "no") if len(candidates) == 1 else (None, None)
+    picked = tuple(Option(c["istat"], comune_label(c), (c["name"],), means=means[0]) for c in candidates)
+    return (*picked, Option(NONE_OF_THESE, Msg("intake.comune_none"), ("nessuno", "altro", "none"), means=means[1]))
 
 
 def _pick_candidate(answer: Answer, answers: Answers, ctx: Context) -> object:
@@ -163,7 +170,9 @@ def submit(answers: Answers, ctx: Context) -> Outcome:
 
 
 def refuse(answers: Answers, ctx: Context) -> Outcome:
-    return Outcome(replies=(Reply(Msg("intake.refused")),), effects=(ConsentRefused(at=ctx.now),))
+    """A no at the consent question; after a yes given earlier (reached with "indietro") it withdraws it."""
+    told = Msg("intake.consent_withdrawn") if ctx.has_consent else Msg("intake.refused")
+    return Outcome(replies=(Reply(told),), effects=(ConsentRefused(at=ctx.now),))
 
 
 STEPS = (

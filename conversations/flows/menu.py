@@ -30,6 +30,18 @@ def my_needs(ctx: Context) -> Reply:
     return Reply(Msg("needs.list", {"items": items}))
 
 
+def one_need(ctx: Context, ticket: str) -> Reply:
+    """One of the citizen's needs by its ticket, or a kind word when the code is not theirs."""
+    need = next((n for n in ctx.needs if n.ticket == ticket), None)
+    if need is None:
+        return Reply(Msg("needs.not_found", {"ticket": ticket}))
+    item = Msg(
+        "needs.item",
+        {"ticket": need.ticket, "category": need.category_label, "status": Msg(f"status.{need.status}"), "date": need.created_at},
+    )
+    return Reply(Msg("needs.one", {"item": item}))
+
+
 def privacy_notice(ctx: Context) -> Reply:
     return Reply(Msg("privacy.notice", {"controller": ctx.controller, "retention_days": ctx.retention_days}))
 

@@ -18,7 +18,7 @@ class Need(SQLModel, table=True):
     ticket: str = Field(unique=True, max_length=8)
     citizen_id: int | None = Field(default=None, foreign_key="citizen.id", index=True, ondelete="SET NULL")
     category_slug: str = Field(foreign_key="category.slug", max_length=32, index=True)
-    description: str = Field(max_length=1000)
+    description: str = Field(max_length=4096)
     comune_istat: str = Field(foreign_key="comune.istat_code", max_length=6, index=True)
     urgency: str = Field(max_length=8)
     contact_method: str = Field(max_length=16)
