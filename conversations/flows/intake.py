@@ -23,7 +23,7 @@ CONSENT_OPTIONS = (
 )
 URGENCY_OPTIONS = (
     Option(Urgency.HIGH, Msg("urgency.alta"), ("urgente", "urgentissimo", "subito", "urgent", "high", "emergenza")),
-    Option(Urgency.MEDIUM, Msg("urgency.media"), ("giorni", "prossimi giorni", "medium", "presto", "settimana")),
+    Option(Urgency.MEDIUM, Msg("urgency.media"), ("giorni", "prossimi giorni", "qualche giorno", "medium", "presto", "settimana")),
     Option(
         Urgency.LOW,
         Msg("urgency.bassa"),
@@ -37,7 +37,7 @@ CONTACT_OPTIONS = (
 )
 CONFIRM_OPTIONS = (
     Option("invia", Msg("intake.confirm_send"), YES, means="yes"),
-    Option("correggi", Msg("intake.confirm_fix"), ("correggi", "cambia", "modifica", "no", "fix"), means="no"),
+    Option("correggi", Msg("intake.confirm_fix"), ("correggi", "correggere", "cambia", "cambiare", "modifica", "modificare", "no", "fix"), means="no"),
 )
 EDITABLE = ("category", "description", "comune", "urgency", "contact")
 CORRECT_OPTIONS = (
