@@ -93,6 +93,7 @@ def _system(e: Engine, b: Builder, ctx: Context) -> None:
         oldest=oldest,
         jobs=jobs or Msg("admin.none"),
         channels=channels or Msg("admin.none"),
+        failed_inbound=s.failed_inbound_24h,
     )
 
 
