@@ -16,10 +16,16 @@ import pytest
 from telegram import Bot, Update
 
 from bot.channels.telegram_polling import PollPolicy, Poller
-from storage.models import DeadLetter, InboundEvent
+from bot.core import Core
+from bot.dispatcher import Dispatcher, RetryPolicy
+from handlers.telegram import TelegramSender
+from storage import outbox
+from storage.db import transaction
+from storage.models import DeadLetter, InboundEvent, OutboxMessage, OutboxStatus
 from tests.bot.channels.test_telegram import CHAT, SCALED, count, running_telegram
 from tests.bot.test_poison import Exploding
 from tests.fakes.telegram_api import FakeTelegram
+from tests.helpers.clock import FakeClock
 
 APOLOGY = "Qualcosa è andato storto: riprova tra poco."
 OTHER = 777
@@ -151,3 +157,20 @@ async def test_a_database_outage_is_still_waited_out_without_skipping(fake: Fake
     policy = PollPolicy(timeout=1, backoff_base=0.001, backoff_max=0.002)
     await run_poller(fake, process, policy, lambda: len(tries) == 9 and not fake.pending_updates)
     assert tries == [update_id] * 9  # more than max_update_attempts: never skipped
+
+
+async def test_a_429_from_telegram_that_never_ends_fails_the_row(core: Core, clock: FakeClock, fake: FakeTelegram) -> None:
+    """The real sender against the fake: retry_after is honoured, summed, and bounded (issue 13)."""
+    async with transaction(core.sessions) as session:
+        row = await outbox.enqueue(session, channel="telegram", recipient=str(CHAT), citizen_id=None, text="Ciao", now=clock.now)
+    fake.fail_next("sendMessage", 429, retry_after=7, count=100)
+    policy = RetryPolicy(max_throttled_seconds=20)
+    async with Bot(fake.token, base_url=fake.base_url) as bot:
+        dispatcher = Dispatcher(core.sessions, {"telegram": TelegramSender(bot)}, policy=policy, clock=clock)
+        for _ in range(6):
+            await dispatcher.run_once()
+            clock.advance(seconds=8)
+    async with core.sessions() as session:
+        stored = await session.get(OutboxMessage, row.id)
+    assert stored is not None and stored.status == OutboxStatus.FAILED and stored.throttled_seconds == 14
+    assert len([c for c in fake.requests if c.method == "sendMessage"]) == 3
