@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
@@ -19,8 +22,10 @@ from storage.db import create_engine
 from storage.models import Citizen, Conversation, DeadLetter, InboundEvent, Need, NeedAttachment, OutboxMessage
 from tests.bot.test_pipeline import INTAKE, count, inbound, run_intake
 from tests.conftest import make_settings
+from tests.conversations.test_fuzz import UNICODE
 from tests.helpers.clock import FakeClock
 
+_senders = itertools.count()
 AFTER_A_DOCUMENT = ("1", "5", "Spesa per mia madre", "Ravenna", "1", "1", "1")
 """Consent, category, description, comune, urgency, contact, confirm: the intake a document starts."""
 
@@ -178,3 +183,16 @@ async def test_a_database_outage_is_raised_and_leaves_nothing(core: Core, clock:
         await broken.dispose()
     assert await dead_letters(core) == [] and await count(core, InboundEvent) == 0
     assert not (await core.pipeline.handle(inbound("m1", "ciao", sender="anna", clock=clock))).duplicate
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(UNICODE, min_size=1, max_size=4), at=st.integers(0, len(INTAKE)))
+async def test_any_unicode_through_the_pipeline_is_applied_and_answered(
+    core: Core, clock: FakeClock, texts: list[str], at: int
+) -> None:
+    """The engine is fuzzed alone (tests/conversations/test_fuzz.py); here what it keeps must also be storable:
+    no NUL for PostgreSQL, no lone surrogate, nothing longer than its column."""
+    sender = f"fuzz-{next(_senders)}"
+    for i, text in enumerate((*INTAKE[:at], *texts)):
+        handled = await core.pipeline.handle(inbound(f"{sender}-{i}", text, sender=sender, clock=clock))
+        assert not handled.failed and handled.replies > 0, (text, await dead_letters(core))
