@@ -146,7 +146,10 @@ class Pipeline:
             if not result.duplicate:
                 self.wakeups.outbox()
             for work in after:  # only what this committed turn asked for
-                work()
+                try:
+                    work()
+                except Exception as exc:  # the turn is committed: a hook's failure must not undo that
+                    logger.error("work after the commit of a turn failed (%s)", type(exc).__name__)
             return result
         raise RuntimeError("could not draw a free ticket code")
 

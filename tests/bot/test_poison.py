@@ -196,3 +196,24 @@ async def test_any_unicode_through_the_pipeline_is_applied_and_answered(
     for i, text in enumerate((*INTAKE[:at], *texts)):
         handled = await core.pipeline.handle(inbound(f"{sender}-{i}", text, sender=sender, clock=clock))
         assert not handled.failed and handled.replies > 0, (text, await dead_letters(core))
+
+
+async def test_work_after_the_commit_that_raises_leaves_the_turn_applied(core: Core, clock: FakeClock) -> None:
+    """A hook runs once the turn committed: its failure is logged, and the rest still run; no dead letter
+    claims the turn failed (before, the error reached the channel, which refused to confirm a stored update)."""
+    apply = core.pipeline.registry.apply
+    ran: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("cache")
+
+    async def apply_with_hooks(applying: Any, effect: object) -> None:
+        applying.after.extend([broken, lambda: ran.append("next")])
+        await apply(applying, effect)
+
+    core.pipeline.registry.apply = apply_with_hooks  # type: ignore[method-assign]
+    await core.pipeline.handle(inbound("a0", "ciao", sender="anna", clock=clock))
+    handled = await core.pipeline.handle(inbound("a1", "1", sender="anna", clock=clock))
+    handled = await core.pipeline.handle(inbound("a2", "1", sender="anna", clock=clock))  # consent: an effect
+    assert not handled.failed and not handled.duplicate and ran == ["next"]
+    assert await dead_letters(core) == []
