@@ -22,6 +22,8 @@ from conversations import Inbound, Msg, Reply, Translator
 from storage import conversations, inbound, outbox
 
 _ROOT: Final = str(Path(__file__).resolve().parent.parent) + os.sep
+"""Where our packages live (the checkout, or site-packages when installed)."""
+OUR_PACKAGES: Final = frozenset({"bot", "conversations", "handlers", "storage"})
 APOLOGY: Final = Msg("common.turn_failed")
 
 
@@ -76,9 +78,6 @@ def error_name(exc: BaseException) -> str:
 
 def where(exc: BaseException) -> str:
     """The innermost line of our own code the error went through, e.g. ``conversations/engine.py:412``."""
-    ours = [
-        frame
-        for frame in traceback.extract_tb(exc.__traceback__)
-        if frame.filename.startswith(_ROOT) and "site-packages" not in frame.filename
-    ]
-    return f"{ours[-1].filename.removeprefix(_ROOT)}:{ours[-1].lineno}" if ours else "?"
+    places = [(frame.filename.removeprefix(_ROOT), frame.lineno) for frame in traceback.extract_tb(exc.__traceback__)]
+    ours = [f"{path}:{line}" for path, line in places if path.split(os.sep, 1)[0] in OUR_PACKAGES]
+    return ours[-1] if ours else "?"

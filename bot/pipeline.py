@@ -254,4 +254,3 @@ class Pipeline:
             )
         ]
         await outbox.enqueue_many(session, rows)  # one statement for all of a turn's replies
-

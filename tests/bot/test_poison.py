@@ -217,3 +217,16 @@ async def test_work_after_the_commit_that_raises_leaves_the_turn_applied(core: C
     handled = await core.pipeline.handle(inbound("a2", "1", sender="anna", clock=clock))  # consent: an effect
     assert not handled.failed and not handled.duplicate and ran == ["next"]
     assert await dead_letters(core) == []
+
+
+def test_a_failure_is_placed_at_the_innermost_line_of_our_own_code() -> None:
+    from conversations import small_int
+
+    def ours() -> None:
+        small_int(5, 9)  # type: ignore[arg-type]  # raises inside conversations/_text.py
+
+    try:
+        ours()
+    except AttributeError as exc:
+        place = dead_letters_module.where(exc)
+    assert place.startswith("conversations/_text.py:"), place
