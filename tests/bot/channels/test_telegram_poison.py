@@ -71,7 +71,6 @@ async def test_polling_confirms_a_turn_that_raised_and_answers_it_once(db_url: s
 async def test_a_button_press_whose_turn_raised_keeps_its_keyboard(sqlite_url: str, fake: FakeTelegram) -> None:
     async with running_telegram(sqlite_url, fake) as tg:
         await tg.say("ciao")
-        tg.core.pipeline.engine = Exploding(tg.core.pipeline.engine)
 
         class ExplodingOnPress(Exploding):
             def step(self, state: Any, inbound: Any, ctx: Any, call: Any = None) -> Any:
@@ -79,7 +78,7 @@ async def test_a_button_press_whose_turn_raised_keeps_its_keyboard(sqlite_url: s
                     raise KeyError("press")
                 return self.engine.step(state, inbound, ctx, call)
 
-        tg.core.pipeline.engine = ExplodingOnPress(tg.core.pipeline.engine.engine)
+        tg.core.pipeline.engine = ExplodingOnPress(tg.core.pipeline.engine)
         await tg.tap(tg.t("menu.new"))
         assert tg.texts()[-1] == APOLOGY
         assert fake.edits == []  # "✓ <label>" would claim the choice was taken
