@@ -72,6 +72,8 @@ class DispatcherSettings(_Section):
     backoff_max_seconds: Annotated[float, Field(gt=0)] = 300.0
     lease_seconds: Annotated[float, Field(gt=0)] = 60.0
     idle_poll_seconds: Annotated[float, Field(gt=0)] = 1.0
+    max_throttled_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    """A row's waits on the provider's 429s (retry-after), in all; past it the row fails, visible in /stato_sistema."""
 
 
 class TelegramSettings(_Section):

@@ -40,7 +40,12 @@ class Services:
         return Dispatcher(
             self.sessions,
             senders,
-            policy=RetryPolicy(max_attempts=d.max_attempts, base=d.backoff_base_seconds, cap=d.backoff_max_seconds),
+            policy=RetryPolicy(
+                max_attempts=d.max_attempts,
+                base=d.backoff_base_seconds,
+                cap=d.backoff_max_seconds,
+                max_throttled_seconds=d.max_throttled_seconds,
+            ),
             batch_size=d.batch_size,
             lease=timedelta(seconds=d.lease_seconds),
             idle_poll=d.idle_poll_seconds,

@@ -33,6 +33,8 @@ class RetryPolicy:
     max_attempts: int = 8
     base: float = 1.0
     cap: float = 300.0
+    max_throttled_seconds: float = 3600.0
+    """A row's waits on the provider's 429s, in all: past it the row fails, so no 429 lasts for ever."""
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         return rng.uniform(0, min(self.cap, self.base * 2 ** max(0, attempt - 1)))
@@ -285,10 +287,10 @@ class Dispatcher:
         now = self.clock()
         reason = f"{type(exc).__name__}: {exc.reason}"[:300]
         async with transaction(self.sessions) as session:
-            if isinstance(exc, Throttled):
-                # The provider told us exactly when; waiting is not a failed attempt.
+            if isinstance(exc, Throttled) and row.throttled_seconds + exc.retry_after <= self.policy.max_throttled_seconds:
+                # The provider told us exactly when; waiting is not a failed attempt, but the waits add up.
                 at = now + timedelta(seconds=exc.retry_after)
-                await outbox.retry_at(session, message_id=row.id, at=at, error=reason, count_attempt=False)
+                await outbox.retry_at(session, message_id=row.id, at=at, error=reason, count_attempt=False, waited=exc.retry_after)
             elif isinstance(exc, Unreachable):
                 code = getattr(exc, "code", None)
                 if code is not None:  # the provider's own code on the row that met it (Twilio 21610)
@@ -296,7 +298,7 @@ class Dispatcher:
                 await outbox.fail_recipient(session, channel=row.channel, recipient=row.recipient, error=reason)
                 await citizens.mark_unreachable(session, citizen_id=row.citizen_id, now=now, is_opt_out=isinstance(exc, Unsubscribed))
                 logger.warning("outbox %s: recipient unreachable, pending messages failed", row.id)
-            elif isinstance(exc, Rejected) or row.attempts + 1 >= self.policy.max_attempts:
+            elif isinstance(exc, (Rejected, Throttled)) or row.attempts + 1 >= self.policy.max_attempts:
                 code = str(exc.code) if isinstance(exc, Rejected) else None
                 await outbox.fail(session, message_id=row.id, error=reason, error_code=code)
                 logger.error("outbox %s failed for good: %s", row.id, reason)

@@ -10,6 +10,8 @@ data and repeated a bounded number of times when it may pass.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import hashlib
 import logging
 import mimetypes
@@ -175,9 +177,9 @@ class MediaFetcher:
         if not _same_origin(url, self.policy.api_base_url):
             raise FetchFailed("not-twilio-url", transient=False)
         directory = self.policy.directory
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         part = directory / f"{uuid.uuid4().hex}{PART_SUFFIX}"
         try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             async with self.http.stream("GET", url, auth=self.auth, follow_redirects=True) as response:
                 _check(response, content_type, self.policy.max_bytes)
                 size, digest = await self._write(response, part)
@@ -190,6 +192,11 @@ class MediaFetcher:
         except httpx.HTTPError as exc:
             part.unlink(missing_ok=True)
             raise FetchFailed(type(exc).__name__, transient=True) from None
+        except OSError as exc:  # an unwritable folder, a full disk: counted like any try, so it ends (issue 13)
+            with contextlib.suppress(OSError):
+                part.unlink(missing_ok=True)
+            code = errno.errorcode.get(exc.errno or 0, "")
+            raise FetchFailed(f"{type(exc).__name__} {code}".strip(), transient=True) from None
         except BaseException:
             part.unlink(missing_ok=True)
             raise

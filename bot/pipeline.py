@@ -13,6 +13,7 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import dead_letters
 from bot.background import Background, Wakeups
 from bot.clock import utc_now
 from bot.effects import Applying, Conflict, Registry
@@ -20,7 +21,7 @@ from bot.notify import Recipient, rows_for
 from bot.reads import Reader
 from conversations import Category, Context, Engine, Gazetteer, Inbound, NeedSummary, Translator, Turn, make_ticket
 from storage import conversations, inbound, needs, outbox, reference
-from storage.db import transaction
+from storage.db import is_outage, transaction
 from storage.models import Citizen
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class Handled:
     duplicate: bool
     replies: int = 0
     citizen_id: int | None = None
+    failed: bool = False
+    """The turn raised and was rolled back: recorded as a dead letter, the citizen told once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +119,19 @@ class Pipeline:
         self.entropy = entropy
 
     async def handle(self, event: Inbound) -> Handled:
-        """Apply one inbound exactly once; raises only if the database fails (then nothing was written)."""
+        """Apply one inbound exactly once; raises only if the database fails (then nothing was written).
+
+        A turn that raises for any other reason is rolled back and recorded as a dead letter, and
+        the citizen is told once (`_dead_letter`): no message can stop a channel or be retried for ever.
+        """
+        try:
+            return await self._turn(event)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            return await self._dead_letter(event, exc)
+
+    async def _turn(self, event: Inbound) -> Handled:
         for _ in range(MAX_TICKET_DRAWS):
             after: list[Callable[[], None]] = []
             try:
@@ -131,7 +146,10 @@ class Pipeline:
             if not result.duplicate:
                 self.wakeups.outbox()
             for work in after:  # only what this committed turn asked for
-                work()
+                try:
+                    work()
+                except Exception as exc:  # the turn is committed: a hook's failure must not undo that
+                    logger.error("work after the commit of a turn failed (%s)", type(exc).__name__)
             return result
         raise RuntimeError("could not draw a free ticket code")
 
@@ -167,6 +185,26 @@ class Pipeline:
         citizen.is_unreachable = False
         await self._enqueue(session, citizen, turn, now)
         return Handled(duplicate=False, replies=len(turn.replies), citizen_id=citizen.id)
+
+    async def _dead_letter(self, event: Inbound, exc: Exception) -> Handled:
+        """Record the failed inbound under its key (a redelivery is then a duplicate: told once, never
+        retried), and tell the citizen; if even that raises, record it without telling them."""
+        ref, error = self.entropy(4).hex(), dead_letters.error_name(exc)
+        # Class, place and reference only: a database error's message carries what people wrote.
+        logger.error("turn failed (%s at %s): dead letter %s", error, dead_letters.where(exc), ref)
+        failure = dead_letters.Failure(event, error, ref, self.clock())
+        try:
+            async with transaction(self.sessions) as session:
+                told = await dead_letters.record(session, failure, translator=self.translator, language=self.config.default_language)
+        except Exception as again:
+            if is_outage(again):
+                raise
+            logger.error("dead letter %s: the citizen could not be told (%s)", ref, dead_letters.error_name(again))
+            async with transaction(self.sessions) as session:
+                told = await dead_letters.record(session, failure, translator=None, language="")
+        if told.replies:
+            self.wakeups.outbox()
+        return Handled(duplicate=told.duplicate, replies=told.replies, citizen_id=told.citizen_id, failed=not told.duplicate)
 
     async def drain(self) -> None:
         """Wait for the work started after commits (on-demand digests, media sweeps): tests and shutdown."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conversations._text import MAX_ROW_ID, small_int
 from conversations.channels import Channel, ChannelTraits, traits_of
 from conversations.commands import build_engine
 from conversations.comuni import Comune, ComuneLookup, Gazetteer
@@ -142,6 +143,7 @@ __all__ = [
     "InviteView",
     "LanguageChanged",
     "Location",
+    "MAX_ROW_ID",
     "Media",
     "MediaKind",
     "MenuEntry",
@@ -198,5 +200,6 @@ __all__ = [
     "normalize_ticket",
     "notifications",
     "parse_period",
+    "small_int",
     "traits_of",
 ]

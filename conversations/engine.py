@@ -10,7 +10,7 @@ from typing import Final
 
 from rapidfuzz import fuzz
 
-from conversations._text import clean, fold
+from conversations._text import clean, fold, small_int
 from conversations.command import Call, CommandSpec, MenuEntry, Reads, Who
 from conversations.channels import traits_of
 from conversations.effects import (
@@ -443,9 +443,9 @@ def match_option(options: tuple[Option, ...], *, choice: str | None, text: str) 
     folded = fold(text)
     if not folded:
         return None
-    if folded.isdigit():
-        index = int(folded) - 1 if len(folded) < 4 else -1
-        return options[index] if 0 <= index < len(options) else None
+    if folded.isdigit():  # "2", and also "፩" or "᧚", which int() refuses: a number, never a word
+        number = small_int(folded, len(options), minimum=1)
+        return options[number - 1] if number is not None else None
     keyed = [(o, _keys(o)) for o in options]
     exact = [o for o, keys in keyed if folded in keys]
     if len(exact) == 1:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from math import ceil
 from typing import Final
 
-from conversations._text import clean, fold
+from conversations._text import clean, fold, small_int
 from conversations.effects import NeedClaimed, NeedDeclined, NoteAdded, OperatorEnrolled, StatusChanged
 from conversations.command import ArgsCheck, CommandSpec, Handler, Reads, Who
 from conversations.engine import Builder, Engine
@@ -18,6 +18,8 @@ from conversations.vocabulary import NeedStatus
 ENROL: Final = "operatore"
 
 MAX_NOTE_CHARS: Final = 1000
+MAX_PAGE: Final = 9_999
+"""The last page `/richieste N` may ask for."""
 TRANSITIONS: Final = {
     NeedStatus.CLAIMED: frozenset({NeedStatus.IN_PROGRESS, NeedStatus.RESOLVED, NeedStatus.CLOSED}),
     NeedStatus.IN_PROGRESS: frozenset({NeedStatus.RESOLVED, NeedStatus.CLOSED}),
@@ -89,7 +91,7 @@ def _words_for(name: str) -> ArgsCheck:
         if name == ENROL:
             return ctx.desk.invite is not None and len(args) <= 2
         if name == "richieste":
-            return len(args) == 1 and args[0].isdigit()
+            return len(args) == 1 and small_int(args[0], MAX_PAGE, minimum=1) is not None
         need = ctx.desk.need
         if need is None or need.ticket != cmd.code:
             return False

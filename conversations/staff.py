@@ -57,6 +57,8 @@ class SystemStatus:
     jobs: tuple[tuple[str, datetime | None], ...] = ()
     """Scheduler work and when it last left a run row: ``("digest", at)``."""
     channels: tuple[ChannelHealth, ...] = ()
+    failed_inbound_24h: int = 0
+    """Inbounds whose turn raised in the last 24 hours (dead letters): each was told to try again."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,7 +86,7 @@ class TelegramIntake:
         else:
             async with self._one_at_a_time:
                 handled = await self.sink.handle(event)
-        if query is not None and not handled.duplicate:
+        if query is not None and not handled.duplicate and not handled.failed:
             await telegram.show_choice(query)
 
     async def _on_error(self, update: object, context: Context) -> None:

@@ -39,17 +39,22 @@ class Sender(Protocol):
 
 
 class Accepted(Protocol):
-    """What the sink says of an inbound it stored: `duplicate` when it had been stored before."""
+    """What the sink says of an inbound it stored: `duplicate` when it had been stored before,
+    `failed` when its turn raised and it was stored as failed (the citizen was told to try again)."""
 
     @property
     def duplicate(self) -> bool: ...
+
+    @property
+    def failed(self) -> bool: ...
 
 
 class InboundSink(Protocol):
     """Where adapters hand inbound events (the pipeline).
 
     `handle` returns once the event is committed and raises when it was not, so an
-    adapter acknowledges to its provider only what is stored.
+    adapter acknowledges to its provider only what is stored. A turn that failed is stored
+    too (as a dead letter): the adapter acknowledges it and moves on.
     """
 
     async def handle(self, event: Inbound) -> Accepted: ...

@@ -14,7 +14,7 @@ from typing import Any, Final
 from aiolimiter import AsyncLimiter
 from twilio.request_validator import RequestValidator
 
-from conversations import Channel, Inbound, Location, Media, MediaKind, channels
+from conversations import MAX_ROW_ID, Channel, Inbound, Location, Media, MediaKind, channels, small_int
 from handlers.console import render_numbered
 from handlers.errors import Held, Rejected, SendError, Throttled, Transient, Unsubscribed
 from handlers.render import text_limit
@@ -134,10 +134,7 @@ def _location(form: Mapping[str, str]) -> Location | None:
 
 
 def _media(form: Mapping[str, str]) -> tuple[Media, ...]:
-    try:
-        count = min(int(form.get("NumMedia", "0") or 0), 10)
-    except ValueError:
-        count = 0
+    count = min(small_int(form.get("NumMedia", ""), MAX_ROW_ID) or 0, 10)  # Twilio sends at most 10
     found: list[Media] = []
     for index in range(count):
         url = form.get(f"MediaUrl{index}")

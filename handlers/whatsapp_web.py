@@ -21,6 +21,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 from twilio.request_validator import RequestValidator
 
+from conversations import MAX_ROW_ID, small_int
 from handlers import whatsapp
 from handlers.types import InboundSink
 
@@ -95,9 +96,10 @@ def routes(
         except whatsapp.BadRequest as exc:
             logger.warning("whatsapp: unreadable status callback %s: %s", form.get("MessageSid", "?"), exc)
             return Response(status_code=400)
-        raw_id = request.query_params.get("outbox", "")
+        # Ours, but echoed by Twilio: "²" passes isdigit() and int() refuses it; 40 digits fit no row.
+        outbox_id = small_int(request.query_params.get("outbox", ""), MAX_ROW_ID, minimum=1)
         try:
-            await statuses(report, outbox_id=int(raw_id) if raw_id.isdigit() else None)
+            await statuses(report, outbox_id=outbox_id)
         except Exception as exc:
             logger.error("whatsapp: status of %s not stored (%s)", report.message_sid, type(exc).__name__)
             return Response(status_code=503)
@@ -113,9 +115,8 @@ def file_route(auth_token: str, attachments: Attachments) -> BaseRoute:
     """Serves an outbox row's attachment to whoever holds its signed URL (Twilio), nothing else."""
 
     async def serve_file(request: Request) -> Response:
-        try:
-            outbox_id = int(request.path_params["outbox_id"])
-        except ValueError:
+        outbox_id = small_int(str(request.path_params["outbox_id"]), MAX_ROW_ID, minimum=1)
+        if outbox_id is None:
             return Response(status_code=404)
         if not hmac.compare_digest(str(request.path_params["signature"]), file_signature(auth_token, outbox_id)):
             return Response(status_code=404)

@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from typing import Any, Final
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage.sqlite_driver import OneHopDBAPI
@@ -16,6 +18,26 @@ from storage.sqlite_driver import OneHopDBAPI
 logger = logging.getLogger(__name__)
 
 SQLITE_SYNCHRONOUS: Final = ("OFF", "NORMAL", "FULL", "EXTRA")
+OUTAGE_SQLSTATE_CLASSES: Final = frozenset({"08", "40", "53", "57", "58"})
+"""PostgreSQL error classes that say "not now" rather than "not this": connection exception,
+transaction rollback (serialization failure, deadlock), insufficient resources (disk full, out of
+memory, too many connections), operator intervention (shutdown, cancel), system error (I/O)."""
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The database is unreachable, overloaded or asks us to try again: the same work may pass later.
+
+    Only database errors count (issue 13). Anything else raised while applying a message (a bug,
+    a value that does not fit its column, an unwritable export folder, a full disk elsewhere) is
+    that message's own failure: retrying it would fail the same way, for ever. A socket error of
+    the driver counts, because `create_engine` turns it into an `OperationalError` on its way up.
+    """
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    if isinstance(exc, DBAPIError):
+        state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return exc.connection_invalidated or (isinstance(state, str) and state[:2] in OUTAGE_SQLSTATE_CLASSES)
+    return False
 
 
 def is_sqlite(url: str) -> bool:
@@ -38,6 +60,7 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fa
     elif make_url(url).get_driver_name() == "aiosqlite":
         kwargs["module"] = OneHopDBAPI()  # one thread hand-off a statement (storage/sqlite_driver.py)
     engine = create_async_engine(url, **kwargs)
+    _driver_errors_are_database_errors(engine)
     if is_sqlite(url):
         sync = sqlite_synchronous.upper()
 
@@ -57,6 +80,27 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fa
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _driver_errors_are_database_errors(engine: AsyncEngine) -> None:
+    """asyncpg lets a refused connection, a reset socket or a timeout through as a bare OSError:
+    raise it as the `OperationalError` it is, so `is_outage` never needs to guess whether an
+    OSError came from the database or from a file (issue 13)."""
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:  # Any: DB-API boundary
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except OSError as exc:  # TimeoutError and ConnectionError included
+            raise dialect.loaded_dbapi.OperationalError(f"cannot connect: {type(exc).__name__}") from exc
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> BaseException | None:
+        orig = context.original_exception
+        if context.sqlalchemy_exception is not None or not isinstance(orig, OSError):
+            return None
+        context.is_disconnect = True  # the socket is gone: the pool must not hand this connection out again
+        return OperationalError(context.statement, None, orig, connection_invalidated=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

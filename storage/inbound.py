@@ -1,14 +1,15 @@
-"""Inbound events: the unique key that turns a provider's redelivery into a no-op."""
+"""Inbound events: the unique key that turns a provider's redelivery into a no-op; dead letters, the turns that raised."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from storage.models import InboundEvent
+from storage.models import DeadLetter, InboundEvent
 
 TABLE: Any = InboundEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
 
@@ -34,3 +35,14 @@ async def record(
     params = {"channel": channel, "external_id": external_id, "citizen_id": citizen_id, "received_at": at}
     inserted = (await session.execute(RECORD, params)).scalar_one_or_none()
     return inserted is not None
+
+
+async def record_failure(session: AsyncSession, *, channel: str, external_id: str, error: str, ref: str, at: datetime) -> None:
+    """A dead letter: the inbound's key, the error's class and the log's reference; never what was written."""
+    session.add(DeadLetter(channel=channel, external_id=external_id[:128], error=error[:80], ref=ref[:16], at=at))
+
+
+async def failures_since(session: AsyncSession, *, since: datetime) -> int:
+    """How many inbounds were recorded as failed since `since` (`/stato_sistema`)."""
+    count = await session.scalar(select(func.count()).select_from(DeadLetter).where(col(DeadLetter.at) >= since))
+    return int(count or 0)

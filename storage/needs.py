@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Row, update
 from sqlmodel import col, select
@@ -14,6 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conversations import NeedCreated
 from conversations.vocabulary import NeedStatus
 from storage.models import Category, Citizen, ComuneRow, FetchStatus, Need, NeedAttachment, NeedStatusChange
+
+
+CONTENT_TYPE_CHARS: Final = 100
+"""`need_attachment.content_type`'s length: a MIME type a client declared longer than this is not kept."""
+INT32_MAX: Final = 2**31 - 1
+"""`need_attachment.size` is an INTEGER; Telegram says a file_size "can be bigger than 2^31"."""
 
 
 class TicketTaken(Exception):
@@ -54,8 +60,10 @@ async def create(session: AsyncSession, *, citizen_id: int, need: NeedCreated, f
                 need_id=row.id,
                 kind=str(media.kind),
                 ref=media.ref,
-                content_type=media.content_type,
-                size=media.size,
+                # The provider passes on what the sender's app declared: keep what fits, else unknown,
+                # or one odd file would make every confirmation fail on PostgreSQL (issue 13).
+                content_type=media.content_type if len(media.content_type or "") <= CONTENT_TYPE_CHARS else None,
+                size=media.size if media.size is not None and 0 <= media.size <= INT32_MAX else None,
                 fetch_status=FetchStatus.PENDING if is_fetched else None,
                 fetch_due_at=need.at if is_fetched else None,
             )

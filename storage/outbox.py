@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -259,11 +260,14 @@ async def mark_sent(session: AsyncSession, *, message_id: int, provider_message_
 
 
 async def retry_at(
-    session: AsyncSession, *, message_id: int, at: datetime, error: str, count_attempt: bool = True
+    session: AsyncSession, *, message_id: int, at: datetime, error: str, count_attempt: bool = True, waited: float = 0.0
 ) -> None:
+    """Try the row again at `at`; `waited` (a provider's retry-after) adds to the row's `throttled_seconds`."""
     values: dict[str, object] = {"next_attempt_at": at, "last_error": error[:300]}
     if count_attempt:
         values["attempts"] = OutboxMessage.attempts + 1
+    if waited:
+        values["throttled_seconds"] = OutboxMessage.throttled_seconds + math.ceil(waited)
     await session.execute(update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(**values))
 
 

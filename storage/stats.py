@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from conversations import ChannelHealth, Stats, SystemStatus, Tally
 from conversations.vocabulary import FollowUpKind
+from storage import inbound
 from storage.audit import AuditAction
 from storage.digests import _median_hours, _seconds_between  # the same portable median as the digests
 from storage.models import (
@@ -113,6 +114,7 @@ async def system_status(session: AsyncSession, *, now: datetime) -> SystemStatus
         ("retention", retention),
     )
     return SystemStatus(
+        failed_inbound_24h=await inbound.failures_since(session, since=day_ago),
         outbox=tuple(Tally(str(s), int(n)) for s, n in by_status.all()),
         oldest_pending_at=_aware(oldest),
         jobs=jobs,

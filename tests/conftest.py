@@ -56,6 +56,7 @@ MUTABLE_TABLES = (
     "need",
     "outbox",
     "broadcast",
+    "dead_letter",
     "inbound_event",
     "conversation",
     "citizen",

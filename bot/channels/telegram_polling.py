@@ -10,12 +10,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from telegram import Bot, Update
 from telegram.error import RetryAfter, TelegramError
 
 from handlers import telegram
+from storage.db import is_outage
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +32,8 @@ class PollPolicy:
     max_update_attempts: int = 5
     """An update that fails this often for a reason other than a database outage is skipped
     (logged): otherwise one bad update would stop the whole bot. Telegram gives up on a webhook
-    update after a few failed deliveries too."""
-
-
-def is_storage_outage(exc: BaseException) -> bool:
-    """The database is unreachable or busy: wait for it, never skip the update."""
-    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError))
+    update after a few failed deliveries too. (A turn that raises does not come here: the
+    pipeline stores it as a dead letter. This is for what fails around it.)"""
 
 
 class Poller:
@@ -76,7 +71,8 @@ class Poller:
                 await self._wait_after(exc, failures, stop)
         offset: int | None = None
         confirmed: int | None = None
-        failures = 0
+        failures = 0  # of getUpdates in a row
+        stuck = 0  # failures of the update at the head of the queue, in a row: its backoff grows
         while not stop.is_set():
             try:
                 updates = await _unless_stopped(
@@ -99,16 +95,18 @@ class Poller:
                     await self.process(update)
                 except Exception as exc:  # not stored: the same offset asks Telegram for it again
                     if not self._give_up(update, exc):
-                        failures += 1
-                        await self._wait_after(exc, failures, stop)
+                        stuck += 1
+                        await self._wait_after(exc, stuck, stop)
                         break
+                self._attempts.pop(update.update_id, None)
+                stuck = 0
                 offset = update.update_id + 1
         if offset != confirmed:
             await self._confirm(offset)
 
     def _give_up(self, update: Update, exc: Exception) -> bool:
         # Class names only: SQLAlchemy's messages carry the bound parameters, i.e. what people wrote.
-        if is_storage_outage(exc):
+        if is_outage(exc):  # only the database's errors: an OSError of a file is the update's own (issue 13)
             logger.error("telegram update %s not stored, database unavailable (%s)", update.update_id, type(exc).__name__)
             return False
         attempts = self._attempts.get(update.update_id, 0) + 1

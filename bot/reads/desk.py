@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.reads.reading import Reading
-from conversations import AssignmentStatus, Context, HistoryItem, InviteView, NeedView, OperatorCommand, Reads
+from conversations import AssignmentStatus, Context, HistoryItem, InviteView, NeedView, OperatorCommand, Reads, small_int
+from conversations.operator import MAX_PAGE
 from conversations.ticket import compact_code
 from storage import cooperatives, operators, routing
 from storage.models import Category, ComuneRow, Need
-
-MAX_PAGE = 10_000
 
 
 def _command(r: Reading) -> OperatorCommand:
@@ -42,7 +41,7 @@ async def need_list(r: Reading, ctx: Context) -> Context:
     operator = ctx.desk.operator
     assert operator is not None  # the source admits operators only
     arg = _command(r).arg
-    page = int(arg) if arg.isdigit() and 0 < int(arg) < MAX_PAGE else 1
+    page = small_int(arg, MAX_PAGE, minimum=1) or 1
     total, rows = await routing.open_needs(
         r.session, cooperative_id=operator.cooperative_id, offset=(page - 1) * r.page_size, limit=r.page_size
     )

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Final
 
 from conversations.channels import Channel
-from conversations._text import fold
+from conversations._text import MAX_ROW_ID, fold, small_int
 from conversations.admin.categories import active_count, find_category
 from conversations.admin.common import command_on, confirmed_flow, done, nothing, one_arg, start_flow
 from conversations.command import ArgsCheck, CommandSpec, Reads
@@ -91,7 +91,7 @@ def _identity(args: tuple[str, ...], ctx: Context) -> Proposal | None:
 
 
 def _active_operator(args: tuple[str, ...], ctx: Context) -> Proposal | None:
-    wanted = int(args[0]) if len(args) == 1 and args[0].isdigit() else -1
+    wanted = small_int(args[0], MAX_ROW_ID) if len(args) == 1 else None
     op = next((o for o in ctx.staff.operators if o.id == wanted and o.is_active), None)
     return None if op is None else Proposal({"operator_id": op.id}, {"id": op.id, "cooperative": op.cooperative})
 
@@ -99,9 +99,9 @@ def _active_operator(args: tuple[str, ...], ctx: Context) -> Proposal | None:
 def _move(args: tuple[str, ...], ctx: Context) -> Proposal | None:
     """``SLUG N``: an active category and its new position (1..active ones)."""
     cat = find_category(ctx, args[0], active_only=True) if len(args) == 2 else None
-    if cat is None or not args[1].isdigit() or not 1 <= int(args[1]) <= active_count(ctx):
+    position = small_int(args[1], active_count(ctx), minimum=1) if cat is not None else None
+    if cat is None or position is None:
         return None
-    position = int(args[1])
     return Proposal({"slug": cat.slug, "position": position}, {"name": cat.name_it, "position": position})
 
 

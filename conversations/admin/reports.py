@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Final
 
+from conversations._text import small_int
 from conversations.admin.common import command, command_on, listed, say, state, used
 from conversations.command import CommandSpec, Reads, Who
 from conversations.effects import ExportRequested
@@ -16,6 +17,8 @@ from conversations.types import Context
 
 AUDIT_DEFAULT: Final = 20
 AUDIT_MAX: Final = 100
+AUDIT_READ_MAX: Final = 10**9
+"""A larger number asks for the most (`AUDIT_MAX`); one beyond this is no number at all."""
 
 
 def _tallies(items: tuple[Tally, ...]) -> object:
@@ -90,14 +93,14 @@ def _system(e: Engine, b: Builder, ctx: Context) -> None:
         oldest=oldest,
         jobs=jobs or Msg("admin.none"),
         channels=channels or Msg("admin.none"),
+        failed_inbound=s.failed_inbound_24h,
     )
 
 
 def audit_size(args: tuple[str, ...]) -> int:
     """How many audit rows `/audit [n]` asks for (20 by default, at most 100)."""
-    if args and args[0].isdigit():
-        return max(1, min(AUDIT_MAX, int(args[0])))
-    return AUDIT_DEFAULT
+    asked = small_int(args[0], AUDIT_READ_MAX) if args else None
+    return AUDIT_DEFAULT if asked is None else max(1, min(AUDIT_MAX, asked))
 
 
 def _audit(e: Engine, b: Builder, ctx: Context) -> None:
@@ -170,7 +173,7 @@ SPECS: Final[tuple[CommandSpec, ...]] = (
     ),
     command_on("esporta", ("export",), _export, target=_period, usage="admin.usage_esporta", who=Who.STAFF),
     command("stato_sistema", ("sistema", "system"), _system, reads=(Reads.SYSTEM,)),
-    command("audit", (), _audit, words=lambda args, ctx: len(args) == 1 and args[0].isdigit(), reads=(Reads.AUDIT,)),
+    command("audit", (), _audit, words=lambda args, ctx: len(args) == 1 and small_int(args[0], AUDIT_READ_MAX) is not None, reads=(Reads.AUDIT,)),
     command("operatori", ("operators",), _operators, reads=(Reads.OPERATORS,)),
     command("cooperative", ("cooperatives",), _cooperatives, reads=(Reads.COOPERATIVES,)),
 )

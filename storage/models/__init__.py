@@ -11,7 +11,7 @@ from storage.models.conversation import Conversation
 from storage.models.cooperative import Cooperative, CooperativeCategory, CooperativeTerritory
 from storage.models.digest_run import DigestRun
 from storage.models.follow_up import FollowUp
-from storage.models.inbound import InboundEvent
+from storage.models.inbound import DeadLetter, InboundEvent
 from storage.models.need import FetchStatus, Need, NeedAttachment, NeedStatusChange
 from storage.models.operator import Invite, Operator
 from storage.models.outbox import OutboxMessage, OutboxStatus
@@ -27,6 +27,7 @@ __all__ = [
     "Cooperative",
     "CooperativeCategory",
     "CooperativeTerritory",
+    "DeadLetter",
     "DigestRun",
     "FetchStatus",
     "FollowUp",

@@ -54,6 +54,8 @@ class OutboxMessage(SQLModel, table=True):
     conversation_version: int | None = None
     status: str = Field(default=OutboxStatus.PENDING, max_length=16)
     attempts: int = 0
+    throttled_seconds: int = 0
+    """How long the provider's 429s have made this row wait in all: bounded by the dispatcher (issue 13)."""
     next_attempt_at: datetime = utc_field()
     last_error: str | None = Field(default=None, max_length=300)
     provider_message_id: str | None = Field(default=None, max_length=64, index=True)

@@ -14,6 +14,7 @@ from bot.dispatcher import Dispatcher, RetryPolicy
 from handlers import Outgoing, Rejected, SendError, Throttled, Transient, Unreachable
 from storage import outbox
 from storage.db import transaction
+from storage.stats import system_status
 from conversations import Inbound
 from storage.models import Broadcast, Citizen, OutboxMessage
 from tests.helpers.clock import FakeClock
@@ -251,3 +252,30 @@ async def test_a_citizen_writing_during_a_broadcast_is_answered_in_the_next_batc
     replies = second.count("carla")
     assert replies >= 1 and second[:replies] == ["carla"] * replies, "the replies leave in the next batch, first"
     assert second[replies:] == [f"b{i}" for i in range(10, 20 - replies)], "then the broadcast resumes in order"
+
+
+async def test_a_429_that_never_ends_fails_the_row_after_a_bounded_total_wait(core: Core, clock: FakeClock) -> None:
+    """Waiting on a 429 was never counted, so a provider that always says "later" kept a row (and its
+    chat) pending for ever (issue 13). Now the waits add up, and past the bound the row fails, visibly."""
+    sender = ScriptedSender(*[Throttled(retry_after=600)] * 100)
+    await enqueue(core, clock, "uno", "due")
+    d = make(core, sender, clock, policy=RetryPolicy(max_throttled_seconds=3600))
+    for _ in range(20):
+        await d.flush()
+        clock.advance(seconds=601)
+    first, second = await rows(core)
+    assert sender.calls == 14  # 6 waits of 600 s fit in 3,600 s; the 7th 429 of each row ends it
+    for row in (first, second):
+        assert row.status == "failed" and row.throttled_seconds == 3600 and row.attempts == 1
+        assert (row.last_error or "").startswith("Throttled")
+    async with core.sessions() as session:
+        health = await system_status(session, now=clock.now)
+    assert [(c.channel, c.failed_24h) for c in health.channels] == [("test", 2)]
+
+
+async def test_a_single_wait_beyond_the_bound_fails_at_once(core: Core, clock: FakeClock) -> None:
+    sender = ScriptedSender(Throttled(retry_after=86_400), None)
+    await enqueue(core, clock, "uno", "due")
+    await make(core, sender, clock, policy=RetryPolicy(max_throttled_seconds=3600)).flush()
+    first, second = await rows(core)
+    assert (first.status, second.status) == ("failed", "sent")  # the chat goes on

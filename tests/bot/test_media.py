@@ -267,3 +267,43 @@ async def test_the_sweep_deletes_only_its_own_leftovers(db_url: str, clock: Fake
         os.utime(stale_part, (time.time() - 2 * 3600, time.time() - 2 * 3600))
         assert await sweep(rig.core.sessions, folder) == 1
     assert sorted(files(tmp_path)) == sorted([kept, *foreign, fresh_part])
+
+
+async def test_a_media_folder_that_cannot_be_written_is_a_failure_tried_a_bounded_number_of_times(
+    db_url: str, clock: FakeClock, tmp_path: Path
+) -> None:
+    """An OSError (an unwritable folder, a full disk) escaped the fetcher: nothing was recorded and the
+    file was claimed again at every lease, for ever (issue 13)."""
+    blocked = tmp_path / "blocked"
+    blocked.write_text("")  # a file where the folder should be
+    async with media_rig(db_url, clock, tmp_path, media_dir=blocked, media_max_attempts=2) as rig:
+        url, content_type = rig.fake.add_media(PHOTO)
+        await report_with(rig, url, content_type)
+        fetcher = media_fetcher(rig.core, rig.http)
+        assert await fetcher.flush() == 1
+        row = await attachment(rig)
+        assert (row.fetch_status, row.fetch_attempts) == (FetchStatus.PENDING, 1)
+        assert row.fetch_error is not None and row.fetch_error.startswith("FileExistsError")
+        clock.advance(hours=2)
+        assert await fetcher.flush() == 1
+        clock.advance(hours=2)
+        assert await fetcher.flush() == 0
+        row = await attachment(rig)
+    assert (row.fetch_status, row.fetch_attempts, row.local_path, row.ref) == (FetchStatus.FAILED, 2, None, url)
+
+
+async def test_a_full_disk_while_writing_is_a_failure_that_keeps_no_part_file(db_url: str, clock: FakeClock, tmp_path: Path) -> None:
+    async with media_rig(db_url, clock, tmp_path) as rig:
+        url, content_type = rig.fake.add_media(PHOTO)
+        await report_with(rig, url, content_type)
+        fetcher = media_fetcher(rig.core, rig.http)
+
+        async def disk_full(response: Any, part: Path) -> tuple[int, str]:
+            part.write_bytes(b"half")
+            raise OSError(28, "No space left on device")
+
+        fetcher._write = disk_full  # type: ignore[method-assign]
+        assert await fetcher.flush() == 1
+        row = await attachment(rig)
+    assert (row.fetch_status, row.fetch_error, row.fetch_attempts) == (FetchStatus.PENDING, "OSError ENOSPC", 1)
+    assert files(tmp_path) == []

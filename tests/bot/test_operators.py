@@ -179,3 +179,13 @@ async def test_simultaneous_claims_through_the_pipeline_have_one_winner(core: Co
     assert sum("è già stata presa in carico" in a for a in answers) == 2
     citizen = await outbox_to(core, "anna")
     assert sum("è stata presa in carico da" in m for m in citizen) == 1
+
+
+async def test_a_page_number_int_refuses_lists_the_first_page(core: Core, clock: FakeClock) -> None:
+    """"፩" and "²" pass `str.isdigit` and make `int()` raise: the reader used to crash the turn (issue 13)."""
+    coop = await add_coop(core, "cantiere", comuni=(RAVENNA,), name="Il Cantiere")
+    await add_operator(core, coop, "lucia")
+    await run_intake(core, clock, sender="anna")
+    for page in ("፩", "²", "9" * 40, "1" * 5000):
+        await core.pipeline.handle(say(core, "lucia", f"/richieste {page}"))
+        assert "Richieste aperte di Il Cantiere: 1" in await last_to(core, "lucia"), page

@@ -100,10 +100,13 @@ def test_system_status(engine: Engine, ctx: Context) -> None:
         oldest_pending_at=at,
         jobs=(("digest", at), ("retention", None)),
         channels=(ChannelHealth("telegram", pending=4, failed_24h=1, held=0, last_sent_at=None),),
+        failed_inbound_24h=3,
     )
     chat = staff_chat(engine, ctx, system=system)
     chat.citizen("/sistema")
-    msg = chat.bot_says("admin.system", oldest=at, outbox=(Msg("admin.tally", {"label": "pending", "count": 4}),))
+    msg = chat.bot_says(
+        "admin.system", oldest=at, outbox=(Msg("admin.tally", {"label": "pending", "count": 4}),), failed_inbound=3
+    )
     assert msg.params["jobs"] == (
         Msg("admin.system_job", {"job": "digest", "at": at}),
         Msg("admin.system_job", {"job": "retention", "at": Msg("admin.never")}),

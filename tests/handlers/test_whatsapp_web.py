@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -99,6 +100,21 @@ async def test_a_status_goes_to_the_status_callable_with_its_outbox_id(edge: Edg
         (StatusReport(message_sid=SID, status="failed", error_code="63016"), 42),
         (StatusReport(message_sid=SID, status="failed", error_code="63016"), None),
     ]
+
+
+@pytest.mark.parametrize("raw", ["²", "፩", "9" * 40, "1" * 5000, "-1", "0"])
+async def test_an_outbox_id_int_refuses_or_no_row_can_have_is_no_id(edge: Edge, raw: str) -> None:
+    """`?outbox=²` passed `isdigit` and made `int()` raise (500); 40 digits reached the database (503)."""
+    form = {"MessageSid": SID, "MessageStatus": "delivered"}
+    assert (await edge.post(f"/whatsapp/status?outbox={quote(raw)}", form)).status_code == 204
+    assert edge.statuses == [(StatusReport(message_sid=SID, status="delivered", error_code=None), None)]
+
+
+@pytest.mark.parametrize("raw", ["²", "9" * 40, "1" * 5000])
+async def test_a_file_id_int_refuses_is_404_and_looks_nothing_up(edge: Edge, raw: str) -> None:
+    async with edge.client() as client:
+        assert (await client.get(f"/whatsapp/files/{raw}/{file_signature(TOKEN, 1)}")).status_code == 404
+    assert edge.looked_up == []
 
 
 async def test_a_status_that_could_not_be_stored_is_503_and_an_unknown_one_400(edge: Edge) -> None:

@@ -10,6 +10,7 @@ from conversations import Inbound
 @dataclass(frozen=True)
 class Stored:
     duplicate: bool = False
+    failed: bool = False
 
 
 @dataclass

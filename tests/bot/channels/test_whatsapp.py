@@ -306,6 +306,16 @@ async def test_status_callbacks_update_the_row_and_never_move_backwards(rig: Rig
     assert first.status == "failed" and first.error_code == "30008"
 
 
+async def test_a_status_for_an_outbox_id_no_row_can_have_is_recorded_by_its_sid(rig: Rig) -> None:
+    """A 40-digit `?outbox=` overflowed the id column: 503 every time (issue 13)."""
+    await rig.write("ciao")
+    row = (await rig.rows())[-1]
+    assert row.provider_message_id is not None
+    form = {"MessageSid": row.provider_message_id, "MessageStatus": "delivered"}
+    assert (await rig.post("/whatsapp/status?outbox=" + "9" * 40, form)).status_code == 204
+    assert (await rig.rows())[-1].status == "delivered"
+
+
 @pytest.mark.parametrize(("status", "code"), [(429, 20429), (503, 20503)])
 async def test_throttling_and_server_errors_are_retried(rig: Rig, status: int, code: int) -> None:
     rig.fake.fail_next(status, code, "nope", count=2)
