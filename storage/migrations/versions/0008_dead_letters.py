@@ -5,8 +5,8 @@ A turn that raises for a reason of its own (not a database outage) is rolled bac
 `outbox.throttled_seconds` sums the waits a provider asked for, so a 429 that never ends fails the
 row after a bounded total instead of retrying it for ever.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-26 10:00:00
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
