@@ -17,8 +17,9 @@ from bot.background import Background, Wakeups
 from bot.clock import utc_now
 from bot.effects import Applying, Conflict, Registry
 from bot.notify import Recipient, rows_for
+from bot.pacing import Pacer, TurnBudget
 from bot.reads import Reader
-from conversations import Category, Context, Engine, Gazetteer, Inbound, NeedSummary, Translator, Turn, make_ticket
+from conversations import Category, Context, Engine, Gazetteer, Inbound, NeedSummary, Role, Translator, Turn, make_ticket
 from storage import conversations, inbound, needs, outbox, reference
 from storage.db import transaction
 from storage.models import Citizen
@@ -49,6 +50,8 @@ class Handled:
     duplicate: bool
     replies: int = 0
     citizen_id: int | None = None
+    deferred: bool = False
+    """Stored to be answered later, in order: its sender is over their turn budget (`bot/pacing.py`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,9 @@ class PipelineConfig:
     controller: str = ""
     retention_days: int = 365
     notice_version: int = 1
+    attachments_per_need: int | None = None
+    needs_per_day: int | None = None
+    """Staff are not limited (docs/architecture.md "Flood control")."""
 
 
 class CategoryCache:
@@ -101,6 +107,7 @@ class Pipeline:
         background: Background,
         clock: Callable[[], datetime] = utc_now,
         entropy: Callable[[int], bytes] = os.urandom,
+        pacer: Pacer | None = None,
     ) -> None:
         self.sessions = sessions
         self.engine = engine
@@ -114,14 +121,19 @@ class Pipeline:
         self.background = background
         self.clock = clock
         self.entropy = entropy
+        self.pacer = pacer or Pacer(TurnBudget(), translator)
 
-    async def handle(self, event: Inbound) -> Handled:
-        """Apply one inbound exactly once; raises only if the database fails (then nothing was written)."""
+    async def handle(self, event: Inbound, *, deferred_id: int | None = None) -> Handled:
+        """Apply one inbound exactly once; raises only if the database fails (then nothing was written).
+
+        With `deferred_id`, `event` is a stored message whose sender's budget may allow it now
+        (`bot/pacing.Replayer`): answered and deleted in one transaction, or `duplicate` and left.
+        """
         for _ in range(MAX_TICKET_DRAWS):
             after: list[Callable[[], None]] = []
             try:
                 async with transaction(self.sessions) as session:
-                    result = await self._apply(session, event, after)
+                    result = await self._apply(session, event, after, deferred_id)
             except needs.TicketTaken:
                 logger.warning("ticket collision, drawing again")
                 continue
@@ -135,7 +147,9 @@ class Pipeline:
             return result
         raise RuntimeError("could not draw a free ticket code")
 
-    async def _apply(self, session: AsyncSession, event: Inbound, after: list[Callable[[], None]]) -> Handled:
+    async def _apply(
+        self, session: AsyncSession, event: Inbound, after: list[Callable[[], None]], deferred_id: int | None = None
+    ) -> Handled:
         now = self.clock()
         citizen, state = await conversations.with_citizen(
             session,
@@ -145,12 +159,19 @@ class Pipeline:
             language=self.config.default_language,
         )
         assert citizen.id is not None
-        is_new = await inbound.record(
+        if deferred_id is not None:
+            if not await self.pacer.resume(session, citizen, deferred_id, now):
+                return Handled(duplicate=True, citizen_id=citizen.id)  # not its turn yet, or answered elsewhere
+        elif not await inbound.record(
             session, channel=event.channel, external_id=event.external_id, citizen_id=citizen.id, at=now
-        )
-        if not is_new:
+        ):
             logger.info("duplicate inbound %s/%s dropped", event.channel, event.external_id)
             return Handled(duplicate=True, citizen_id=citizen.id)
+        elif not self.pacer.admits(citizen, event.channel, now):
+            replies = await self.pacer.defer(session, citizen, event, now, version=state.version)
+            citizen.last_inbound_at = now
+            citizen.is_unreachable = False
+            return Handled(duplicate=False, replies=replies, citizen_id=citizen.id, deferred=True)
         call = self.engine.recognise(event)  # the one parse of this message as a command
         ctx = await self._context(session, citizen, now)
         ctx = await self.reader.load(
@@ -163,8 +184,10 @@ class Pipeline:
         applying = Applying(session, citizen, now, after)
         for effect in turn.effects:
             await self.registry.apply(applying, effect)
-        citizen.last_inbound_at = now
-        citizen.is_unreachable = False
+        if deferred_id is None:  # a stored message came when it was stored: that is when they last wrote
+            citizen.last_inbound_at = now
+            citizen.is_unreachable = False
+        self.pacer.spend(citizen, event.channel, now, resumed=deferred_id is not None)
         await self._enqueue(session, citizen, turn, now)
         return Handled(duplicate=False, replies=len(turn.replies), citizen_id=citizen.id)
 
@@ -187,7 +210,7 @@ class Pipeline:
                 status=n.status,
                 created_at=n.created_at,
             )
-            for n in await needs.summaries_of_citizen(session, citizen_id=citizen.id)
+            for n in await needs.summaries_of_citizen(session, citizen_id=citizen.id, limit=max(10, self.config.needs_per_day or 0))
         )
         return Context(
             now=now,
@@ -202,7 +225,17 @@ class Pipeline:
             controller=self.config.controller,
             retention_days=self.config.retention_days,
             is_opted_out=citizen.opted_out_at is not None,
+            attachments_per_need=self.config.attachments_per_need,
+            needs_per_day=await self._needs_per_day(session, citizen, mine, now),
         )
+
+    async def _needs_per_day(self, session: AsyncSession, citizen: Citizen, mine: Sequence[NeedSummary], now: datetime) -> int | None:
+        """The daily cap on new needs for this sender: none for staff, looked up only for someone at the cap."""
+        cap = self.config.needs_per_day
+        if cap is None or sum(n.created_at > now - timedelta(days=1) for n in mine) < cap:
+            return cap
+        sender = await self.reader.roles.of(session, channel=citizen.channel, external_id=citizen.external_id)
+        return None if sender.role != Role.CITIZEN else cap
 
     async def _enqueue(self, session: AsyncSession, citizen: Citizen, turn: Turn, now: datetime) -> None:
         to = Recipient.of_citizen(citizen)

@@ -57,6 +57,7 @@ MUTABLE_TABLES = (
     "outbox",
     "broadcast",
     "inbound_event",
+    "deferred_inbound",
     "conversation",
     "citizen",
 )
