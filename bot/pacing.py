@@ -95,7 +95,8 @@ class Pacer:
         citizen.deferred_inbounds += 1
         if not is_first:
             return 0
-        rows = rows_for(self.translator, to=Recipient.of_citizen(citizen), reply=Reply(IN_ORDER), now=now, conversation_version=version)
+        to = Recipient.of_citizen(citizen)
+        rows = rows_for(self.translator, to=to, reply=Reply(IN_ORDER), now=now, conversation_version=version)
         await outbox.enqueue_many(session, rows)
         return len(rows)
 
@@ -170,7 +171,9 @@ class Replayer:
             except Exception as exc:  # the database, or a turn that raises: this citizen waits, the others go on
                 pause = min(REST_SECONDS[1], 2 * rest[1]) if rest is not None else REST_SECONDS[0]
                 self._resting[head.citizen_id] = (time.monotonic() + pause, pause)
-                logger.warning("deferred inbound %s not answered (%s): retrying in %.0f s", head.id, type(exc).__name__, pause)
+                logger.warning(
+                    "deferred inbound %s not answered (%s): retrying in %.0f s", head.id, type(exc).__name__, pause
+                )
                 continue
             self._resting.pop(head.citizen_id, None)
             answered += not result.duplicate

@@ -210,7 +210,9 @@ class Pipeline:
                 status=n.status,
                 created_at=n.created_at,
             )
-            for n in await needs.summaries_of_citizen(session, citizen_id=citizen.id, limit=max(10, self.config.needs_per_day or 0))
+            for n in await needs.summaries_of_citizen(
+                session, citizen_id=citizen.id, limit=max(10, self.config.needs_per_day or 0)
+            )
         )
         return Context(
             now=now,
@@ -229,7 +231,9 @@ class Pipeline:
             needs_per_day=await self._needs_per_day(session, citizen, mine, now),
         )
 
-    async def _needs_per_day(self, session: AsyncSession, citizen: Citizen, mine: Sequence[NeedSummary], now: datetime) -> int | None:
+    async def _needs_per_day(
+        self, session: AsyncSession, citizen: Citizen, mine: Sequence[NeedSummary], now: datetime
+    ) -> int | None:
         """The daily cap on new needs for this sender: none for staff, looked up only for someone at the cap."""
         cap = self.config.needs_per_day
         if cap is None or sum(n.created_at > now - timedelta(days=1) for n in mine) < cap:

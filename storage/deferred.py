@@ -62,7 +62,11 @@ async def due(session: AsyncSession, *, paced_until_by: datetime, limit: int) ->
     heads = select(func.min(DeferredInbound.id)).group_by(col(DeferredInbound.citizen_id))
     query = (
         select(
-            col(DeferredInbound.id), col(DeferredInbound.citizen_id), col(DeferredInbound.event), col(Citizen.channel), col(Citizen.external_id)
+            col(DeferredInbound.id),
+            col(DeferredInbound.citizen_id),
+            col(DeferredInbound.event),
+            col(Citizen.channel),
+            col(Citizen.external_id),
         )
         .join(Citizen, col(Citizen.id) == col(DeferredInbound.citizen_id))
         .where(

@@ -8,10 +8,12 @@ from datetime import timedelta
 
 import pytest
 
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from bot.app import build_core
-from bot.config import AdminSettings, LimitsSettings
+from bot.channels.serve import serve
+from bot.config import AdminSettings, LimitsSettings, SchedulerSettings, TelegramSettings
 from bot.core import Core
 from bot.jobs.retention import apply_retention
 from conversations import Inbound, Media, MediaKind
@@ -19,6 +21,7 @@ from storage import erasure
 from storage.db import transaction
 from storage.models import Citizen, Conversation, DeferredInbound, InboundEvent, Need, NeedAttachment, OutboxMessage
 from tests.conftest import make_settings
+from tests.fakes.telegram_api import FakeTelegram, FloodPolicy
 from tests.helpers.clock import FakeClock
 
 IN_ORDER = "Ti rispondo un messaggio alla volta, in ordine: non perdo niente."
@@ -194,3 +197,47 @@ async def test_staff_are_not_held_to_the_daily_cap_on_new_needs(db_url: str, clo
         assert await count(core, Need) == 6, "the cap of 5 does not apply"
     finally:
         await core.close()
+
+
+# --- the goal: one chat floods, another is answered at once ------------------------------------
+
+FLOOD = 1000
+FLOOD_CHAT = 5550001
+OTHER_CHAT = 5550002
+AHEAD_AT_MOST = 100
+"""Replies to the flooding chat that may reach Telegram before the other citizen's. Before issue 13
+all 1,000 turns were answered and the other citizen's reply waited behind ~800 of them (213 s on
+WhatsApp): a claim looked only at the oldest rows, all the flood's. Now the flood gets its burst
+(20 turns, ~40 replies, paced at 1/s on its chat) and the reply is in the next claim."""
+
+
+async def test_a_citizen_is_answered_at_once_while_another_floods_a_thousand_messages(db_url: str) -> None:
+    """`ascolto run` with Telegram's own limits (about 1 message a second a chat, 30 overall) on both
+    sides: the fake refuses anything faster, and the sender paces itself to them."""
+    async with FakeTelegram(flood=FloodPolicy()) as fake:
+        settings = make_settings(
+            db_url,
+            telegram=TelegramSettings(token=SecretStr(fake.token), base_url=fake.base_url, base_file_url=fake.base_file_url),
+            scheduler=SchedulerSettings(enabled=False),
+        )
+        core = await build_core(settings)
+        stop = asyncio.Event()
+        serving = asyncio.create_task(serve(core, stop=stop))
+        try:
+            for n in range(FLOOD // 2):
+                fake.push_message(FLOOD_CHAT, f"messaggio {n}")
+            fake.push_message(OTHER_CHAT, "ciao")  # behind 500 of the flood's messages in Telegram's queue
+            for n in range(FLOOD // 2, FLOOD):
+                fake.push_message(FLOOD_CHAT, f"messaggio {n}")
+            await fake.wait_for(lambda: fake.messages_to(OTHER_CHAT), timeout=60)
+            first = fake.sent.index(fake.messages_to(OTHER_CHAT)[0])
+            ahead = sum(m.chat_id == FLOOD_CHAT for m in fake.sent[:first])
+            assert ahead < AHEAD_AT_MOST, f"{ahead} of the flood's replies went first"
+            await fake.wait_for(lambda: not fake.pending_updates, timeout=60)
+            await fake.wait_for(lambda: len(fake.messages_to(OTHER_CHAT)) >= 2)  # the welcome, then the menu
+            assert fake.stats.flood_429 == 0
+            assert await count(core, InboundEvent) == FLOOD + 1, "every message stored: none dropped"
+        finally:
+            stop.set()
+            await serving
+            await core.close()
