@@ -18,6 +18,7 @@ from bot.core import Core, Services
 from bot.effects import Wiring, build_registry
 from bot.jobs.digest import send_digest_now
 from bot.notify import Admins, Notifier, Recipient
+from bot.pacing import Pacer, TurnBudget
 from bot.pipeline import CategoryCache, Pipeline, PipelineConfig
 from bot.reads import Reader
 from bot.roles import Roles
@@ -79,6 +80,8 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
             controller=settings.privacy.controller,
             retention_days=settings.privacy.retention_days,
             notice_version=settings.privacy.notice_version,
+            attachments_per_need=settings.limits.attachments_per_need,
+            needs_per_day=settings.limits.needs_per_day,
         ),
         registry=registry,
         reader=Reader(roles, page_size=settings.operators.page_size),
@@ -86,8 +89,13 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
         wakeups=wakeups,
         background=background,
         clock=clock,
+        pacer=Pacer(turn_budget(settings), translator),
     )
     return Core.of(services, pipeline)
+
+
+def turn_budget(settings: Settings) -> TurnBudget:
+    return TurnBudget(per_minute=settings.limits.turns_per_minute, burst=settings.limits.turn_burst)
 
 
 def admins_from(settings: Settings) -> Admins:

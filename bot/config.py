@@ -65,6 +65,20 @@ class PrivacySettings(_Section):
     notice_version: Annotated[int, Field(ge=1)] = 1
 
 
+class LimitsSettings(_Section):
+    """How much one identity may ask of the service (issue 13). Nothing beyond a limit is dropped."""
+
+    turns_per_minute: Annotated[float, Field(gt=0, le=600)] = 30.0
+    """Messages of one person answered a minute, on Telegram and WhatsApp; faster ones are stored and
+    answered in order as the budget allows (the console is not limited)."""
+    turn_burst: Annotated[int, Field(ge=1, le=1000)] = 20
+    """Messages answered at once before the pace above applies (a few quick taps, an album of photos)."""
+    attachments_per_need: Annotated[int, Field(ge=1, le=100)] = 10
+    """Files kept with one request; later ones get a kind word and are not stored."""
+    needs_per_day: Annotated[int, Field(ge=1, le=50)] = 5
+    """New requests one citizen may send in 24 hours; admins and operators are not limited."""
+
+
 class DispatcherSettings(_Section):
     batch_size: Annotated[int, Field(ge=1, le=1000)] = 50
     max_attempts: Annotated[int, Field(ge=1, le=50)] = 8
@@ -206,6 +220,7 @@ class Settings(BaseSettings):
     conversation: ConversationSettings = ConversationSettings()
     privacy: PrivacySettings = PrivacySettings()
     dispatcher: DispatcherSettings = DispatcherSettings()
+    limits: LimitsSettings = LimitsSettings()
     telegram: TelegramSettings = TelegramSettings()
     whatsapp: WhatsAppSettings = WhatsAppSettings()
     web: WebSettings = WebSettings()

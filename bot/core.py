@@ -13,6 +13,7 @@ from bot.clock import utc_now
 from bot.config import Settings
 from bot.dispatcher import Dispatcher, RetryPolicy
 from bot.notify import Notifier
+from bot.pacing import Replayer
 from bot.pipeline import Pipeline
 from conversations import Engine, Gazetteer, Translator
 from handlers import Sender
@@ -62,6 +63,10 @@ class Core(Services):
     """Services and the pipeline: what channels and the console need."""
 
     pipeline: Pipeline
+
+    def replayer(self) -> Replayer:
+        """Answers messages that waited for their sender's turn budget (`bot/pacing.py`)."""
+        return Replayer(self.sessions, self.pipeline, self.pipeline.pacer.budget, clock=self.clock)
 
     @classmethod
     def of(cls, services: Services, pipeline: Pipeline) -> Core:

@@ -44,8 +44,13 @@ class Told:
     citizen_id: int | None = None
 
 
-async def record(session: AsyncSession, failure: Failure, *, translator: Translator | None, language: str) -> Told:
-    """The dead letter and the inbound's key; with a `translator`, the citizen row and the apology too."""
+async def record(
+    session: AsyncSession, failure: Failure, *, translator: Translator | None, language: str, stored: bool = False
+) -> Told:
+    """The dead letter and the inbound's key; with a `translator`, the citizen row and the apology too.
+
+    `stored`: a message kept for later (`bot/pacing`) whose key was recorded when it arrived.
+    """
     event, now = failure.event, failure.at
     citizen, state = None, None
     if translator is not None:
@@ -53,7 +58,9 @@ async def record(session: AsyncSession, failure: Failure, *, translator: Transla
             session, channel=event.channel, external_id=event.sender, now=now, language=language
         )
     citizen_id = citizen.id if citizen is not None else None
-    if not await inbound.record(session, channel=event.channel, external_id=event.external_id, citizen_id=citizen_id, at=now):
+    if not stored and not await inbound.record(
+        session, channel=event.channel, external_id=event.external_id, citizen_id=citizen_id, at=now
+    ):
         return Told(duplicate=True, citizen_id=citizen_id)
     await inbound.record_failure(
         session, channel=event.channel, external_id=event.external_id, error=failure.error, ref=failure.ref, at=now

@@ -18,8 +18,9 @@ from bot.background import Background, Wakeups
 from bot.clock import utc_now
 from bot.effects import Applying, Conflict, Registry
 from bot.notify import Recipient, rows_for
+from bot.pacing import Pacer, TurnBudget
 from bot.reads import Reader
-from conversations import Category, Context, Engine, Gazetteer, Inbound, NeedSummary, Translator, Turn, make_ticket
+from conversations import Category, Context, Engine, Gazetteer, Inbound, NeedSummary, Role, Translator, Turn, make_ticket
 from storage import conversations, inbound, needs, outbox, reference
 from storage.db import is_outage, transaction
 from storage.models import Citizen
@@ -52,6 +53,8 @@ class Handled:
     citizen_id: int | None = None
     failed: bool = False
     """The turn raised and was rolled back: recorded as a dead letter, the citizen told once."""
+    deferred: bool = False
+    """Stored to be answered later, in order: its sender is over their turn budget (`bot/pacing.py`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,9 @@ class PipelineConfig:
     controller: str = ""
     retention_days: int = 365
     notice_version: int = 1
+    attachments_per_need: int | None = None
+    needs_per_day: int | None = None
+    """Staff are not limited (docs/architecture.md "Flood control")."""
 
 
 class CategoryCache:
@@ -104,6 +110,7 @@ class Pipeline:
         background: Background,
         clock: Callable[[], datetime] = utc_now,
         entropy: Callable[[int], bytes] = os.urandom,
+        pacer: Pacer | None = None,
     ) -> None:
         self.sessions = sessions
         self.engine = engine
@@ -117,26 +124,29 @@ class Pipeline:
         self.background = background
         self.clock = clock
         self.entropy = entropy
+        self.pacer = pacer or Pacer(TurnBudget(), translator)
 
-    async def handle(self, event: Inbound) -> Handled:
+    async def handle(self, event: Inbound, *, deferred_id: int | None = None) -> Handled:
         """Apply one inbound exactly once; raises only if the database fails (then nothing was written).
 
         A turn that raises for any other reason is rolled back and recorded as a dead letter, and
         the citizen is told once (`_dead_letter`): no message can stop a channel or be retried for ever.
+        With `deferred_id`, `event` is a stored message whose sender's budget may allow it now
+        (`bot/pacing.Replayer`): answered and deleted in one transaction, or `duplicate` and left.
         """
         try:
-            return await self._turn(event)
+            return await self._turn(event, deferred_id)
         except Exception as exc:
             if is_outage(exc):
                 raise
-            return await self._dead_letter(event, exc)
+            return await self._dead_letter(event, exc, deferred_id)
 
-    async def _turn(self, event: Inbound) -> Handled:
+    async def _turn(self, event: Inbound, deferred_id: int | None) -> Handled:
         for _ in range(MAX_TICKET_DRAWS):
             after: list[Callable[[], None]] = []
             try:
                 async with transaction(self.sessions) as session:
-                    result = await self._apply(session, event, after)
+                    result = await self._apply(session, event, after, deferred_id)
             except needs.TicketTaken:
                 logger.warning("ticket collision, drawing again")
                 continue
@@ -153,7 +163,9 @@ class Pipeline:
             return result
         raise RuntimeError("could not draw a free ticket code")
 
-    async def _apply(self, session: AsyncSession, event: Inbound, after: list[Callable[[], None]]) -> Handled:
+    async def _apply(
+        self, session: AsyncSession, event: Inbound, after: list[Callable[[], None]], deferred_id: int | None = None
+    ) -> Handled:
         now = self.clock()
         citizen, state = await conversations.with_citizen(
             session,
@@ -163,12 +175,19 @@ class Pipeline:
             language=self.config.default_language,
         )
         assert citizen.id is not None
-        is_new = await inbound.record(
+        if deferred_id is not None:
+            if not await self.pacer.resume(session, citizen, deferred_id, now):
+                return Handled(duplicate=True, citizen_id=citizen.id)  # not its turn yet, or answered elsewhere
+        elif not await inbound.record(
             session, channel=event.channel, external_id=event.external_id, citizen_id=citizen.id, at=now
-        )
-        if not is_new:
+        ):
             logger.info("duplicate inbound %s/%s dropped", event.channel, event.external_id)
             return Handled(duplicate=True, citizen_id=citizen.id)
+        elif not self.pacer.admits(citizen, event.channel, now):
+            replies = await self.pacer.defer(session, citizen, event, now, version=state.version)
+            citizen.last_inbound_at = now
+            citizen.is_unreachable = False
+            return Handled(duplicate=False, replies=replies, citizen_id=citizen.id, deferred=True)
         call = self.engine.recognise(event)  # the one parse of this message as a command
         ctx = await self._context(session, citizen, now)
         ctx = await self.reader.load(
@@ -181,27 +200,34 @@ class Pipeline:
         applying = Applying(session, citizen, now, after)
         for effect in turn.effects:
             await self.registry.apply(applying, effect)
-        citizen.last_inbound_at = now
-        citizen.is_unreachable = False
+        if deferred_id is None:  # a stored message came when it was stored: that is when they last wrote
+            citizen.last_inbound_at = now
+            citizen.is_unreachable = False
+        self.pacer.spend(citizen, event.channel, now, resumed=deferred_id is not None)
         await self._enqueue(session, citizen, turn, now)
         return Handled(duplicate=False, replies=len(turn.replies), citizen_id=citizen.id)
 
-    async def _dead_letter(self, event: Inbound, exc: Exception) -> Handled:
+    async def _dead_letter(self, event: Inbound, exc: Exception, deferred_id: int | None = None) -> Handled:
         """Record the failed inbound under its key (a redelivery is then a duplicate: told once, never
-        retried), and tell the citizen; if even that raises, record it without telling them."""
+        retried), and tell the citizen; if even that raises, record it without telling them. A stored
+        message that fails leaves the store with its dead letter, so the replayer never retries it."""
         ref, error = self.entropy(4).hex(), dead_letters.error_name(exc)
         # Class, place and reference only: a database error's message carries what people wrote.
         logger.error("turn failed (%s at %s): dead letter %s", error, dead_letters.where(exc), ref)
         failure = dead_letters.Failure(event, error, ref, self.clock())
         try:
             async with transaction(self.sessions) as session:
-                told = await dead_letters.record(session, failure, translator=self.translator, language=self.config.default_language)
+                stored = await self.pacer.drop(session, event, deferred_id)
+                told = await dead_letters.record(
+                    session, failure, translator=self.translator, language=self.config.default_language, stored=stored
+                )
         except Exception as again:
             if is_outage(again):
                 raise
             logger.error("dead letter %s: the citizen could not be told (%s)", ref, dead_letters.error_name(again))
             async with transaction(self.sessions) as session:
-                told = await dead_letters.record(session, failure, translator=None, language="")
+                stored = await self.pacer.drop(session, event, deferred_id)
+                told = await dead_letters.record(session, failure, translator=None, language="", stored=stored)
         if told.replies:
             self.wakeups.outbox()
         return Handled(duplicate=told.duplicate, replies=told.replies, citizen_id=told.citizen_id, failed=not told.duplicate)
@@ -225,7 +251,9 @@ class Pipeline:
                 status=n.status,
                 created_at=n.created_at,
             )
-            for n in await needs.summaries_of_citizen(session, citizen_id=citizen.id)
+            for n in await needs.summaries_of_citizen(
+                session, citizen_id=citizen.id, limit=max(10, self.config.needs_per_day or 0)
+            )
         )
         return Context(
             now=now,
@@ -240,7 +268,19 @@ class Pipeline:
             controller=self.config.controller,
             retention_days=self.config.retention_days,
             is_opted_out=citizen.opted_out_at is not None,
+            attachments_per_need=self.config.attachments_per_need,
+            needs_per_day=await self._needs_per_day(session, citizen, mine, now),
         )
+
+    async def _needs_per_day(
+        self, session: AsyncSession, citizen: Citizen, mine: Sequence[NeedSummary], now: datetime
+    ) -> int | None:
+        """The daily cap on new needs for this sender: none for staff, looked up only for someone at the cap."""
+        cap = self.config.needs_per_day
+        if cap is None or sum(n.created_at > now - timedelta(days=1) for n in mine) < cap:
+            return cap
+        sender = await self.reader.roles.of(session, channel=citizen.channel, external_id=citizen.external_id)
+        return None if sender.role != Role.CITIZEN else cap
 
     async def _enqueue(self, session: AsyncSession, citizen: Citizen, turn: Turn, now: datetime) -> None:
         to = Recipient.of_citizen(citizen)

@@ -32,6 +32,9 @@ class ChannelTraits:
     """Freeform messages only within this long of the citizen's last message; None: always."""
     shows_files: bool = True
     """An attachment is sent as a file; the console prints where the file is instead."""
+    paced: bool = True
+    """Anyone can write, as fast as they like: one person's messages are answered within a turn budget
+    (``[limits]``, `bot/pacing.py`). The console is the operator's own terminal."""
 
 
 class Channel(StrEnum):
@@ -69,7 +72,7 @@ TRAITS: Final[Mapping[Channel, ChannelTraits]] = MappingProxyType(
             # https://www.twilio.com/docs/whatsapp/key-concepts#the-24-hour-window-or-24-hour-session
             reply_window=timedelta(hours=24),
         ),
-        Channel.CONSOLE: ChannelTraits(text_limit=100_000, shows_files=False),
+        Channel.CONSOLE: ChannelTraits(text_limit=100_000, shows_files=False, paced=False),
     }
 )
 PLAIN: Final = ChannelTraits()

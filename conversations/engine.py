@@ -167,6 +167,11 @@ class Engine:
 
     def start(self, b: Builder, flow_id: str, ctx: Context) -> None:
         flow = self.flows[flow_id]
+        refusal = flow.gate(ctx) if flow.gate is not None else None
+        if refusal is not None:  # e.g. the day's new needs are used up: say why and when, start nothing
+            b.replies.append(refusal)
+            self.finish(b)
+            return
         b.state = State(flow_id=flow.id, flow_version=flow.version, version=b.state.version)
         self.enter(b, flow, flow.first, ctx)
 
@@ -242,11 +247,11 @@ class Engine:
         if not s.is_active:
             b.replies.append(Reply(Msg("common.welcome")))
             self.start(b, self.entry if inbound.media or inbound.location else self.home, ctx)
-            if inbound.media or inbound.location:
-                self._attach(b, inbound)
+            if (inbound.media or inbound.location) and b.state.is_active:
+                self._attach(b, inbound, ctx)
             return
         if inbound.media or inbound.location:
-            self._attach(b, inbound)
+            self._attach(b, inbound, ctx)
             if not inbound.text:
                 self.prompt_current(b, ctx)
                 return
@@ -302,18 +307,23 @@ class Engine:
         call.spec.handler(self, b, ctx)
         return True
 
-    def _attach(self, b: Builder, inbound: Inbound) -> None:
+    def _attach(self, b: Builder, inbound: Inbound, ctx: Context) -> None:
         answers = dict(b.state.answers)
         if inbound.location is not None:
             answers["location"] = [inbound.location.latitude, inbound.location.longitude]
             b.replies.insert(0, Reply(Msg("common.location_received")))
         if inbound.media:
             stored = list(answers.get("media", []))  # type: ignore[call-overload]
-            for m in inbound.media:
+            cap = ctx.attachments_per_need
+            kept = inbound.media if cap is None else inbound.media[: max(0, cap - len(stored))]
+            for m in kept:
                 stored.append({"kind": str(m.kind), "ref": m.ref, "content_type": m.content_type, "size": m.size})
             answers["media"] = stored
-            is_voice = any(m.kind == "voice" for m in inbound.media)
-            b.replies.insert(0, Reply(Msg("common.voice_received" if is_voice else "common.media_received")))
+            is_voice = any(m.kind == "voice" for m in kept)
+            if len(kept) < len(inbound.media):  # the request keeps its first files: the answers stay small
+                b.replies.insert(0, Reply(Msg("common.media_limit", {"limit": cap})))
+            else:
+                b.replies.insert(0, Reply(Msg("common.voice_received" if is_voice else "common.media_received")))
         b.state = replace(b.state, answers=MappingProxyType(answers))
 
     def _answer(self, b: Builder, inbound: Inbound, ctx: Context) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from conversations.command import Reads, Who
 from conversations.effects import Effect
-from conversations.messages import Msg, Option
+from conversations.messages import Msg, Option, Reply
 from conversations.types import Answer, Answers, Context, Outcome
 
 Parser = Callable[[Answer, Answers, Context], object]
@@ -17,6 +17,8 @@ Next = str | Callable[[object, Answers], str]
 Options = tuple[Option, ...] | Callable[[Answers, Context], tuple[Option, ...]]
 Prompt = Msg | Callable[[Answers, Context], Msg]
 Ending = Callable[[Answers, Context], Outcome]
+Gate = Callable[[Context], Reply | None]
+"""Whether a flow may start now: None, or the kind reply that says why not (the daily cap on new needs)."""
 
 
 def take_choice(answer: Answer, answers: Answers, ctx: Context) -> object:
@@ -88,6 +90,8 @@ class Flow:
     """Who may answer its questions: a staff flow has the sender's role looked up again each turn."""
     reads: frozenset[Reads] = frozenset()
     """What its questions read, loaded by `bot/reads` like a command's (e.g. the categories)."""
+    gate: Gate | None = None
+    """Checked whenever the flow starts; a reply instead of its first question when it may not."""
 
     @classmethod
     def build(
@@ -103,6 +107,7 @@ class Flow:
         known_msgids: Iterable[str] | None = None,
         who: Who = Who.ANYONE,
         reads: Iterable[Reads] = (),
+        gate: Gate | None = None,
     ) -> Flow:
         """Build and validate a flow.
 
@@ -166,6 +171,7 @@ class Flow:
             summary=summary,
             who=who,
             reads=frozenset(reads),
+            gate=gate,
         )
 
 

@@ -132,6 +132,10 @@ class Context:
     """The citizen wrote STOP on WhatsApp (or Twilio said 21610); START clears it."""
     staff: Staff = field(default_factory=Staff)
     """The sender's role and admin data; loaded only for staff commands and flows (issue 7)."""
+    attachments_per_need: int | None = None
+    """Files one request keeps (``[limits]``); None: no cap."""
+    needs_per_day: int | None = None
+    """New requests in 24 hours (``[limits]``); None: no cap (staff, or a tool)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from sqlalchemy import delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from storage import deferred
 from storage.models import (
     Citizen,
     Conversation,
@@ -74,6 +75,9 @@ async def erase_citizen(session: AsyncSession, *, citizen: Citizen, now: datetim
         .where(to_them, col(OutboxMessage.status) != OutboxStatus.PENDING)
         .values(recipient=pseudonym(citizen.id))
     )
+    # Messages still waiting for their turn (storage/deferred.py) hold their words whole.
+    await deferred.erase(session, citizen_id=citizen.id)
+    citizen.deferred_inbounds = 0
     citizen.erased_at = now
     citizen.consent_version = None
     citizen.consent_at = None

@@ -7,15 +7,17 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, text, update
+from sqlalchemy import Integer, bindparam, case, column, func, insert, text, update
 from sqlmodel import col, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage, OutboxStatus
-from storage.models.outbox import PENDING_BROADCAST, PENDING_INTERACTIVE
+from storage.models.outbox import PENDING, PENDING_BROADCAST, PENDING_INTERACTIVE
 
-SCAN_FACTOR = 4
-"""How many pending rows to look at per row claimed: later rows of a busy chat wait their turn."""
+PER_CHAT = 10
+"""Rows of one chat a claim takes at most. On Telegram a chat gets about one message a second, so
+10 rows keep a batch's slowest chat well inside its lease, and one busy chat never fills the
+dispatcher's room (`max_in_flight`) while others wait."""
 
 PENDING_INDEXES = {
     True: ("ix_outbox_pending_interactive", PENDING_INTERACTIVE),
@@ -97,152 +99,154 @@ Chat = tuple[str, str]
 
 
 async def claim_batch(
-    session: AsyncSession, *, channels: Sequence[str], now: datetime, limit: int, lease: timedelta
+    session: AsyncSession,
+    *,
+    channels: Sequence[str],
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    per_chat: int = PER_CHAT,
 ) -> list[OutboxMessage]:
-    """Claim due rows, interactive chats first, keeping each chat's replies in id order.
+    """Claim due rows fairly: the oldest row of every chat that has one due, interactive chats first.
 
-    Two passes so that a citizen never waits behind an announcement: first the rows with no
-    `broadcast_id` (replies, notifications to staff), oldest first, then, if the batch has
-    room, broadcast rows, oldest first. A chat with an interactive row pending is served in
-    the first pass as a whole: its older broadcast rows are promoted with it, so within a chat
-    rows still go out in id order (a reply never overtakes the announcement sent before it).
+    Two passes so that a citizen never waits behind an announcement: first the chats with a row
+    that has no `broadcast_id` (replies, notifications to staff), in the order their oldest such
+    row was written, then, if the batch has room, the chats with only broadcast rows. A chat is
+    served from its oldest pending row, so within a chat rows go out in id order (a reply never
+    overtakes the announcement sent before it: that announcement is promoted with it).
 
-    A claimed row's `next_attempt_at` moves to the end of its lease: if this
-    worker dies while sending, the row becomes due again (at-least-once on a
-    crash, exactly-once otherwise). A chat whose oldest pending row is not due
-    (claimed elsewhere, or backing off) gets nothing newer claimed, so replies
-    never overtake each other. On PostgreSQL, SKIP LOCKED lets several workers
-    claim side by side.
+    Fair whatever one chat's backlog: a batch takes each chosen chat's oldest row first, then
+    each one's second row, and so on (round robin), and at most `per_chat` rows of one chat. A
+    chat's rows behind its oldest are never candidates, so 1,000 rows of one chat cost the scan
+    one index probe each and hide nobody (issue 13: a reply used to wait 213 s behind them).
+
+    A claimed row's `next_attempt_at` moves to the end of its lease: if this worker dies while
+    sending, the row becomes due again (at-least-once on a crash, exactly-once otherwise). A chat
+    whose oldest pending row is not due (claimed elsewhere, or backing off) gets nothing newer
+    claimed, so replies never overtake each other. On PostgreSQL, SKIP LOCKED lets several
+    workers claim side by side.
     """
     claim = _Claim(now=now, lease=lease, limit=limit)
     for interactive in (True, False):
-        if len(claim.claimed) >= limit:
+        room = limit - len(claim.claimed)
+        if room <= 0:
             break
-        query = _scan(session, interactive=interactive, channels=channels, limit=limit * SCAN_FACTOR)
-        rows = [row for row in (await session.execute(query)).scalars().all() if row.id not in claim.held]
-        await claim.take(session, rows, promote=interactive)
+        # A chat seen in the first pass can come back as a broadcast head: ask for that many more.
+        chats = await _chats(session, interactive=interactive, channels=channels, now=now, limit=room + len(claim.seen))
+        chats = [chat for chat in chats if chat not in claim.seen][:room]
+        if chats:
+            claim.take(chats, await _first_rows(session, chats, per_chat=per_chat))
     await session.flush()
     return claim.claimed
 
 
-def _scan(session: AsyncSession, *, interactive: bool, channels: Sequence[str], limit: int) -> Any:
-    """The oldest pending rows of one kind, walked in id order on their partial index.
+def _is_sqlite(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "sqlite"
 
-    The condition is the index's own text, not bound parameters: only then can a (generic,
-    prepared) plan prove the partial index applies. SQLite's planner prefers
-    ix_outbox_broadcast_id for IS NULL, i.e. every reply ever sent, so there we name the index.
+
+def _is_postgresql(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+async def _chats(
+    session: AsyncSession, *, interactive: bool, channels: Sequence[str], now: datetime, limit: int
+) -> list[Chat]:
+    """The chats to serve, oldest first: those whose oldest pending row of this kind is due and is the chat's turn.
+
+    Walks the kind's partial index in id order and keeps a row only if no older pending row of its
+    chat (of this kind, for interactive rows: older broadcast rows are promoted with them) exists:
+    one probe of `ix_outbox_pending_chat` per row. The conditions are the indexes' own text, not
+    bound parameters: only then can a (generic, prepared) plan prove a partial index applies; on
+    SQLite the query names its indexes, because its planner prefers ix_outbox_broadcast_id for
+    IS NULL, i.e. every reply ever sent. On PostgreSQL the chosen rows are locked, SKIP LOCKED:
+    another worker claiming the same chat now makes us skip it.
     """
     index, where = PENDING_INDEXES[interactive]
-    if session.bind is not None and session.bind.dialect.name == "sqlite":
-        columns = ", ".join(column.name for column in TABLE.c)
-        return select(OutboxMessage).from_statement(
-            text(
-                f"SELECT {columns} FROM outbox INDEXED BY {index} WHERE {where}"
-                " AND channel IN :channels ORDER BY id LIMIT :limit"
-            )
-            .bindparams(bindparam("channels", list(channels), expanding=True), limit=limit)
-            .columns(*TABLE.c)
-        )
-    query = (
-        select(OutboxMessage)
-        .where(text(where), col(OutboxMessage.channel).in_(channels))
-        .order_by(col(OutboxMessage.id))
-        .limit(limit)
+    hint = f" INDEXED BY {index}" if _is_sqlite(session) else ""
+    probe = " INDEXED BY ix_outbox_pending_chat" if _is_sqlite(session) else ""
+    same_kind = " AND p.broadcast_id IS NULL" if interactive else ""
+    lock = " FOR UPDATE OF o SKIP LOCKED" if _is_postgresql(session) else ""
+    o_where = " AND ".join(f"o.{term}" for term in where.split(" AND "))
+    query = text(
+        f"SELECT o.channel, o.recipient FROM outbox AS o{hint}"
+        f" WHERE {o_where} AND o.channel IN :channels AND o.next_attempt_at <= :now"
+        f" AND NOT EXISTS (SELECT 1 FROM outbox AS p{probe} WHERE p.{PENDING}"
+        f" AND p.channel = o.channel AND p.recipient = o.recipient AND p.id < o.id{same_kind})"
+        f" ORDER BY o.id LIMIT :limit{lock}"
+    ).bindparams(
+        bindparam("channels", list(channels), expanding=True),
+        bindparam("now", now, type_=TABLE.c.next_attempt_at.type),
+        bindparam("limit", limit),
     )
-    return _locking(session, query)
+    return [(channel, recipient) for channel, recipient in (await session.execute(query)).all()]
 
 
-def _locking(session: AsyncSession, query: Any) -> Any:
-    """On PostgreSQL, lock what we read and skip what another worker is claiming."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        return query.with_for_update(skip_locked=True)
-    return query
+async def _first_rows(session: AsyncSession, chats: Sequence[Chat], *, per_chat: int) -> list[tuple[int, OutboxMessage]]:
+    """The first `per_chat` pending rows of each chat, with their rank in the chat (1 = its oldest).
+
+    Read after `_chats` locked what it chose, so a row committed meanwhile is seen. On PostgreSQL
+    the rows are locked, SKIP LOCKED: a rank missing from the answer is a row another worker holds,
+    and the chat is served only up to it. Rows of other chats that share a channel or a recipient
+    with a chosen one (the IN lists' cross product) are dropped by the caller.
+    """
+    hint = " INDEXED BY ix_outbox_pending_chat" if _is_sqlite(session) else ""
+    lock = " FOR UPDATE OF o SKIP LOCKED" if _is_postgresql(session) else ""
+    columns = ", ".join(f"o.{column.name}" for column in TABLE.c)
+    query = (
+        text(
+            f"SELECT {columns}, w.rank FROM outbox AS o JOIN ("
+            f"SELECT id, row_number() OVER (PARTITION BY channel, recipient ORDER BY id) AS rank"
+            f" FROM outbox{hint} WHERE {PENDING} AND channel IN :channels AND recipient IN :recipients"
+            f") AS w ON w.id = o.id WHERE w.rank <= :per_chat AND o.{PENDING}"
+            # Repeated on `o`: PostgreSQL cannot estimate the rank filter, and without these it
+            # joined by hashing every pending row.
+            f" AND o.channel IN :channels AND o.recipient IN :recipients ORDER BY o.id{lock}"
+        )
+        .bindparams(
+            bindparam("channels", sorted({channel for channel, _ in chats}), expanding=True),
+            bindparam("recipients", sorted({recipient for _, recipient in chats}), expanding=True),
+            bindparam("per_chat", per_chat),
+        )
+        .columns(*TABLE.c, column("rank", Integer))
+    )
+    statement = (
+        select(OutboxMessage, column("rank", Integer)).from_statement(query).execution_options(populate_existing=True)
+    )
+    return [(int(rank), row) for row, rank in (await session.execute(statement)).all()]
 
 
 class _Claim:
-    """The state of one `claim_batch` across its passes: what we hold, claimed and must leave."""
+    """The state of one `claim_batch` across its passes: the chats it has looked at and what it claimed."""
 
     def __init__(self, *, now: datetime, lease: timedelta, limit: int) -> None:
         self.now, self.lease, self.limit = now, lease, limit
         self.claimed: list[OutboxMessage] = []
-        self.claimed_ids: set[int] = set()
-        self.held: set[int] = set()
-        self.blocked: set[Chat] = set()
+        self.seen: set[Chat] = set()
 
-    async def take(self, session: AsyncSession, rows: Sequence[OutboxMessage], *, promote: bool) -> None:
-        """Claim `rows` (locked by us) in id order, each only once every older pending row of its chat is claimed.
+    def take(self, chats: Sequence[Chat], ranked: Sequence[tuple[int, OutboxMessage]]) -> None:
+        """Claim each chat's rows from its oldest on, round robin across `chats`, up to the batch's room.
 
-        A chat with an older pending row we do not hold is skipped: another worker is claiming
-        it (SKIP LOCKED hid it), or it committed after our scan; without this, a reply committed
-        after worker A's scan overtook A's rows (tests/faults/test_outbox_across_workers.py).
-        With `promote`, older rows that are all broadcast rows are locked and claimed first instead.
+        A chat is served only while its rows come without a gap (rank 1, 2, …) and are due: a rank
+        we do not hold is a row another worker is claiming (SKIP LOCKED hid it), and a row not due
+        is in flight or backing off; what follows it waits.
         """
-        if not rows:
-            return
-        self.held.update(row.id for row in rows if row.id is not None)
-        pending = await _pending_ids(session, rows)
-        first: dict[Chat, int] = {}
-        for row in rows:
-            assert row.id is not None
-            first.setdefault((row.channel, row.recipient), row.id)
-        if promote:
-            rows = [*rows, *await self._promote(session, first, pending)]
-            rows.sort(key=lambda row: row.id or 0)
-        for row in rows:
-            assert row.id is not None
+        turn = {chat: n for n, chat in enumerate(chats)}
+        self.seen.update(chats)
+        by_chat: dict[Chat, list[tuple[int, OutboxMessage]]] = {}
+        for rank, row in sorted(ranked, key=lambda item: item[0]):
             key = (row.channel, row.recipient)
-            if key in self.blocked:
-                continue
-            if any(i not in self.claimed_ids for i, _ in pending.get(key, ()) if i < row.id):
-                self.blocked.add(key)
-                continue
-            if row.next_attempt_at > self.now:
-                self.blocked.add(key)
-                continue
-            self.claimed.append(row)
-            self.claimed_ids.add(row.id)
+            if key in turn:
+                by_chat.setdefault(key, []).append((rank, row))
+        queue: list[tuple[int, int, OutboxMessage]] = []
+        for key, rows in by_chat.items():
+            for expected, (rank, row) in enumerate(rows, start=1):
+                if rank != expected or row.next_attempt_at > self.now:
+                    break
+                queue.append((rank, turn[key], row))
+        queue.sort(key=lambda item: item[:2])
+        for _, _, row in queue[: self.limit - len(self.claimed)]:
             row.next_attempt_at = self.now + self.lease
-            if len(self.claimed) >= self.limit:
-                return
-
-    async def _promote(
-        self, session: AsyncSession, first: dict[Chat, int], pending: dict[Chat, list[tuple[int, bool]]]
-    ) -> list[OutboxMessage]:
-        """Lock the older broadcast rows of chats that have an interactive row, so the chat goes first as a whole."""
-        wanted: list[int] = []
-        for key, first_id in first.items():
-            older = [(i, broadcast) for i, broadcast in pending.get(key, ()) if i < first_id and i not in self.claimed_ids]
-            if older and all(broadcast for _, broadcast in older):
-                wanted.extend(i for i, _ in older)
-        if not wanted:
-            return []
-        query = select(OutboxMessage).where(
-            col(OutboxMessage.id).in_(wanted), OutboxMessage.status == OutboxStatus.PENDING
-        ).order_by(col(OutboxMessage.id))
-        promoted = list((await session.execute(query)).scalars().all())
-        self.held.update(row.id for row in promoted if row.id is not None)
-        return promoted
-
-
-async def _pending_ids(session: AsyncSession, rows: Sequence[OutboxMessage]) -> dict[Chat, list[tuple[int, bool]]]:
-    """Every pending row of the chats of `rows`, locked or not: (id, is a broadcast row), in id order."""
-    channels = {row.channel for row in rows}
-    recipients = {row.recipient for row in rows}
-    keys = {(row.channel, row.recipient) for row in rows}
-    result = await session.execute(
-        select(OutboxMessage.channel, OutboxMessage.recipient, OutboxMessage.id, OutboxMessage.broadcast_id)
-        .where(
-            OutboxMessage.status == OutboxStatus.PENDING,
-            col(OutboxMessage.channel).in_(channels),
-            col(OutboxMessage.recipient).in_(recipients),
-        )
-        .order_by(col(OutboxMessage.id))
-    )
-    pending: dict[Chat, list[tuple[int, bool]]] = {}
-    for channel, recipient, row_id, broadcast_id in result.all():
-        if (channel, recipient) in keys:
-            pending.setdefault((channel, recipient), []).append((row_id, broadcast_id is not None))
-    return pending
+            self.claimed.append(row)
 
 
 async def mark_sent(session: AsyncSession, *, message_id: int, provider_message_id: str | None, now: datetime) -> None:

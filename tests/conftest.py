@@ -58,6 +58,7 @@ MUTABLE_TABLES = (
     "broadcast",
     "dead_letter",
     "inbound_event",
+    "deferred_inbound",
     "conversation",
     "citizen",
 )

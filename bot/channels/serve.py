@@ -52,6 +52,7 @@ async def serve(
             await channel.startup()
     routes = [route for c in channels for route in c.routes]
     jobs = [asyncio.create_task(dispatcher.run_forever(stop), name="dispatcher")]
+    jobs.append(asyncio.create_task(core.replayer().run_forever(stop), name="deferred-inbounds"))
     jobs += [asyncio.create_task(task(stop), name=f"{c.name}-task") for c in channels for task in c.tasks]
     if routes:
         web = build_web_app(core, routes)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from bot import media
 from bot.core import Services
-from storage import audit, erasure, followups
+from storage import audit, deferred, erasure, followups
 from storage.audit import AuditAction
 from storage.db import transaction
 
@@ -19,6 +19,7 @@ async def apply_retention(core: Services, now: datetime) -> int:
     before = now - timedelta(days=core.settings.privacy.retention_days)
     async with transaction(core.sessions) as session:
         count = await followups.anonymise(session, closed_before=before, now=now)
+        await deferred.expire(session, received_before=before)  # messages waiting that long: no worker ran
         if count:
             await audit.record(session, actor="system", action=AuditAction.NEEDS_ANONYMISED, detail=str(count), at=now)
     if count:

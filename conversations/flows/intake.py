@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from conversations.comuni import Comune, ComuneLookup
 from conversations.effects import ConsentGiven, ConsentRefused, Effect, NeedCreated
 from conversations.flow import Flow, Step
@@ -12,6 +14,7 @@ from conversations.vocabulary import ContactMethod, Urgency
 
 FLOW_ID = "intake"
 VERSION = 1
+DAY = timedelta(days=1)
 
 
 YES = ("si", "sì", "yes", "ok", "certo", "va bene", "accetto", "acconsento", "invia")
@@ -169,6 +172,20 @@ def submit(answers: Answers, ctx: Context) -> Outcome:
     return Outcome(replies=(Reply(Msg("intake.done", {"ticket": ctx.ticket})),), effects=(need,))
 
 
+def daily_limit(ctx: Context) -> Reply | None:
+    """The day's new needs are used up: when the next one may be sent, and how to add to one sent already.
+
+    A rolling 24 hours: the next one may go when the oldest of the last `needs_per_day` turns a day old.
+    """
+    cap = ctx.needs_per_day
+    if cap is None:
+        return None
+    recent = sorted(n.created_at for n in ctx.needs if n.created_at > ctx.now - DAY)
+    if len(recent) < cap:
+        return None
+    return Reply(Msg("intake.daily_limit", {"limit": cap, "when": recent[-cap] + DAY}))
+
+
 def refuse(answers: Answers, ctx: Context) -> Outcome:
     """A no at the consent question; after a yes given earlier (reached with "indietro") it withdraws it."""
     told = Msg("intake.consent_withdrawn") if ctx.has_consent else Msg("intake.refused")
@@ -285,4 +302,5 @@ def build(known_msgids: set[str] | None = None) -> Flow:
         summary="confirm",
         targets=TARGETS,
         known_msgids=known_msgids,
+        gate=daily_limit,
     )

@@ -9,6 +9,7 @@ from storage.models.citizen import Citizen
 from storage.models.comune import ComuneRow
 from storage.models.conversation import Conversation
 from storage.models.cooperative import Cooperative, CooperativeCategory, CooperativeTerritory
+from storage.models.deferred import DeferredInbound
 from storage.models.digest_run import DigestRun
 from storage.models.follow_up import FollowUp
 from storage.models.inbound import DeadLetter, InboundEvent
@@ -28,6 +29,7 @@ __all__ = [
     "CooperativeCategory",
     "CooperativeTerritory",
     "DeadLetter",
+    "DeferredInbound",
     "DigestRun",
     "FetchStatus",
     "FollowUp",

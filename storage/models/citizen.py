@@ -32,3 +32,8 @@ class Citizen(SQLModel, table=True):
     """Set by /stop_annunci: no /annuncio reaches them (STOP on WhatsApp stops them too)."""
     erased_at: datetime | None = utc_field(nullable=True, default=None)
     """Set by /cancella_dati; the external id becomes a pseudonym once the last message is sent."""
+    paced_until: datetime | None = utc_field(nullable=True, default=None)
+    """The turn budget is spent up to here (GCRA's theoretical arrival time, `bot/pacing.py`): a message
+    is answered now if this is at most `turn_burst` − 1 intervals ahead of now."""
+    deferred_inbounds: int = 0
+    """Messages stored in `deferred_inbound` and not yet answered: while there are any, new ones wait behind them."""

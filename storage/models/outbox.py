@@ -22,6 +22,7 @@ class OutboxStatus(StrEnum):
 
 PENDING_INTERACTIVE = "status = 'pending' AND broadcast_id IS NULL"
 PENDING_BROADCAST = "status = 'pending' AND broadcast_id IS NOT NULL"
+PENDING = "status = 'pending'"
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -41,6 +42,16 @@ class OutboxMessage(SQLModel, table=True):
             "id",
             postgresql_where=text(PENDING_BROADCAST),
             sqlite_where=text(PENDING_BROADCAST),
+        ),
+        # A chat's pending rows in id order: is this row its chat's oldest, and its first few rows,
+        # probed once per row the claim walks (migration 0007; storage/outbox.claim_batch).
+        Index(
+            "ix_outbox_pending_chat",
+            "channel",
+            "recipient",
+            "id",
+            postgresql_where=text(PENDING),
+            sqlite_where=text(PENDING),
         ),
     )
 

@@ -23,7 +23,7 @@ def test_the_traits_of_each_channel() -> None:
     assert Channel.WHATSAPP.traits == ChannelTraits(
         text_limit=1600, word_commands=True, stop_keywords=True, media_by_url=True, reply_window=timedelta(hours=24)
     )
-    assert Channel.CONSOLE.traits == ChannelTraits(text_limit=100_000, shows_files=False)
+    assert Channel.CONSOLE.traits == ChannelTraits(text_limit=100_000, shows_files=False, paced=False)
 
 
 def test_a_name_the_table_does_not_know_gets_the_plainest_traits() -> None:

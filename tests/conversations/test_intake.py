@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 from conversations import ConsentGiven, ConsentRefused, ConversationCancelled, HelpOffered, Location, Media, MediaKind
-from conversations import NeedCreated
+from conversations import NeedCreated, NeedSummary
 from tests.helpers.transcript import Chat
 
 CATEGORIES = ["anziani", "disabilita", "famiglia", "salute", "spesa", "casa", "lavoro", "solitudine", "trasporto", "altro"]
@@ -296,3 +299,31 @@ def test_italian_wording_of_the_ticket_message(chat: Chat, translator: object) -
     assert "Il tuo codice è K7M-R4P" in text
     english = translator.render(chat.last.replies[-1], "en").text
     assert "K7M-R4P" in english and "codice" not in english
+
+
+def test_a_request_keeps_its_first_files_and_says_so_kindly(chat: Chat) -> None:
+    """Issue 13: 200 messages × 10 media made one conversation 408 KB, rewritten every turn."""
+    chat.ctx = replace(chat.ctx, attachments_per_need=3)
+    photos = [Media(MediaKind.PHOTO, f"file-{n}", "image/jpeg", 2048) for n in range(5)]
+    chat.citizen(media=photos[:2])  # no conversation: the photos start the intake
+    chat.bot_says("common.media_received")
+    chat.citizen(media=photos[2:])  # an album of three: one more fits
+    chat.bot_says("common.media_limit", limit=3)
+    chat.citizen(media=photos[:1])
+    chat.bot_says("common.media_limit", limit=3)
+    assert [m["ref"] for m in chat.state.answers["media"]] == ["file-0", "file-1", "file-2"]  # type: ignore[union-attr]
+
+
+def test_the_day_s_new_requests_are_capped_and_the_citizen_learns_when_to_write_again(chat: Chat) -> None:
+    now = chat.ctx.now
+    recent = tuple(NeedSummary(f"T{n}", "Spesa", "nuova", now - timedelta(hours=h)) for n, h in enumerate((23, 5, 30)))
+    chat.ctx = replace(chat.ctx, needs=recent, needs_per_day=2, has_consent=True)
+    chat.citizen("/nuovo")
+    chat.bot_says("intake.daily_limit", limit=2, when=now + timedelta(hours=1))  # the 23-hour-old one leaves the day
+    assert chat.is_idle()
+    chat.citizen(media=[Media(MediaKind.PHOTO, "file-1", "image/jpeg", 2048)])  # a photo would start one too
+    chat.bot_says("intake.daily_limit")
+    assert "media" not in chat.state.answers
+    chat.wait(hours=1, seconds=1)
+    chat.citizen("/nuovo")
+    chat.bot_asks("intake.ask_category")

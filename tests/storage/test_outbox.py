@@ -108,3 +108,37 @@ async def test_a_reply_waits_while_its_chats_announcement_is_in_flight(core: Cor
     async with transaction(core.sessions) as session:
         third = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=10, lease=LEASE)
     assert [r.text for r in third] == ["risposta"]
+
+
+async def test_one_chats_backlog_does_not_hide_another_chats_reply(core: Core, clock: FakeClock) -> None:
+    """Issue 13: 1,000 pending rows of one chat came before another citizen's reply, and the claim only
+    looked at the oldest `limit × 4`: the reply waited until the flood was sent. Every chat's head is claimed."""
+    async with transaction(core.sessions) as session:
+        await outbox.enqueue_many(
+            session, [outbox.row(channel="test", recipient="flood", citizen_id=None, text=f"f{i}", now=clock.now) for i in range(1200)]
+        )
+    async with transaction(core.sessions) as session:
+        await outbox.enqueue(session, channel="test", recipient="carla", citizen_id=None, text="risposta", now=clock.now)
+    async with transaction(core.sessions) as session:
+        first = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=50, lease=LEASE)
+    assert "risposta" in [r.text for r in first], "the other citizen's reply is in the first claim"
+    flood = [r.text for r in first if r.recipient == "flood"]
+    assert flood == [f"f{i}" for i in range(len(flood))], "the flooding chat keeps its order"
+    assert len(flood) <= outbox.PER_CHAT, "and takes no more than its share of the batch"
+    # While the flood's rows are in flight, a reply to a third citizen still goes in the next claim.
+    async with transaction(core.sessions) as session:
+        await outbox.enqueue(session, channel="test", recipient="dario", citizen_id=None, text="ciao dario", now=clock.now)
+    async with transaction(core.sessions) as session:
+        second = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=50, lease=LEASE)
+    assert [r.text for r in second] == ["ciao dario"], "the flood's next rows wait for the ones in flight"
+
+
+async def test_a_batch_serves_the_head_of_every_chat_before_anyone_s_second_row(core: Core, clock: FakeClock) -> None:
+    """Round robin: each chat's oldest row, then each chat's second one, and so on, chats in the order they started waiting."""
+    async with transaction(core.sessions) as session:
+        rows = [outbox.row(channel="test", recipient="flood", citizen_id=None, text=f"f{i}", now=clock.now) for i in range(30)]
+        rows += [outbox.row(channel="test", recipient=f"c{i}", citizen_id=None, text=f"c{i}-{n}", now=clock.now) for i in range(5) for n in (1, 2)]
+        await outbox.enqueue_many(session, rows)
+    async with transaction(core.sessions) as session:
+        claimed = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=8, lease=LEASE)
+    assert [r.text for r in claimed] == ["f0", "c0-1", "c1-1", "c2-1", "c3-1", "c4-1", "f1", "c0-2"]
