@@ -37,6 +37,8 @@ class CategoryNames:
     slug: str
     name_it: str
     name_en: str
+    synonyms: tuple[str, ...] = ()
+    """What admins wrote with `/sinonimi_categoria`: matched by lemma at the category question."""
 
     def name(self, language: str) -> str:
         return self.name_en if language == "en" and self.name_en else self.name_it
@@ -70,7 +72,9 @@ class CategoryCache:
         loaded_at, rows = self._loaded
         if rows is None or time.monotonic() - loaded_at > CATEGORY_CACHE_SECONDS:
             # Plain values, not ORM rows: a rolled-back transaction expires its instances.
-            rows = tuple(CategoryNames(c.slug, c.name_it, c.name_en) for c in await reference.active_categories(session))
+            rows = tuple(
+                CategoryNames(c.slug, c.name_it, c.name_en, c.words()) for c in await reference.active_categories(session)
+            )
             self._loaded = (time.monotonic(), rows)
         return rows
 
@@ -176,7 +180,7 @@ class Pipeline:
         assert citizen.id is not None
         language = citizen.language
         categories = tuple(
-            Category(slug=c.slug, label=c.name(language), aliases=(c.slug, c.name_it, c.name_en))
+            Category(slug=c.slug, label=c.name(language), aliases=(c.slug, c.name_it, c.name_en, *c.synonyms))
             for c in await self.categories.active(session)
         )
         labels = {c.slug: c.label for c in categories}

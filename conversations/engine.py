@@ -23,6 +23,7 @@ from conversations.effects import (
 from conversations.flow import Flow, Step
 from conversations.messages import Inbound, Msg, Option, Reply
 from conversations.types import Answer, Answers, Context, Retry, State, Turn
+from conversations.understanding.meaning import by_meaning
 
 logger = logging.getLogger(__name__)
 
@@ -400,7 +401,8 @@ def match_option(options: tuple[Option, ...], *, choice: str | None, text: str) 
     """Pick the option meant by a button payload, a number, or words ("2", "sì", "Castro (LE)").
 
     Tries, in order: the exact word(s) of an option, an option's word inside a
-    longer answer (the longest wins), then a typo-tolerant match; anything
+    longer answer (the longest wins), the words' meaning (lemmas shared with an
+    option's label and synonyms), then a typo-tolerant match; anything
     ambiguous is no match, so the citizen is asked again rather than guessed at.
     """
     if choice is not None:
@@ -424,6 +426,9 @@ def match_option(options: tuple[Option, ...], *, choice: str | None, text: str) 
     if best:
         longest = best[max(best)]
         return longest[0] if len(longest) == 1 else None
+    meant = by_meaning(options, text)  # the words' lemmas and the options' synonyms (issue 14, rule 4)
+    if meant is not None:
+        return meant
     scored = [(max(fuzz.ratio(folded, k) for k in keys), o) for o, keys in keyed if keys]
     scored = sorted((s for s in scored if s[0] >= FUZZY_CUTOFF), key=lambda s: -s[0])
     if len(scored) == 1 or (len(scored) > 1 and scored[0][0] > scored[1][0]):

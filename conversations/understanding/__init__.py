@@ -1,0 +1,1 @@
+"""Understanding what people mean: pure helpers the engine and the flows call on an answer."""
