@@ -42,6 +42,7 @@ from conversations.effects import (
     CategoryDisabled,
     CategoryMoved,
     CategoryRenamed,
+    CategorySynonymsSet,
     DigestRequested,
 )
 from conversations.period import parse_period
@@ -106,6 +107,7 @@ __all__ = [
     "CategoryEntry",
     "CategoryMoved",
     "CategoryRenamed",
+    "CategorySynonymsSet",
     "Channel",
     "ChannelHealth",
     "ChannelTraits",

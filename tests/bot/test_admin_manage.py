@@ -179,3 +179,18 @@ def _unrouted() -> object:
     from conversations import notifications
 
     return notifications.need_unrouted(ticket="K7M42P", category="Spesa", comune="Ravenna", urgency="alta")
+
+
+async def test_synonyms_set_from_the_chat_reach_the_intake_at_once(core: Core) -> None:
+    """Issue 14, rule 4: an admin's words for a category select it at the category question."""
+    [ask] = await send(core, "boss", "/sinonimi_categoria trasporto")
+    assert "passaggio" in ask  # the seeded words are shown
+    await send(core, "boss", "passaggio, navetta, pulmino")
+    assert await send(core, "boss", "sì") == ["Fatto."]
+    cat = await _category(core, "trasporto")
+    assert cat is not None and cat.words() == ("passaggio", "navetta", "pulmino")
+    assert [a.detail for a in await audits(core, "category_synonyms")] == ["trasporto"]
+    await send(core, "anna", "/nuovo")
+    await send(core, "anna", "sì")
+    [next_question] = await send(core, "anna", "ci vorrebbero dei pulmini per andare al centro diurno")
+    assert next_question.startswith("Raccontami")  # understood: on to the description
