@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Final
@@ -22,7 +22,7 @@ from conversations.effects import (
 )
 from conversations.flow import Flow, Step
 from conversations.messages import Inbound, Msg, Option, Reply
-from conversations.types import Answer, Answers, Context, Retry, State, Turn
+from conversations.types import Answer, Answers, Context, Outcome, Retry, State, Turn
 from conversations.understanding.meaning import by_meaning
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,10 @@ class Unrecognised:
 
 UNRECOGNISED: Final = Unrecognised()
 
+Opening = Callable[[str, Context], Outcome | None]
+"""What the first message of a conversation (no flow running) means, when it is more than a greeting:
+a need told at once, a message in another language. None: the home menu, as for "ciao"."""
+
 
 @dataclass(slots=True)
 class Builder:
@@ -64,11 +68,18 @@ class Engine:
     """Holds the flows and the global commands; `step` is its only entry point."""
 
     def __init__(
-        self, flows: Mapping[str, Flow], *, home: str, entry: str, commands: Iterable[CommandSpec] = ()
+        self,
+        flows: Mapping[str, Flow],
+        *,
+        home: str,
+        entry: str,
+        commands: Iterable[CommandSpec] = (),
+        opening: Opening | None = None,
     ) -> None:
         self.flows = dict(flows)
         self.home = home
         self.entry = entry
+        self.opening = opening
         self.specs: dict[str, CommandSpec] = {}
         """Every name and alias (folded) → its spec."""
         for spec in commands:
@@ -137,9 +148,10 @@ class Engine:
         new_state = replace(b.state, version=state.version + 1, updated_at=ctx.now)
         return Turn(state=new_state, replies=tuple(b.replies), effects=tuple(b.effects))
 
-    def start(self, b: Builder, flow_id: str, ctx: Context) -> None:
+    def start(self, b: Builder, flow_id: str, ctx: Context, answers: Mapping[str, object] | None = None) -> None:
         flow = self.flows[flow_id]
-        b.state = State(flow_id=flow.id, flow_version=flow.version, version=b.state.version)
+        known = MappingProxyType(dict(answers or {}))
+        b.state = State(flow_id=flow.id, flow_version=flow.version, version=b.state.version, answers=known)
         self.enter(b, flow, flow.first, ctx)
 
     def finish(self, b: Builder) -> None:
@@ -178,7 +190,7 @@ class Engine:
                 b.effects.extend(outcome.effects)
                 self.finish(b)
                 if outcome.start is not None:
-                    self.start(b, outcome.start, ctx)
+                    self.start(b, outcome.start, ctx, outcome.answers)
                 return
             st = flow.steps[step_id]
             if st.skip is not None and st.skip(b.state.answers, ctx):
@@ -213,6 +225,8 @@ class Engine:
             return
         if not s.is_active:
             b.replies.append(Reply(Msg("common.welcome")))
+            if self._open(b, inbound, ctx):
+                return
             self.start(b, self.entry if inbound.media or inbound.location else self.home, ctx)
             if inbound.media or inbound.location:
                 self._attach(b, inbound)
@@ -228,6 +242,19 @@ class Engine:
             self.prompt_current(b, ctx, lead=Msg("common.stale_button"))
             return
         self._answer(b, inbound, ctx)
+
+    def _open(self, b: Builder, inbound: Inbound, ctx: Context) -> bool:
+        """The first message of a conversation, read by `opening`: True when it started something."""
+        text = clean(inbound.text or "")[:MAX_TEXT_CHARS]
+        if self.opening is None or not text or inbound.media or inbound.location or inbound.choice is not None:
+            return False
+        outcome = self.opening(text, ctx)
+        if outcome is None:
+            return False
+        b.replies.extend(outcome.replies)
+        b.effects.extend(outcome.effects)
+        self.start(b, outcome.start or self.home, ctx, outcome.answers)
+        return True
 
     def _handle_command_or_start(self, b: Builder, inbound: Inbound, ctx: Context) -> None:
         if not self._run_command(b, inbound, ctx):
@@ -294,8 +321,10 @@ class Engine:
         options = _options(st, b.state.answers, ctx)
         if options:
             picked = match_option(options, choice=inbound.choice, text=text)
-            if picked is None:
-                result: object = Retry(st.retry or "common.retry_choice")
+            if picked is None and st.otherwise is not None and text and inbound.choice is None:
+                result: object = st.otherwise(Answer(text=text), b.state.answers, ctx)
+            elif picked is None:
+                result = Retry(st.retry or "common.retry_choice")
             else:
                 result = st.parse(Answer(text=text, choice=picked.payload), b.state.answers, ctx)
         else:

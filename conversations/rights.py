@@ -9,6 +9,7 @@ from conversations.effects import (
     BroadcastsAccepted,
     BroadcastsRefused,
     DataErasureRequested,
+    Effect,
     LanguageChanged,
     RightsExercised,
 )
@@ -16,10 +17,13 @@ from conversations.command import CommandSpec
 from conversations.engine import Builder, Engine
 from conversations.flow import Flow, Step
 from conversations.messages import Msg, Option, Reply
-from conversations.types import Answers, Context, Outcome
+from conversations.types import Answer, Answers, Context, Outcome
 
 ERASE_FLOW: Final = "cancella_dati"
 LANGUAGE_FLOW: Final = "lingua"
+OFFER_FLOW: Final = "lingua_offerta"
+LINGUA_FRANCA: Final = "en"
+"""Offered to someone writing in a language we have no catalog for."""
 LANGUAGES: Final = (Option("it", "Italiano", ("italiano", "ita")), Option("en", "English", ("english", "inglese", "eng")))
 """Every language with a catalog; labels are endonyms, so anyone can find their own. Adding one is a row here and a .po file."""
 
@@ -61,6 +65,66 @@ def build_erase(known_msgids: set[str] | None = None) -> Flow:
         ),
         endings={"end.erase": _erase, "end.keep": _keep},
         targets={"confirm": ("end.erase", "end.keep")},
+        known_msgids=known_msgids,
+    )
+
+
+def language_offer(text: str, ctx: Context) -> Outcome | None:
+    """A first message in another language: switch to it (or to English, when we have no catalog
+    for it) and ask whether that is right, in that language; None for the citizen's own language."""
+    found = ctx.detect_language(text) if ctx.detect_language is not None else None
+    if found is None or found == ctx.language:
+        return None
+    offered = found if found in ctx.languages else LINGUA_FRANCA
+    if offered == ctx.language or offered not in ctx.languages:
+        return None
+    return Outcome(
+        effects=(LanguageChanged(language=offered, at=ctx.now),),
+        start=OFFER_FLOW,
+        answers={"offered": offered, "previous": ctx.language},
+    )
+
+
+def _offer_options(answers: Answers, ctx: Context) -> tuple[Option, ...]:
+    offered, previous = str(answers.get("offered", LINGUA_FRANCA)), str(answers.get("previous", "it"))
+    keep = next((o for o in LANGUAGES if o.payload == offered), Option(offered, offered))
+    back = next((o for o in LANGUAGES if o.payload == previous), Option(previous, previous))
+    yes_words = ("si", "sì", "yes", "ok", "okay", "yes please", "sure", "thanks", "thank you")
+    return (Option(offered, keep.label, (*keep.aliases, *yes_words)), Option(previous, back.label, back.aliases))
+
+
+def _offer_answered(answer: Answer, answers: Answers, ctx: Context) -> object:
+    """Any other words: still their language unless they are written in the previous one."""
+    found = ctx.detect_language(answer.text) if ctx.detect_language is not None else None
+    previous = str(answers.get("previous", "it"))
+    return previous if found == previous else str(answers.get("offered", LINGUA_FRANCA))
+
+
+def _offer_taken(answers: Answers, ctx: Context) -> Outcome:
+    chosen, offered = str(answers.get("chosen")), str(answers.get("offered"))
+    effects: tuple[Effect, ...] = (RightsExercised(right="lingua", at=ctx.now),)
+    if chosen != offered:  # back to the language they had: say it in that one
+        effects = (LanguageChanged(language=chosen, at=ctx.now), *effects)
+    return Outcome(replies=(Reply(Msg("rights.language_set")),), effects=effects, start="menu")
+
+
+def build_language_offer(known_msgids: set[str] | None = None) -> Flow:
+    """"Hello, I need help" as a first message: written to in English from then on, and asked to confirm."""
+    return Flow.build(
+        OFFER_FLOW,
+        1,
+        (
+            Step(
+                "confirm",
+                prompt=Msg("rights.language_offer"),
+                options=_offer_options,
+                otherwise=_offer_answered,
+                save_as="chosen",
+                next="end.set",
+                help="rights.language_help",
+            ),
+        ),
+        endings={"end.set": _offer_taken},
         known_msgids=known_msgids,
     )
 

@@ -20,6 +20,14 @@ Answers: TypeAlias = Mapping[str, object]
 
 Clock: TypeAlias = Callable[[], datetime]
 
+Suggest: TypeAlias = Callable[[str], tuple[tuple[str, float], ...]]
+"""A description → the categories' slugs with a confidence (0-1), best first; empty when unsure.
+
+Built by `bot/suggest.py` from a sentence-embedding model loaded once per process; deterministic."""
+
+DetectLanguage: TypeAlias = Callable[[str], str | None]
+"""A message → the ISO 639-1 code of its language ("en"), or None when too short or unsure."""
+
 
 @dataclass(frozen=True, slots=True)
 class Category:
@@ -132,6 +140,14 @@ class Context:
     """The citizen wrote STOP on WhatsApp (or Twilio said 21610); START clears it."""
     staff: Staff = field(default_factory=Staff)
     """The sender's role and admin data; loaded only for staff commands and flows (issue 7)."""
+    language: str = "it"
+    """The language the citizen is written to in."""
+    languages: tuple[str, ...] = ("it", "en")
+    """The languages with a catalog (`Translator.languages`): the ones a citizen can be offered."""
+    suggest: Suggest | None = None
+    """Suggests a category from a description (issue 14); None where no model is loaded."""
+    detect_language: DetectLanguage | None = None
+    """Tells the language of a message (issue 14); None where no detector is loaded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +187,8 @@ class Outcome:
     replies: tuple[Reply, ...] = ()
     effects: tuple[Effect, ...] = ()
     start: str | None = None
+    answers: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    """What the flow it starts knows already (a need told in the citizen's own words)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from conversations.flow import Flow, Step
+from conversations.flows import intake
 from conversations.messages import Msg, Option, Reply
-from conversations.types import Answers, Context, Outcome
+from conversations.rights import language_offer
+from conversations.types import Answer, Answers, Context, Outcome, Retry
 
 FLOW_ID = "menu"
 VERSION = 1
@@ -46,12 +48,42 @@ def _new(answers: Answers, ctx: Context) -> Outcome:
     return Outcome(start="intake")
 
 
+def _told(answers: Answers, ctx: Context) -> Outcome:
+    known = answers.get("told")
+    return Outcome(start="intake", answers=known if isinstance(known, dict) else {})
+
+
+def _need_told(text: str, ctx: Context) -> dict[str, object] | None:
+    """A need told in one's own words, when we can tell its category (by its words or the model)."""
+    if not intake.is_told(text):
+        return None
+    known = intake.told(text, ctx)
+    return known if known["suggested"] else None
+
+
+def _menu_told(answer: Answer, answers: Answers, ctx: Context) -> object:
+    known = _need_told(answer.text, ctx)
+    return {"told": known} if known is not None else Retry("menu.retry")
+
+
+def opening(text: str, ctx: Context) -> Outcome | None:
+    """The first message of a conversation: another language is offered its own; a need told at
+    once starts the intake with it (its category to confirm); anything else gets the menu."""
+    offer = language_offer(text, ctx)
+    if offer is not None:
+        return offer
+    known = _need_told(text, ctx)
+    return Outcome(start=intake.FLOW_ID, answers=known) if known is not None else None
+
+
 STEPS = (
     Step(
         "choose",
         prompt=Msg("menu.ask"),
         options=OPTIONS,
-        next=lambda v, a: f"end.{v}",
+        otherwise=_menu_told,
+        save=lambda v, a: v if isinstance(v, dict) else {},
+        next=lambda v, a: "end.racconta" if isinstance(v, dict) else f"end.{v}",
         help="menu.help",
         retry="menu.retry",
     ),
@@ -63,7 +95,7 @@ def build(known_msgids: set[str] | None = None) -> Flow:
         FLOW_ID,
         VERSION,
         STEPS,
-        endings={"end.nuovo": _new, "end.miei": _mine, "end.privacy": _privacy},
-        targets={"choose": ("end.nuovo", "end.miei", "end.privacy")},
+        endings={"end.nuovo": _new, "end.miei": _mine, "end.privacy": _privacy, "end.racconta": _told},
+        targets={"choose": ("end.nuovo", "end.miei", "end.privacy", "end.racconta")},
         known_msgids=known_msgids,
     )

@@ -28,7 +28,9 @@ def test_the_lonely_mother_of_the_issue_is_understood_even_without_synonyms(chat
     chat.bot_asks("intake.ask_category")
     chat.citizen("mia mamma ha 90 anni e si sente sola, avrebbe bisogno di compagnia")
     assert chat.state.answers["category"] == "solitudine"
-    chat.bot_asks("intake.ask_description")
+    # A whole sentence told the need too: it is the description, not asked again (rule 5).
+    assert chat.state.answers["description"] == "mia mamma ha 90 anni e si sente sola, avrebbe bisogno di compagnia"
+    chat.bot_asks("intake.ask_comune")
 
 
 PHRASINGS = {
@@ -91,20 +93,30 @@ def test_many_phrasings_select_their_category(seeded_chat: Chat, slug: str, text
     assert seeded_chat.state.answers.get("category") == slug, seeded_chat.said()
 
 
+@pytest.mark.parametrize("text", ["nonni isolati", "boh", "sono stanco", "figli e impieghi"])
+def test_a_short_answer_that_means_two_categories_or_none_is_asked_again(seeded_chat: Chat, text: str) -> None:
+    seeded_chat.citizen(text)  # "nonni isolati": older people and loneliness, one word each
+    assert not seeded_chat.state.answers.get("category")
+    seeded_chat.bot_says("intake.retry_category")
+    seeded_chat.bot_asks("intake.ask_category")
+
+
 @pytest.mark.parametrize(
     "text",
     [
-        "i miei figli non trovano impieghi",  # family and work, one lemma each
-        "nonni isolati",  # older people and loneliness
-        "boh",
-        "sono stanco",
+        "i miei figli non trovano impieghi da mesi",  # family and work, one lemma each
+        "i nonni qui sono isolati da tutti",  # older people and loneliness
+        "non so bene come spiegarlo a voce",
     ],
 )
-def test_an_answer_that_means_two_categories_or_none_is_asked_again(seeded_chat: Chat, text: str) -> None:
+def test_a_sentence_that_means_two_categories_or_none_is_kept_and_the_list_shown(seeded_chat: Chat, text: str) -> None:
     seeded_chat.citizen(text)
-    assert "category" not in seeded_chat.state.answers
-    seeded_chat.bot_says("intake.retry_category")
-    seeded_chat.bot_asks("intake.ask_category")
+    assert not seeded_chat.state.answers.get("category")
+    assert seeded_chat.state.answers["description"] == text  # kept, not thrown away
+    seeded_chat.bot_asks("intake.ask_category_told", step="category")
+    seeded_chat.citizen("lavoro")
+    seeded_chat.bot_asks("intake.ask_comune")  # the description is not asked again
+    assert seeded_chat.state.answers["description"] == text
 
 
 def test_lemmas_drop_stop_words_and_find_dictionary_forms() -> None:
