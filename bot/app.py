@@ -21,6 +21,7 @@ from bot.notify import Admins, Notifier, Recipient
 from bot.pipeline import CategoryCache, Pipeline, PipelineConfig
 from bot.reads import Reader
 from bot.roles import Roles
+from bot.suggest import LanguageDetector, Suggester
 from conversations import Channel, Translator, build_engine
 from storage import migrate
 from storage.comuni import load_gazetteer
@@ -86,6 +87,8 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
         wakeups=wakeups,
         background=background,
         clock=clock,
+        suggester=Suggester(),  # the models load on first use, once per process
+        detector=LanguageDetector(),
     )
     return Core.of(services, pipeline)
 

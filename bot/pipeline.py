@@ -18,6 +18,7 @@ from bot.clock import utc_now
 from bot.effects import Applying, Conflict, Registry
 from bot.notify import Recipient, rows_for
 from bot.reads import Reader
+from bot.suggest import LanguageDetector, Suggester
 from conversations import Category, Context, Engine, Gazetteer, Inbound, NeedSummary, Translator, Turn, make_ticket
 from storage import conversations, inbound, needs, outbox, reference
 from storage.db import transaction
@@ -105,6 +106,8 @@ class Pipeline:
         background: Background,
         clock: Callable[[], datetime] = utc_now,
         entropy: Callable[[int], bytes] = os.urandom,
+        suggester: Suggester | None = None,
+        detector: LanguageDetector | None = None,
     ) -> None:
         self.sessions = sessions
         self.engine = engine
@@ -118,6 +121,8 @@ class Pipeline:
         self.background = background
         self.clock = clock
         self.entropy = entropy
+        self.suggester = suggester
+        self.detector = detector
 
     async def handle(self, event: Inbound) -> Handled:
         """Apply one inbound exactly once; raises only if the database fails (then nothing was written)."""
@@ -206,6 +211,10 @@ class Pipeline:
             controller=self.config.controller,
             retention_days=self.config.retention_days,
             is_opted_out=citizen.opted_out_at is not None,
+            language=language,
+            languages=self.translator.languages,
+            suggest=self.suggester.for_turn(categories) if self.suggester is not None else None,
+            detect_language=self.detector.detect if self.detector is not None else None,
         )
 
     async def _enqueue(self, session: AsyncSession, citizen: Citizen, turn: Turn, now: datetime) -> None:

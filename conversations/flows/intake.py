@@ -10,7 +10,7 @@ from conversations.flow import Flow, Step
 from conversations.messages import Location, Media, MediaKind, Msg, Option, Reply
 from conversations.parsers import MAX_DESCRIPTION_CHARS, parse_comune, parse_description, parse_phone
 from conversations.types import Answer, Answers, Context, Outcome, Retry
-from conversations.understanding.meaning import by_meaning
+from conversations.understanding.meaning import by_meaning, names_any
 from conversations.vocabulary import ContactMethod, Urgency
 
 FLOW_ID = "intake"
@@ -76,14 +76,14 @@ def is_told(text: str) -> bool:
 
 
 def suggested_category(text: str, ctx: Context) -> str | None:
-    """The category a description is about, when the words say it (by lemma) or the model is confident."""
+    """The category a description is about: the model's, when it is confident (it weighs the words
+    shared by lemma too); without a model, the one option its lemmas point to. None: unsure."""
     options = _category_options({}, ctx)
-    meant = by_meaning(options, text)
-    if meant is not None:
-        return meant.payload
-    ranked = ctx.suggest(text) if ctx.suggest is not None else ()
+    if ctx.suggest is None:
+        meant = by_meaning(options, text)
+        return meant.payload if meant is not None else None
     active = {o.payload for o in options}
-    return next((slug for slug, _ in ranked if slug in active), None)
+    return next((slug for slug, _ in ctx.suggest(text) if slug in active), None)
 
 
 def told(text: str, ctx: Context) -> dict[str, object]:
@@ -91,16 +91,23 @@ def told(text: str, ctx: Context) -> dict[str, object]:
     return {"description": text[:MAX_DESCRIPTION_CHARS], "suggested": suggested_category(text, ctx), "category": None}
 
 
+def about_a_need(text: str, ctx: Context) -> bool:
+    """A message nobody asked for (a first message, words at the menu) tells a need only when it names
+    something a category is about: "buongiorno a tutti voi della cooperativa" is a greeting, whatever
+    the model makes of it."""
+    return is_told(text) and names_any(_category_options({}, ctx), text)
+
+
 def _category_prompt(answers: Answers, ctx: Context) -> Msg:
     return Msg("intake.ask_category_told" if answers.get("description") else "intake.ask_category")
 
 
 def _chosen_category(answer: Answer, answers: Answers, ctx: Context) -> object:
-    """An option: the category; a whole sentence that named it is the description too."""
-    chosen: dict[str, object] = {"category": answer.choice, "suggested": None}
-    if is_told(answer.text) and not answers.get("description"):
-        chosen["description"] = answer.text[:MAX_DESCRIPTION_CHARS]
-    return chosen
+    """A number, a button, a few words: that category. A whole sentence is a need told in one's own
+    words, where one word of an option ("a casa") proves little: weighed whole, and confirmed."""
+    if is_told(answer.text):
+        return _category_told(answer, answers, ctx)
+    return {"category": answer.choice, "suggested": None}
 
 
 def _category_told(answer: Answer, answers: Answers, ctx: Context) -> object:

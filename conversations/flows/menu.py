@@ -55,7 +55,7 @@ def _told(answers: Answers, ctx: Context) -> Outcome:
 
 def _need_told(text: str, ctx: Context) -> dict[str, object] | None:
     """A need told in one's own words, when we can tell its category (by its words or the model)."""
-    if not intake.is_told(text):
+    if not intake.about_a_need(text, ctx):
         return None
     known = intake.told(text, ctx)
     return known if known["suggested"] else None

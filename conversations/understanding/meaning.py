@@ -155,6 +155,12 @@ def split_synonyms(text: str) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def names_any(options: Sequence[Option], text: str) -> bool:
+    """The answer shares a word (by lemma) with some option's label or synonyms."""
+    said = words(text)
+    return bool(said) and any(score(said, _meaning(o)) > 0 for o in options)
+
+
 def warm() -> None:
     """Read the dictionaries now (about half a second), not on the first citizen's answer."""
     lemmas("anziani soli", "it")

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from conversations import Context, Engine, Option, match_option
+from conversations.flows.intake import is_told
 from conversations.understanding.meaning import by_meaning, lemmas, split_synonyms, vocabulary
 from tests.helpers.categories import seeded
 from tests.helpers.clock import FakeClock, START
@@ -27,6 +28,9 @@ def test_the_lonely_mother_of_the_issue_is_understood_even_without_synonyms(chat
     chat.citizen("/nuovo")
     chat.bot_asks("intake.ask_category")
     chat.citizen("mia mamma ha 90 anni e si sente sola, avrebbe bisogno di compagnia")
+    chat.bot_asks("intake.ask_category_suggested", options=["si", "no"], step="category_confirm")
+    chat.bot_says("intake.ask_category_suggested", category="Solitudine e compagnia")
+    chat.citizen("sì")
     assert chat.state.answers["category"] == "solitudine"
     # A whole sentence told the need too: it is the description, not asked again (rule 5).
     assert chat.state.answers["description"] == "mia mamma ha 90 anni e si sente sola, avrebbe bisogno di compagnia"
@@ -89,7 +93,11 @@ PHRASINGS = {
 
 @pytest.mark.parametrize(("slug", "text"), [(s, t) for s, texts in PHRASINGS.items() for t in texts])
 def test_many_phrasings_select_their_category(seeded_chat: Chat, slug: str, text: str) -> None:
+    """A few words select it at once; a sentence is weighed whole and its category confirmed."""
     seeded_chat.citizen(text)
+    if is_told(text):
+        seeded_chat.bot_asks("intake.ask_category_suggested", step="category_confirm")
+        seeded_chat.citizen("si")
     assert seeded_chat.state.answers.get("category") == slug, seeded_chat.said()
 
 
