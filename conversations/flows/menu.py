@@ -5,7 +5,8 @@ from __future__ import annotations
 from conversations.flow import Flow, Step
 from conversations.flows import intake
 from conversations.messages import Msg, Option, Reply
-from conversations.rights import language_offer
+from conversations.effects import Effect, LanguageChanged
+from conversations.rights import OFFER_FLOW, language_offer
 from conversations.types import Answer, Answers, Context, Outcome, Retry
 
 FLOW_ID = "menu"
@@ -62,8 +63,30 @@ def _need_told(text: str, ctx: Context) -> dict[str, object] | None:
 
 
 def _menu_told(answer: Answer, answers: Answers, ctx: Context) -> object:
+    """Words that are no choice: another language is offered its own, a need told starts the intake."""
+    offer = language_offer(answer.text, ctx)
+    if offer is not None:
+        return {"offer": dict(offer.answers)}
     known = _need_told(answer.text, ctx)
     return {"told": known} if known is not None else Retry("menu.retry")
+
+
+def _offered(answers: Answers, ctx: Context) -> Outcome:
+    offer = answers.get("offer")
+    return Outcome(start=OFFER_FLOW, answers=offer if isinstance(offer, dict) else {})
+
+
+def _switch(value: object, ctx: Context) -> tuple[Effect, ...]:
+    """Written to in the offered language from this answer on (the offer itself is in it)."""
+    if isinstance(value, dict) and isinstance(value.get("offer"), dict):
+        return (LanguageChanged(language=str(value["offer"]["offered"]), at=ctx.now),)
+    return ()
+
+
+def _after_words(value: object, answers: Answers) -> str:
+    if isinstance(value, dict):
+        return "end.lingua" if "offer" in value else "end.racconta"
+    return f"end.{value}"
 
 
 def opening(text: str, ctx: Context) -> Outcome | None:
@@ -83,7 +106,8 @@ STEPS = (
         options=OPTIONS,
         otherwise=_menu_told,
         save=lambda v, a: v if isinstance(v, dict) else {},
-        next=lambda v, a: "end.racconta" if isinstance(v, dict) else f"end.{v}",
+        emit=_switch,
+        next=_after_words,
         help="menu.help",
         retry="menu.retry",
     ),
@@ -95,7 +119,7 @@ def build(known_msgids: set[str] | None = None) -> Flow:
         FLOW_ID,
         VERSION,
         STEPS,
-        endings={"end.nuovo": _new, "end.miei": _mine, "end.privacy": _privacy, "end.racconta": _told},
-        targets={"choose": ("end.nuovo", "end.miei", "end.privacy", "end.racconta")},
+        endings={"end.nuovo": _new, "end.miei": _mine, "end.privacy": _privacy, "end.racconta": _told, "end.lingua": _offered},
+        targets={"choose": ("end.nuovo", "end.miei", "end.privacy", "end.racconta", "end.lingua")},
         known_msgids=known_msgids,
     )
