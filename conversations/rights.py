@@ -16,6 +16,7 @@ from conversations.effects import (
 from conversations.command import CommandSpec
 from conversations.engine import Builder, Engine
 from conversations.flow import Flow, Step
+from conversations.i18n import language_option
 from conversations.messages import Msg, Option, Reply
 from conversations.types import Answer, Answers, Context, Outcome
 
@@ -25,7 +26,13 @@ OFFER_FLOW: Final = "lingua_offerta"
 LINGUA_FRANCA: Final = "en"
 """Offered to someone writing in a language we have no catalog for."""
 LANGUAGES: Final = (Option("it", "Italiano", ("italiano", "ita")), Option("en", "English", ("english", "inglese", "eng")))
-"""Every language with a catalog; labels are endonyms, so anyone can find their own. Adding one is a row here and a .po file."""
+"""The languages of cooperatives' digests. Citizens are offered every language with a catalog
+(`Context.languages`, named by `i18n.language_option`): adding one is only a .po file."""
+
+
+def language_options(answers: Answers, ctx: Context) -> tuple[Option, ...]:
+    """Every language with a catalog, each in its own name, so anyone can find theirs."""
+    return tuple(language_option(code) for code in ctx.languages)
 
 YES_NO: Final = (
     Option("si", Msg("common.yes"), ("sì", "si", "yes", "ok", "confermo", "conferma")),
@@ -87,8 +94,7 @@ def language_offer(text: str, ctx: Context) -> Outcome | None:
 
 def _offer_options(answers: Answers, ctx: Context) -> tuple[Option, ...]:
     offered, previous = str(answers.get("offered", LINGUA_FRANCA)), str(answers.get("previous", "it"))
-    keep = next((o for o in LANGUAGES if o.payload == offered), Option(offered, offered))
-    back = next((o for o in LANGUAGES if o.payload == previous), Option(previous, previous))
+    keep, back = language_option(offered), language_option(previous)
     yes_words = ("si", "sì", "yes", "ok", "okay", "yes please", "sure", "thanks", "thank you")
     return (Option(offered, keep.label, (*keep.aliases, *yes_words)), Option(previous, back.label, back.aliases))
 
@@ -137,7 +143,7 @@ def build_language(known_msgids: set[str] | None = None) -> Flow:
             Step(
                 "choose",
                 prompt=Msg("rights.language_ask"),
-                options=LANGUAGES,
+                options=language_options,
                 save_as="language",
                 next="end.set",
                 help="rights.language_help",
@@ -149,9 +155,9 @@ def build_language(known_msgids: set[str] | None = None) -> Flow:
     )
 
 
-def _language_named(wanted: str) -> str | None:
-    """"en", "english", "inglese" -> "en"; None for anything else."""
-    return next((o.payload for o in LANGUAGES if wanted and (wanted == o.payload or wanted in o.aliases)), None)
+def _language_named(wanted: str, ctx: Context) -> str | None:
+    """"en", "english", "inglese" -> "en" (when there is an English catalog); None for anything else."""
+    return next((o.payload for o in language_options({}, ctx) if wanted and (wanted == o.payload or wanted in o.aliases)), None)
 
 
 def _erase_cmd(e: Engine, b: Builder, ctx: Context) -> None:
@@ -160,7 +166,7 @@ def _erase_cmd(e: Engine, b: Builder, ctx: Context) -> None:
 
 
 def _language_cmd(e: Engine, b: Builder, ctx: Context) -> None:
-    chosen = _language_named(fold(b.call.rest) if b.call is not None else "")
+    chosen = _language_named(fold(b.call.rest) if b.call is not None else "", ctx)
     if chosen is None:
         e.start(b, LANGUAGE_FLOW, ctx)
         return
@@ -184,7 +190,7 @@ SPECS: Final[tuple[CommandSpec, ...]] = (
         "lingua",
         _language_cmd,
         aliases=("language", "lang"),
-        words=lambda args, ctx: len(args) == 1 and _language_named(fold(args[0])) is not None,
+        words=lambda args, ctx: len(args) == 1 and _language_named(fold(args[0]), ctx) is not None,
     ),
     CommandSpec("stop_annunci", _stop_cmd, aliases=("noannunci", "stop_news")),
     CommandSpec("ricevi_annunci", _resume_cmd, aliases=("siannunci",)),

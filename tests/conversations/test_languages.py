@@ -107,3 +107,30 @@ def test_a_foreign_answer_at_the_menu_gets_the_offer_not_non_ho_capito(engine: E
     assert "menu.retry" not in chat.said()
     chat.bot_asks("rights.language_offer", step="confirm")
     assert chat.effects(LanguageChanged) == [LanguageChanged(language="en", at=START)]
+
+
+# --- adding a language is only a catalog ------------------------------------------------
+
+
+def test_a_third_catalog_is_discovered_offered_and_listed(engine: Engine, ctx: Context, tmp_path: Path) -> None:
+    import shutil
+
+    from conversations import Translator
+
+    locales = Path(__file__).resolve().parents[2] / "locales"
+    for lang in ("it", "en"):
+        shutil.copytree(locales / lang, tmp_path / lang)
+    (tmp_path / "fr" / "LC_MESSAGES").mkdir(parents=True)
+    shutil.copy(locales / "en" / "LC_MESSAGES" / "ascolto.po", tmp_path / "fr" / "LC_MESSAGES" / "ascolto.po")
+    translator = Translator(tmp_path)
+    assert translator.languages == ("it", "en", "fr")
+
+    chat = Chat(engine, replace(ctx, languages=translator.languages, detect_language=DETECTOR.detect), FakeClock(START))
+    chat.citizen("Bonjour, j'ai besoin d'aide s'il vous plaît")
+    chat.bot_asks("rights.language_offer", options=["fr", "it"])
+    assert chat.effects() == [LanguageChanged(language="fr", at=START)]
+    chat.citizen("/lingua")
+    question = chat.bot_asks("rights.language_ask")
+    assert [(o.payload, o.label) for o in question.options] == [("it", "Italiano"), ("en", "English"), ("fr", "Français")]
+    chat.citizen("francese")
+    assert chat.effects(LanguageChanged)[-1] == LanguageChanged(language="fr", at=START)
