@@ -23,6 +23,10 @@ from conversations.types import Answer, Answers, Context, Outcome
 ERASE_FLOW: Final = "cancella_dati"
 LANGUAGE_FLOW: Final = "lingua"
 OFFER_FLOW: Final = "lingua_offerta"
+MIN_OFFER_WORDS: Final = 2
+"""One word is too little to switch anyone's language on ("buongiorno" from an English reader)."""
+CJK: Final = 0x2E80
+"""From here on, scripts written without spaces (Chinese, Japanese): each sign counts as a word."""
 LINGUA_FRANCA: Final = "en"
 """Offered to someone writing in a language we have no catalog for."""
 LANGUAGES: Final = (Option("it", "Italiano", ("italiano", "ita")), Option("en", "English", ("english", "inglese", "eng")))
@@ -79,6 +83,8 @@ def build_erase(known_msgids: set[str] | None = None) -> Flow:
 def language_offer(text: str, ctx: Context) -> Outcome | None:
     """A first message in another language: switch to it (or to English, when we have no catalog
     for it) and ask whether that is right, in that language; None for the citizen's own language."""
+    if len(text.split()) < MIN_OFFER_WORDS and sum(ch.isalpha() and ord(ch) >= CJK for ch in text) < MIN_OFFER_WORDS:
+        return None
     found = ctx.detect_language(text) if ctx.detect_language is not None else None
     if found is None or found == ctx.language:
         return None

@@ -91,7 +91,10 @@ def _after_words(value: object, answers: Answers) -> str:
 
 def opening(text: str, ctx: Context) -> Outcome | None:
     """The first message of a conversation: another language is offered its own; a need told at
-    once starts the intake with it (its category to confirm); anything else gets the menu."""
+    once starts the intake with it (its category to confirm); anything else gets the menu, and so
+    does a "/command" nobody has (it is no sentence in any language)."""
+    if text.lstrip().startswith("/"):
+        return None
     offer = language_offer(text, ctx)
     if offer is not None:
         return offer

@@ -134,3 +134,10 @@ def test_a_third_catalog_is_discovered_offered_and_listed(engine: Engine, ctx: C
     assert [(o.payload, o.label) for o in question.options] == [("it", "Italiano"), ("en", "English"), ("fr", "Français")]
     chat.citizen("francese")
     assert chat.effects(LanguageChanged)[-1] == LanguageChanged(language="fr", at=START)
+
+
+@pytest.mark.parametrize("text", ["/statistiche", "/xyzzy", "buongiorno", "/nuovo"])
+def test_a_command_or_a_single_word_never_switches_language(engine: Engine, ctx: Context, text: str) -> None:
+    chat = chat_in(engine, ctx, language="en")
+    chat.citizen(text)
+    assert "rights.language_offer" not in chat.said() and not chat.effects(LanguageChanged)

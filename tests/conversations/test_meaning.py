@@ -166,3 +166,23 @@ def test_synonyms_are_split_on_commas_and_kept_once() -> None:
         "nessuno con cui parlare",
         "x",
     )
+
+
+SHORT = {
+    "solitudine": ["mi sento sola", "compagnia", "solitudne", "lonely"],
+    "spesa": ["supermercati", "pacchi alimentari", "fame"],
+    "salute": ["farmaci", "le medicine", "ricette"],
+    "trasporto": ["un passaggio", "accompagnamenti", "taxi"],
+    "casa": ["affitto", "sfratto", "le bollette"],
+    "lavoro": ["disoccupata", "tirocini", "un impiego"],
+    "famiglia": ["i bimbi", "doposcuola", "gravidanza"],
+    "disabilita": ["carrozzina", "sedia a rotelle", "invalida"],
+    "anziani": ["badante", "mio nonno", "alzheimer"],
+}
+
+
+@pytest.mark.parametrize(("slug", "text"), [(s, t) for s, texts in SHORT.items() for t in texts])
+def test_a_few_words_select_their_category_at_once(seeded_chat: Chat, slug: str, text: str) -> None:
+    seeded_chat.citizen(text)
+    assert seeded_chat.state.answers.get("category") == slug, seeded_chat.said()
+    seeded_chat.bot_asks("intake.ask_description")
