@@ -72,7 +72,7 @@ def _category_question(suggester: Suggester, categories: Sequence[Category], tex
     wrong = outcome["words wrong"] + outcome["suggested wrong"]
     worst = ", ".join(f"{g}→{p} {k}" for (g, p), k in confusion.most_common(4))
     return [
-        Row("understanding", "category question: right (words or confirmed suggestion)", 100 * right / n, "%", f"of {n} descriptions ({len(texts) - sum(map(is_told, (t for _, t in texts)))} of under 5 words)"),
+        Row("understanding", "category question: right (words or confirmed suggestion)", 100 * right / n, "%", f"of {n} descriptions ({sum(map(is_told, (t for _, t in texts)))} sentences: weighed whole, confirmed)"),
         Row("understanding", "category question: asked again (the list)", 100 * outcome["list"] / n, "%", "below the suggestion margin"),
         Row("understanding", "category question: wrong", 100 * wrong / n, "%", f"words {outcome['words wrong']}, suggestion {outcome['suggested wrong']} (the citizen says no)"),
         Row("understanding", "  suggestion shown and right", 100 * outcome["suggested right"] / max(1, outcome["suggested right"] + outcome["suggested wrong"]), "%", f"of {outcome['suggested right'] + outcome['suggested wrong']} suggestions"),
