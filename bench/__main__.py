@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import Row, format_table
-from bench import answers, comuni, digest, flood, load, telegram
+from bench import answers, comuni, digest, flood, load, telegram, understanding
 
 BENCHMARKS: dict[str, Callable[[], Coroutine[Any, Any, list[Row]]]] = {
     "telegram": telegram.run,
@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, Callable[[], Coroutine[Any, Any, list[Row]]]] = {
     "comuni": comuni.run,
     "answers": answers.run,
     "flood": flood.run,
+    "understanding": understanding.run,
 }
 """Name -> benchmark; later issues add theirs here, and their rows join the same table."""
 

@@ -22,6 +22,7 @@ from bot.pacing import Pacer, TurnBudget
 from bot.pipeline import CategoryCache, Pipeline, PipelineConfig
 from bot.reads import Reader
 from bot.roles import Roles
+from bot.suggest import LanguageDetector, Suggester
 from conversations import Channel, Translator, build_engine
 from storage import migrate
 from storage.comuni import load_gazetteer
@@ -90,6 +91,8 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
         background=background,
         clock=clock,
         pacer=Pacer(turn_budget(settings), translator),
+        suggester=Suggester(),  # the models load on first use, once per process
+        detector=LanguageDetector(),
     )
     return Core.of(services, pipeline)
 

@@ -20,6 +20,7 @@ from bot.effects import Applying, Conflict, Registry
 from bot.notify import Recipient, rows_for
 from bot.pacing import Pacer, TurnBudget
 from bot.reads import Reader
+from bot.suggest import LanguageDetector, Suggester
 from conversations import Category, Context, Engine, Gazetteer, Inbound, NeedSummary, Role, Translator, Turn, make_ticket
 from storage import conversations, inbound, needs, outbox, reference
 from storage.db import is_outage, transaction
@@ -39,6 +40,8 @@ class CategoryNames:
     slug: str
     name_it: str
     name_en: str
+    synonyms: tuple[str, ...] = ()
+    """What admins wrote with `/sinonimi_categoria`: matched by lemma at the category question."""
 
     def name(self, language: str) -> str:
         return self.name_en if language == "en" and self.name_en else self.name_it
@@ -79,7 +82,9 @@ class CategoryCache:
         loaded_at, rows = self._loaded
         if rows is None or time.monotonic() - loaded_at > CATEGORY_CACHE_SECONDS:
             # Plain values, not ORM rows: a rolled-back transaction expires its instances.
-            rows = tuple(CategoryNames(c.slug, c.name_it, c.name_en) for c in await reference.active_categories(session))
+            rows = tuple(
+                CategoryNames(c.slug, c.name_it, c.name_en, c.words()) for c in await reference.active_categories(session)
+            )
             self._loaded = (time.monotonic(), rows)
         return rows
 
@@ -111,6 +116,8 @@ class Pipeline:
         clock: Callable[[], datetime] = utc_now,
         entropy: Callable[[int], bytes] = os.urandom,
         pacer: Pacer | None = None,
+        suggester: Suggester | None = None,
+        detector: LanguageDetector | None = None,
     ) -> None:
         self.sessions = sessions
         self.engine = engine
@@ -125,6 +132,8 @@ class Pipeline:
         self.clock = clock
         self.entropy = entropy
         self.pacer = pacer or Pacer(TurnBudget(), translator)
+        self.suggester = suggester
+        self.detector = detector
 
     async def handle(self, event: Inbound, *, deferred_id: int | None = None) -> Handled:
         """Apply one inbound exactly once; raises only if the database fails (then nothing was written).
@@ -240,7 +249,7 @@ class Pipeline:
         assert citizen.id is not None
         language = citizen.language
         categories = tuple(
-            Category(slug=c.slug, label=c.name(language), aliases=(c.slug, c.name_it, c.name_en))
+            Category(slug=c.slug, label=c.name(language), aliases=(c.slug, c.name_it, c.name_en, *c.synonyms))
             for c in await self.categories.active(session)
         )
         labels = {c.slug: c.label for c in categories}
@@ -270,6 +279,10 @@ class Pipeline:
             is_opted_out=citizen.opted_out_at is not None,
             attachments_per_need=self.config.attachments_per_need,
             needs_per_day=await self._needs_per_day(session, citizen, mine, now),
+            language=language,
+            languages=self.translator.languages,
+            suggest=self.suggester.for_turn(categories) if self.suggester is not None else None,
+            detect_language=self.detector.detect if self.detector is not None else None,
         )
 
     async def _needs_per_day(

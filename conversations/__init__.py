@@ -43,6 +43,7 @@ from conversations.effects import (
     CategoryDisabled,
     CategoryMoved,
     CategoryRenamed,
+    CategorySynonymsSet,
     DigestRequested,
 )
 from conversations.period import parse_period
@@ -107,6 +108,7 @@ __all__ = [
     "CategoryEntry",
     "CategoryMoved",
     "CategoryRenamed",
+    "CategorySynonymsSet",
     "Channel",
     "ChannelHealth",
     "ChannelTraits",

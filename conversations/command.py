@@ -140,6 +140,8 @@ class Call:
     """Said in words, not with the command's name ("torna indietro" for /indietro)."""
     anywhere: bool = False
     """A phrase understood at free-text questions too (go back, help, stop)."""
+    at_first_contact: bool = True
+    """False for a phrase in English: a first message in another language gets the language offer."""
 
     @property
     def name(self) -> str:

@@ -87,6 +87,7 @@ def build_engine(known_msgids: set[str] | None = None) -> Engine:
                 followup.build_satisfaction(known_msgids),
                 rights.build_erase(known_msgids),
                 rights.build_language(known_msgids),
+                rights.build_language_offer(known_msgids),
                 admin.build_confirm(known_msgids),
                 admin.build_broadcast(known_msgids),
                 admin.build_category(known_msgids),
@@ -96,4 +97,5 @@ def build_engine(known_msgids: set[str] | None = None) -> Engine:
         home=menu.FLOW_ID,
         entry=intake.FLOW_ID,
         commands=(*SPECS, *operator.SPECS, *rights.SPECS, *admin.SPECS),
+        opening=menu.opening,
     )

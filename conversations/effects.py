@@ -288,6 +288,15 @@ class CategoryRenamed:
 
 
 @dataclass(frozen=True, slots=True)
+class CategorySynonymsSet:
+    """``/sinonimi_categoria solitudine``, confirmed: the words people use for it (none clears them)."""
+
+    slug: str
+    synonyms: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class CategoryMoved:
     """``/sposta_categoria spesa 1``, confirmed: shown at `position` (1 = first) among the active ones."""
 
@@ -373,6 +382,7 @@ Effect = (
     | BroadcastRequested
     | CategoryAdded
     | CategoryRenamed
+    | CategorySynonymsSet
     | CategoryMoved
     | CategoryDisabled
     | DigestRequested

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Final
@@ -22,9 +22,10 @@ from conversations.effects import (
 )
 from conversations.flow import Flow, Step
 from conversations.ticket import is_ticket
-from conversations.understanding import NEGATORS, Intent, Polarity, intent_of, negated_positions, polarity
+from conversations.understanding import NEGATORS, Intent, Polarity, intent_of, is_english, negated_positions, polarity
 from conversations.messages import Inbound, Msg, Option, Reply
-from conversations.types import Answer, Answers, Context, Retry, State, Turn
+from conversations.types import Answer, Answers, Context, Outcome, Retry, State, Turn
+from conversations.understanding.meaning import by_meaning
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,10 @@ class Unrecognised:
 
 UNRECOGNISED: Final = Unrecognised()
 
+Opening = Callable[[str, Context], Outcome | None]
+"""What the first message of a conversation (no flow running) means, when it is more than a greeting:
+a need told at once, a message in another language. None: the home menu, as for "ciao"."""
+
 
 @dataclass(slots=True)
 class Builder:
@@ -79,11 +84,18 @@ class Engine:
     """Holds the flows and the global commands; `step` is its only entry point."""
 
     def __init__(
-        self, flows: Mapping[str, Flow], *, home: str, entry: str, commands: Iterable[CommandSpec] = ()
+        self,
+        flows: Mapping[str, Flow],
+        *,
+        home: str,
+        entry: str,
+        commands: Iterable[CommandSpec] = (),
+        opening: Opening | None = None,
     ) -> None:
         self.flows = dict(flows)
         self.home = home
         self.entry = entry
+        self.opening = opening
         self.specs: dict[str, CommandSpec] = {}
         """Every name and alias (folded) → its spec."""
         for spec in commands:
@@ -146,7 +158,9 @@ class Engine:
             return Call(spec=self.specs[TICKET_COMMAND], args=(inbound.text.strip(),), rest=inbound.text.strip(), phrase=True)
         wanted = intent_of(inbound.text)
         spec = self.specs.get(INTENT_COMMANDS[wanted]) if wanted is not None else None
-        return Call(spec=spec, phrase=True, anywhere=wanted in ANYWHERE) if spec is not None else None
+        if spec is None:
+            return None
+        return Call(spec=spec, phrase=True, anywhere=wanted in ANYWHERE, at_first_contact=not is_english(inbound.text))
 
     def flow_reads(self, state: State) -> tuple[Who, frozenset[Reads]]:
         """Who may answer the flow in progress and what its questions read (staff flows)."""
@@ -165,14 +179,15 @@ class Engine:
         new_state = replace(b.state, version=state.version + 1, updated_at=ctx.now)
         return Turn(state=new_state, replies=tuple(b.replies), effects=tuple(b.effects))
 
-    def start(self, b: Builder, flow_id: str, ctx: Context) -> None:
+    def start(self, b: Builder, flow_id: str, ctx: Context, answers: Mapping[str, object] | None = None) -> None:
         flow = self.flows[flow_id]
         refusal = flow.gate(ctx) if flow.gate is not None else None
         if refusal is not None:  # e.g. the day's new needs are used up: say why and when, start nothing
             b.replies.append(refusal)
             self.finish(b)
             return
-        b.state = State(flow_id=flow.id, flow_version=flow.version, version=b.state.version)
+        known = MappingProxyType(dict(answers or {}))
+        b.state = State(flow_id=flow.id, flow_version=flow.version, version=b.state.version, answers=known)
         self.enter(b, flow, flow.first, ctx)
 
     def finish(self, b: Builder) -> None:
@@ -211,7 +226,7 @@ class Engine:
                 b.effects.extend(outcome.effects)
                 self.finish(b)
                 if outcome.start is not None:
-                    self.start(b, outcome.start, ctx)
+                    self.start(b, outcome.start, ctx, outcome.answers)
                 return
             st = flow.steps[step_id]
             if st.skip is not None and st.skip(b.state.answers, ctx):
@@ -246,6 +261,8 @@ class Engine:
             return
         if not s.is_active:
             b.replies.append(Reply(Msg("common.welcome")))
+            if self._open(b, inbound, ctx):
+                return
             self.start(b, self.entry if inbound.media or inbound.location else self.home, ctx)
             if (inbound.media or inbound.location) and b.state.is_active:
                 self._attach(b, inbound, ctx)
@@ -261,6 +278,19 @@ class Engine:
             self.prompt_current(b, ctx, lead=Msg("common.stale_button"))
             return
         self._answer(b, inbound, ctx)
+
+    def _open(self, b: Builder, inbound: Inbound, ctx: Context) -> bool:
+        """The first message of a conversation, read by `opening`: True when it started something."""
+        text = clean(inbound.text or "")[:MAX_TEXT_CHARS]
+        if self.opening is None or not text or inbound.media or inbound.location or inbound.choice is not None:
+            return False
+        outcome = self.opening(text, ctx)
+        if outcome is None:
+            return False
+        b.replies.extend(outcome.replies)
+        b.effects.extend(outcome.effects)
+        self.start(b, outcome.start or self.home, ctx, outcome.answers)
+        return True
 
     def _handle_command_or_start(self, b: Builder, inbound: Inbound, ctx: Context) -> None:
         if not self._run_command(b, inbound, ctx):
@@ -283,6 +313,8 @@ class Engine:
         if call.explicit:
             return call
         if call.phrase:
+            if not call.at_first_contact and not b.state.is_active:
+                return None
             return call if call.anywhere or not self._awaits_own_words(b, ctx) else None
         if not call.args:
             return call if call.spec.alone else None
@@ -334,8 +366,10 @@ class Engine:
         options = _options(st, b.state.answers, ctx)
         if options:
             picked = match_option(options, choice=inbound.choice, text=text)
-            if picked is None:
-                result: object = Retry(st.retry or "common.retry_choice")
+            if picked is None and st.otherwise is not None and text and inbound.choice is None:
+                result: object = st.otherwise(Answer(text=text), b.state.answers, ctx)
+            elif picked is None:
+                result = Retry(st.retry or "common.retry_choice")
             else:
                 result = st.parse(Answer(text=text, choice=picked.payload), b.state.answers, ctx)
         else:
@@ -443,7 +477,8 @@ def match_option(options: tuple[Option, ...], *, choice: str | None, text: str) 
     Tries, in order: the exact word(s) of an option; an option's word inside a longer answer
     (the longest wins) among the options that are not a plain yes or no; for a yes/no question,
     what the answer means (`understanding.polarity`: "non va bene" is a no, "sì ma…sbagliato" is
-    unclear); the same words-inside test among all options; then a typo-tolerant match. A word a
+    unclear); the same words-inside test among all options; the words' meaning (lemmas shared
+    with an option's label and synonyms, `understanding.meaning`); then a typo-tolerant match. A word a
     negation governs never selects its option ("non è urgente" is not "urgente"), and an answer
     with a negation is never matched by typo tolerance. Anything ambiguous is no match, so the
     citizen is asked again rather than guessed at.
@@ -467,6 +502,9 @@ def match_option(options: tuple[Option, ...], *, choice: str | None, text: str) 
             return decided
     if any(t in NEGATORS for t in tokens):
         return None
+    meant = by_meaning(options, text)  # the words' lemmas and the options' synonyms (issue 14, rule 4)
+    if meant is not None:
+        return meant
     scored = [(max(fuzz.ratio(folded, k) for k in keys), o) for o, keys in keyed if keys]
     scored = sorted((s for s in scored if s[0] >= FUZZY_CUTOFF), key=lambda s: -s[0])
     if len(scored) == 1 or (len(scored) > 1 and scored[0][0] > scored[1][0]):

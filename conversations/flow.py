@@ -58,6 +58,9 @@ class Step:
     """Where a skipped step leads when `next` is a function, e.g. ``"category"``."""
     emit: Callable[[object, Context], tuple[Effect, ...]] | None = None
     """Effects of a valid answer, e.g. ``ConsentGiven`` when the notice is accepted."""
+    otherwise: Parser | None = None
+    """Parses typed words that matched no option (a need told in one's own words at the category
+    question); without it, or when it returns a `Retry`, the question is asked again."""
 
     def store(self, value: object, answers: Answers) -> Mapping[str, object]:
         if self.save is not None:

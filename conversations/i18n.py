@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
-from conversations.messages import Msg, Reply
+from conversations._text import fold
+from conversations.messages import Msg, Option, Reply
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,25 @@ class Rendered:
     text: str
     options: tuple[RenderedOption, ...] = ()
     number_hint: str = ""
+
+
+def discover_languages(locales_dir: Path) -> tuple[str, ...]:
+    """The languages with a catalog in `locales_dir`, the source language first: adding
+    ``locales/xx/LC_MESSAGES/ascolto.po`` is all it takes to offer one more."""
+    found = sorted(p.parent.parent.name for p in locales_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    return tuple(dict.fromkeys((SOURCE_LANGUAGE, *found))) if SOURCE_LANGUAGE in found else tuple(found)
+
+
+def language_option(code: str) -> Option:
+    """A language as a choice: its own name ("English", "Italiano", "Français"), also typed as
+    its Italian and English names or its code ("inglese", "english", "en")."""
+    try:
+        locale = Locale.parse(code)
+    except (ValueError, UnknownLocaleError):
+        return Option(code, code, (code,))
+    own = str(locale.get_display_name(code) or code)
+    names = (code, own, *(str(locale.get_display_name(lang) or "") for lang in (SOURCE_LANGUAGE, "en")))
+    return Option(code, own[:1].upper() + own[1:], tuple(dict.fromkeys(fold(n) for n in names if n)))
 
 
 def compile_catalogs(locales_dir: Path) -> list[Path]:
@@ -81,11 +102,11 @@ class Translator:
         self,
         locales_dir: Path,
         *,
-        languages: Iterable[str] = ("it", "en"),
+        languages: Iterable[str] | None = None,
         timezone: str = "Europe/Rome",
     ) -> None:
         compile_catalogs(locales_dir)
-        self.languages = tuple(languages)
+        self.languages = tuple(languages) if languages is not None else discover_languages(locales_dir)
         self.tz = ZoneInfo(timezone)
         self._catalogs: dict[str, gettext.GNUTranslations] = {}
         for lang in self.languages:

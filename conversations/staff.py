@@ -119,6 +119,8 @@ class CategoryEntry:
     name_en: str
     position: int
     is_active: bool
+    synonyms: tuple[str, ...] = ()
+    """Words people use for it, matched by lemma at the category question (`/sinonimi_categoria`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,14 @@ Answers: TypeAlias = Mapping[str, object]
 
 Clock: TypeAlias = Callable[[], datetime]
 
+Suggest: TypeAlias = Callable[[str], tuple[tuple[str, float], ...]]
+"""A description → the categories' slugs with a confidence (0-1), best first; empty when unsure.
+
+Built by `bot/suggest.py` from a sentence-embedding model loaded once per process; deterministic."""
+
+DetectLanguage: TypeAlias = Callable[[str], str | None]
+"""A message → the ISO 639-1 code of its language ("en"), or None when too short or unsure."""
+
 
 @dataclass(frozen=True, slots=True)
 class Category:
@@ -136,6 +144,14 @@ class Context:
     """Files one request keeps (``[limits]``); None: no cap."""
     needs_per_day: int | None = None
     """New requests in 24 hours (``[limits]``); None: no cap (staff, or a tool)."""
+    language: str = "it"
+    """The language the citizen is written to in."""
+    languages: tuple[str, ...] = ("it", "en")
+    """The languages with a catalog (`Translator.languages`): the ones a citizen can be offered."""
+    suggest: Suggest | None = None
+    """Suggests a category from a description (issue 14); None where no model is loaded."""
+    detect_language: DetectLanguage | None = None
+    """Tells the language of a message (issue 14); None where no detector is loaded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +191,8 @@ class Outcome:
     replies: tuple[Reply, ...] = ()
     effects: tuple[Effect, ...] = ()
     start: str | None = None
+    answers: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    """What the flow it starts knows already (a need told in the citizen's own words)."""
 
 
 @dataclass(frozen=True, slots=True)

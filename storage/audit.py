@@ -47,6 +47,7 @@ class AuditAction(StrEnum):
     CATEGORY_ADDED = "category_added"
     CATEGORY_EXISTS = "category_exists"
     CATEGORY_RENAMED = "category_renamed"
+    CATEGORY_SYNONYMS = "category_synonyms"
     CATEGORY_MOVED = "category_moved"
     CATEGORY_DISABLED = "category_disabled"
     CATEGORY_NOT_FOUND = "category_not_found"

@@ -39,6 +39,14 @@ async def rename(session: AsyncSession, *, slug: str, name_it: str, name_en: str
     return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
+async def set_synonyms(session: AsyncSession, *, slug: str, synonyms: tuple[str, ...]) -> bool:
+    """Replace the words people use for `slug` (matched by lemma at the intake's category question)."""
+    result = await session.execute(
+        update(Category).where(col(Category.slug) == slug).values(synonyms=", ".join(synonyms))
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
 async def move(session: AsyncSession, *, slug: str, position: int) -> bool:
     """Show `slug` at `position` (1 = first) among the active categories; the others keep their order."""
     active = [c for c in await every(session) if c.is_active]

@@ -59,7 +59,7 @@ class Wiring:
 def build_registry(w: Wiring) -> Registry:
     return Registry(
         (
-            *CitizenEffects(w.background, w.sweep_media).handlers(),
+            *CitizenEffects(w.background, w.sweep_media, w.notifier.translator.languages).handlers(),
             *NeedEffects(w.notifier, fetch_media=w.fetch_media, wake_media=w.wake_media).handlers(),
             *operators.handlers(),
             *AdminEffects(invite_days=w.invite_days, categories_changed=w.categories_changed).handlers(),

@@ -12,6 +12,7 @@ from conversations import (
     CategoryDisabled,
     CategoryMoved,
     CategoryRenamed,
+    CategorySynonymsSet,
     InviteCreated,
     OperatorRevoked,
     RoleGranted,
@@ -38,6 +39,7 @@ class AdminEffects:
             Handler(InviteCreated, self.invite, requires=admin),
             Handler(CategoryAdded, self.category_added, requires=admin),
             Handler(CategoryRenamed, self.category_renamed, requires=admin),
+            Handler(CategorySynonymsSet, self.category_synonyms, requires=admin),
             Handler(CategoryMoved, self.category_moved, requires=admin),
             Handler(CategoryDisabled, self.category_disabled, requires=admin),
         )
@@ -70,6 +72,10 @@ class AdminEffects:
     async def category_renamed(self, a: Applying, effect: CategoryRenamed) -> None:
         done = await categories.rename(a.session, slug=effect.slug, name_it=effect.name_it, name_en=effect.name_en)
         await self._category_audit(a, AuditAction.CATEGORY_RENAMED if done else AuditAction.CATEGORY_NOT_FOUND, effect.slug, effect.at)
+
+    async def category_synonyms(self, a: Applying, effect: CategorySynonymsSet) -> None:
+        done = await categories.set_synonyms(a.session, slug=effect.slug, synonyms=effect.synonyms)
+        await self._category_audit(a, AuditAction.CATEGORY_SYNONYMS if done else AuditAction.CATEGORY_NOT_FOUND, effect.slug, effect.at)
 
     async def category_moved(self, a: Applying, effect: CategoryMoved) -> None:
         done = await categories.move(a.session, slug=effect.slug, position=effect.position)

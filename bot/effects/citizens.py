@@ -28,14 +28,18 @@ from storage import audit, erasure
 logger = logging.getLogger(__name__)
 
 LANGUAGES: Final = ("it", "en")
+"""The default: the composition root passes the translator's, one per catalog."""
 
 
 class CitizenEffects:
     """`sweep` deletes the downloaded media an erasure left without a row, in the background after the commit."""
 
-    def __init__(self, background: Background, sweep: Callable[[], Awaitable[object]] | None = None) -> None:
+    def __init__(
+        self, background: Background, sweep: Callable[[], Awaitable[object]] | None = None, languages: tuple[str, ...] = LANGUAGES
+    ) -> None:
         self.background = background
         self.sweep = sweep
+        self.languages = languages
 
     def handlers(self) -> tuple[Handler[Any], ...]:
         return (
@@ -75,7 +79,7 @@ class CitizenEffects:
         logger.info("citizen %s opted back in", a.citizen_id)
 
     async def language(self, a: Applying, effect: LanguageChanged) -> None:
-        if effect.language in LANGUAGES:
+        if effect.language in self.languages:
             a.citizen.language = effect.language
 
     async def broadcasts_refused(self, a: Applying, effect: BroadcastsRefused) -> None:

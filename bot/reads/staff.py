@@ -45,9 +45,9 @@ async def categories(r: Reading, ctx: Context) -> Context:
     """Active ones numbered 1, 2, 3… as the intake shows them; disabled ones after, numbered 0."""
     rows = await category_rows.every(r.session)
     active = [c for c in rows if c.is_active]
-    entries = tuple(CategoryEntry(c.slug, c.name_it, c.name_en, i, True) for i, c in enumerate(active, start=1)) + tuple(
-        CategoryEntry(c.slug, c.name_it, c.name_en, 0, False) for c in rows if not c.is_active
-    )
+    entries = tuple(
+        CategoryEntry(c.slug, c.name_it, c.name_en, i, True, c.words()) for i, c in enumerate(active, start=1)
+    ) + tuple(CategoryEntry(c.slug, c.name_it, c.name_en, 0, False, c.words()) for c in rows if not c.is_active)
     return replace(ctx, staff=replace(ctx.staff, categories=entries))
 
 

@@ -1,4 +1,5 @@
-"""Categories from the chat: list them, add one, rename one (moving and disabling are confirm-only, in `confirm`)."""
+"""Categories from the chat: list them, add one, rename one, set the words people use for one
+(moving and disabling are confirm-only, in `confirm`)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,19 @@ from typing import Final
 from conversations._text import clean, fold
 from conversations.admin.common import command, command_on, confirmed_flow, done, listed, start_flow, state
 from conversations.command import CommandSpec, Reads
-from conversations.effects import CategoryAdded, CategoryRenamed, Effect
+from conversations.effects import CategoryAdded, CategoryRenamed, CategorySynonymsSet, Effect
 from conversations.engine import Builder, Engine
 from conversations.flow import Flow, Step
 from conversations.messages import Msg
 from conversations.staff import CategoryEntry
 from conversations.types import Answer, Answers, Context, Outcome, Retry
+from conversations.understanding.meaning import MAX_SYNONYMS_CHARS, split_synonyms
 
 CATEGORY_FLOW: Final = "categoria"
 CATEGORY_SLUG: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
 MAX_CATEGORY_NAME: Final = 80
+MAX_SYNONYM_CHARS: Final = 80
+"""One synonym (a word or a short phrase); all of them together fit MAX_SYNONYMS_CHARS."""
 
 
 def find_category(ctx: Context, raw: str, *, active_only: bool = False) -> CategoryEntry | None:
@@ -58,6 +62,28 @@ def _category_rename(e: Engine, b: Builder, ctx: Context, cat: CategoryEntry) ->
     start_flow(e, b, ctx, CATEGORY_FLOW, {"mode": "rename", "slug": cat.slug, "old_it": cat.name_it, "old_en": cat.name_en})
 
 
+def _category_synonyms(e: Engine, b: Builder, ctx: Context, cat: CategoryEntry) -> None:
+    start_flow(e, b, ctx, CATEGORY_FLOW, {"mode": "synonyms", "slug": cat.slug, "old_synonyms": list(cat.synonyms)})
+
+
+def _parse_synonyms(answer: Answer, answers: Answers, ctx: Context) -> object:
+    """"sola, compagnia, nessuno con cui parlare" → the list; "-" → none."""
+    text = clean(answer.text)
+    words = () if text == "-" else split_synonyms(text)
+    if (not words and text != "-") or any(len(w) > MAX_SYNONYM_CHARS for w in words) or len(", ".join(words)) > MAX_SYNONYMS_CHARS:
+        return Retry("admin.category_retry_synonyms", {"max": MAX_SYNONYMS_CHARS, "each": MAX_SYNONYM_CHARS})
+    return list(words)
+
+
+def _ask_synonyms(answers: Answers, ctx: Context) -> Msg:
+    current = answers.get("old_synonyms") or []
+    assert isinstance(current, list)
+    return Msg(
+        "admin.category_ask_synonyms",
+        {"slug": answers.get("slug", ""), "current": ", ".join(map(str, current)) or Msg("admin.synonyms_none")},
+    )
+
+
 def _parse_category_slug(answer: Answer, answers: Answers, ctx: Context) -> object:
     slug = clean(answer.text).lower()
     if not CATEGORY_SLUG.match(slug):
@@ -89,6 +115,13 @@ def _ask_name(language: str) -> Callable[[Answers, Context], Msg]:
 
 
 def _category_summary(answers: Answers) -> Msg:
+    if answers.get("mode") == "synonyms":
+        words = answers.get("synonyms") or []
+        assert isinstance(words, list)
+        return Msg(
+            "admin.confirm_category_synonyms",
+            {"slug": answers.get("slug", ""), "synonyms": ", ".join(map(str, words)) or Msg("admin.synonyms_none")},
+        )
     params = {k: answers.get(k, "") for k in ("slug", "name_it", "name_en", "old_it", "old_en")}
     return Msg("admin.confirm_category_rename" if answers.get("mode") == "rename" else "admin.confirm_category_add", params)
 
@@ -96,7 +129,11 @@ def _category_summary(answers: Answers) -> Msg:
 def _category_done(answers: Answers, ctx: Context) -> Outcome:
     slug, name_it, name_en = (str(answers.get(k, "")) for k in ("slug", "name_it", "name_en"))
     effect: Effect
-    if answers.get("mode") == "rename":
+    if answers.get("mode") == "synonyms":
+        words = answers.get("synonyms") or []
+        assert isinstance(words, list)
+        effect = CategorySynonymsSet(slug, tuple(map(str, words)), ctx.now)
+    elif answers.get("mode") == "rename":
         effect = CategoryRenamed(slug, name_it, name_en, ctx.now)
     else:
         effect = CategoryAdded(slug, name_it, name_en, ctx.now)
@@ -104,10 +141,12 @@ def _category_done(answers: Answers, ctx: Context) -> Outcome:
 
 
 def build_category(known_msgids: set[str] | None = None) -> Flow:
-    """Add (slug, Italian, English) or rename (Italian, English; "-" keeps a name) a category, then confirm."""
+    """Add (slug, Italian, English) or rename (Italian, English; "-" keeps a name) a category, or set
+    its synonyms (comma-separated; "-" clears them), then confirm."""
+    names_skipped = lambda a, ctx: a.get("mode") == "synonyms"  # noqa: E731
     return confirmed_flow(
         CATEGORY_FLOW,
-        1,
+        2,
         (
             Step(
                 "slug",
@@ -118,8 +157,17 @@ def build_category(known_msgids: set[str] | None = None) -> Flow:
                 skip=lambda a, ctx: bool(a.get("slug")),
                 help="admin.help_category_slug",
             ),
-            Step("name_it", prompt=_ask_name("it"), parse=_name_parser("old_it"), save_as="name_it", next="name_en", help="admin.help_category_name"),
-            Step("name_en", prompt=_ask_name("en"), parse=_name_parser("old_en"), save_as="name_en", next="confirm", help="admin.help_category_name"),
+            Step("name_it", prompt=_ask_name("it"), parse=_name_parser("old_it"), save_as="name_it", next="name_en", help="admin.help_category_name", skip=names_skipped),
+            Step("name_en", prompt=_ask_name("en"), parse=_name_parser("old_en"), save_as="name_en", next="synonyms", help="admin.help_category_name", skip=names_skipped),
+            Step(
+                "synonyms",
+                prompt=_ask_synonyms,
+                parse=_parse_synonyms,
+                save_as="synonyms",
+                next="confirm",
+                help="admin.help_category_synonyms",
+                skip=lambda a, ctx: a.get("mode") != "synonyms",
+            ),
         ),
         summary=lambda a, ctx: Msg("admin.confirm", {"summary": _category_summary(a)}),
         done=_category_done,
@@ -137,6 +185,14 @@ SPECS: Final[tuple[CommandSpec, ...]] = (
         _category_rename,
         target=_named,
         usage="admin.usage_rinomina_categoria",
+        reads=(Reads.CATEGORIES,),
+    ),
+    command_on(
+        "sinonimi_categoria",
+        ("category_synonyms",),
+        _category_synonyms,
+        target=_named,
+        usage="admin.usage_sinonimi_categoria",
         reads=(Reads.CATEGORIES,),
     ),
 )

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Final
 
 from conversations.comuni import Comune, ComuneLookup
 from conversations.effects import ConsentGiven, ConsentRefused, Effect, NeedCreated
 from conversations.flow import Flow, Step
 from conversations.messages import Location, Media, MediaKind, Msg, Option, Reply
-from conversations.parsers import parse_comune, parse_description, parse_phone
+from conversations.parsers import MAX_DESCRIPTION_CHARS, parse_comune, parse_description, parse_phone
 from conversations.types import Answer, Answers, Context, Outcome, Retry
+from conversations.understanding.meaning import by_meaning, names_any
 from conversations.vocabulary import ContactMethod, Urgency
 
 FLOW_ID = "intake"
-VERSION = 1
+VERSION = 2
 DAY = timedelta(days=1)
+
+DESCRIBED_WORDS: Final = 5
+"""An answer of this many words or more at the category question (or as a first message) tells
+the need itself: it is kept as the description, and that question is not asked again."""
 
 
 YES = ("si", "sì", "yes", "ok", "certo", "va bene", "accetto", "acconsento", "invia")
+SUGGESTION_OPTIONS = (
+    Option("si", Msg("common.yes"), ("si", "sì", "yes", "ok", "certo", "esatto", "giusto", "proprio cosi")),
+    Option("no", Msg("common.no"), ("no", "non e cosi", "sbagliato", "altro argomento")),
+)
 NO = ("no", "non accetto", "rifiuto")
 
 CONSENT_OPTIONS = (
@@ -65,6 +75,72 @@ def comune_label(comune: Comune | dict[str, str]) -> str:
 
 def _category_options(answers: Answers, ctx: Context) -> tuple[Option, ...]:
     return tuple(Option(c.slug, c.label, c.aliases) for c in ctx.categories)
+
+
+def is_told(text: str) -> bool:
+    """Words enough to be a need told in one's own words, not a category's name."""
+    return len(text.split()) >= DESCRIBED_WORDS and any(ch.isalpha() for ch in text)
+
+
+def suggested_category(text: str, ctx: Context) -> str | None:
+    """The category a description is about: the model's, when it is confident (it weighs the words
+    shared by lemma too); without a model, the one option its lemmas point to. None: unsure."""
+    options = _category_options({}, ctx)
+    if ctx.suggest is None:
+        meant = by_meaning(options, text)
+        return meant.payload if meant is not None else None
+    active = {o.payload for o in options}
+    return next((slug for slug, _ in ctx.suggest(text) if slug in active), None)
+
+
+def told(text: str, ctx: Context) -> dict[str, object]:
+    """What a need told at once gives the intake: its description and, if any, the category to confirm."""
+    return {"description": text[:MAX_DESCRIPTION_CHARS], "suggested": suggested_category(text, ctx), "category": None}
+
+
+def about_a_need(text: str, ctx: Context) -> bool:
+    """A message nobody asked for (a first message, words at the menu) tells a need only when it names
+    something a category is about: "buongiorno a tutti voi della cooperativa" is a greeting, whatever
+    the model makes of it."""
+    return is_told(text) and names_any(_category_options({}, ctx), text)
+
+
+def _category_prompt(answers: Answers, ctx: Context) -> Msg:
+    return Msg("intake.ask_category_told" if answers.get("description") else "intake.ask_category")
+
+
+def _chosen_category(answer: Answer, answers: Answers, ctx: Context) -> object:
+    """A number, a button, a few words: that category. A whole sentence is a need told in one's own
+    words, where one word of an option ("a casa") proves little: weighed whole, and confirmed."""
+    if is_told(answer.text):
+        return _category_told(answer, answers, ctx)
+    return {"category": answer.choice, "suggested": None}
+
+
+def _category_told(answer: Answer, answers: Answers, ctx: Context) -> object:
+    """Words that name no option: a need told in one's own words is kept and, if we can tell, its category offered."""
+    if not is_told(answer.text):
+        return Retry("intake.retry_category")
+    before = str(answers.get("description") or "")
+    text = f"{before}\n{answer.text}" if before else answer.text
+    return told(text, ctx)
+
+
+def _after_category(value: object, answers: Answers) -> str:
+    """A category chosen: on; a suggestion: confirm it; neither (told, but unsure): the list, once more."""
+    if answers.get("category"):
+        return "description"
+    return "category_confirm" if answers.get("suggested") else "category"
+
+
+def _suggestion_prompt(answers: Answers, ctx: Context) -> Msg:
+    return Msg("intake.ask_category_suggested", {"category": _category_label(answers.get("suggested"), ctx)})
+
+
+def _save_suggestion(value: object, answers: Answers) -> dict[str, object]:
+    if value == "si":
+        return {"category": answers.get("suggested"), "suggested": None}
+    return {"suggested": None}
 
 
 def _category_label(slug: object, ctx: Context) -> str:
@@ -207,12 +283,26 @@ STEPS = (
     ),
     Step(
         "category",
-        prompt=Msg("intake.ask_category"),
+        prompt=_category_prompt,
         options=_category_options,
-        save_as="category",
-        next="description",
+        parse=_chosen_category,
+        otherwise=_category_told,
+        save=lambda v, a: v if isinstance(v, dict) else {},
+        next=_after_category,
         help="intake.help_category",
         retry="intake.retry_category",
+        # A need told as the first message comes with its suggestion: confirm it first.
+        skip=lambda a, ctx: bool(a.get("suggested")) and not a.get("category"),
+        skip_to="category_confirm",
+    ),
+    Step(
+        "category_confirm",
+        prompt=_suggestion_prompt,
+        options=SUGGESTION_OPTIONS,
+        save=_save_suggestion,
+        next=lambda v, a: "description" if v == "si" else "category",
+        help="intake.help_category_suggested",
+        retry="intake.retry_category_suggested",
     ),
     Step(
         "description",
@@ -221,6 +311,8 @@ STEPS = (
         save_as="description",
         next="comune",
         help="intake.help_description",
+        # Told already, at the category question or as the first message (a correction asks it).
+        skip=lambda a, ctx: bool(a.get("description")) and not a.get("_editing"),
     ),
     Step(
         "comune",
@@ -284,6 +376,8 @@ STEPS = (
 
 TARGETS = {
     "consent": ("category", "end.refused"),
+    "category": ("category_confirm", "description", "category"),
+    "category_confirm": ("description", "category"),
     "comune": ("urgency", "comune_choice"),
     "comune_choice": ("comune", "urgency"),
     "contact": ("phone", "confirm"),

@@ -6,7 +6,7 @@ punctuation). The rule everywhere: an answer is understood, or asked about again
 
 from __future__ import annotations
 
-from conversations.understanding.intents import Intent, intent_of
+from conversations.understanding.intents import Intent, intent_of, is_english
 from conversations.understanding.polarity import (
     NEGATORS,
     Polarity,
@@ -15,4 +15,4 @@ from conversations.understanding.polarity import (
     words,
 )
 
-__all__ = ["NEGATORS", "Intent", "Polarity", "intent_of", "negated_positions", "polarity", "words"]
+__all__ = ["NEGATORS", "Intent", "Polarity", "intent_of", "is_english", "negated_positions", "polarity", "words"]

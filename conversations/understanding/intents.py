@@ -55,6 +55,17 @@ PHRASES: Final[dict[str, Intent]] = {
     ),
 }
 
+ENGLISH: Final = frozenset(
+    {"back", "go back", "help", "help me", "i dont understand", "i do not understand", "what do you mean", "cancel",
+     "never mind", "forget it"}
+)
+"""Phrases in English: at first contact the language offer answers them (they may not speak Italian)."""
+
+
+def is_english(text: str) -> bool:
+    return " ".join(t for t in words(text) if t not in FILLERS) in ENGLISH
+
+
 _MINE: Final = frozenset({"mia", "mie", "mio", "miei", "my", "prima", "gia", "precedente", "fatta", "mandata", "inviata"})
 _REQUEST: Final = frozenset({"richiesta", "richieste", "segnalazione", "segnalazioni", "pratica", "ticket", "request", "requests"})
 _ABOUT: Final = frozenset(

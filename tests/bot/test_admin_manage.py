@@ -179,3 +179,24 @@ def _unrouted() -> object:
     from conversations import notifications
 
     return notifications.need_unrouted(ticket="K7M42P", category="Spesa", comune="Ravenna", urgency="alta")
+
+
+async def test_synonyms_set_from_the_chat_reach_the_intake_at_once(core: Core) -> None:
+    """Issue 14, rule 4: an admin's words for a category select it at the category question."""
+    [ask] = await send(core, "boss", "/sinonimi_categoria trasporto")
+    assert "passaggio" in ask  # the seeded words are shown
+    await send(core, "boss", "passaggio, navetta")
+    assert await send(core, "boss", "sì") == ["Fatto."]
+    cat = await _category(core, "trasporto")
+    assert cat is not None and cat.words() == ("passaggio", "navetta")
+    assert [a.detail for a in await audits(core, "category_synonyms")] == ["trasporto"]
+    await send(core, "anna", "/nuovo")
+    await send(core, "anna", "sì")
+    [retry] = await send(core, "anna", "servono pulmini")
+    assert retry.startswith("Non ho capito l'argomento")  # before: no category has that word
+    await send(core, "boss", "/sinonimi_categoria trasporto")
+    await send(core, "boss", "passaggio, navetta, pulmino")
+    await send(core, "boss", "sì")
+    [next_question] = await send(core, "anna", "servono pulmini")
+    assert next_question.startswith("Raccontami")  # understood by lemma: on to the description
+    assert [a.detail for a in await audits(core, "category_synonyms")] == ["trasporto", "trasporto"]

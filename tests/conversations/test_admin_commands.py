@@ -410,7 +410,7 @@ def test_usage_and_summary_texts_are_catalogued(translator: Translator) -> None:
     known = set(translator.msgids)
     usages = {s.usage for s in admin.SPECS if s.usage is not None}
     summaries = {row.summary for row in admin.CONFIRMED}
-    assert len(usages) == 14 and len(summaries) == 6
+    assert len(usages) == 15 and len(summaries) == 6  # + /sinonimi_categoria (issue 14)
     assert usages | summaries <= known, sorted((usages | summaries) - known)
     with pytest.raises(FlowError, match="admin.confirm_grant"):
         admin.build_confirm(known - {"admin.confirm_grant"})

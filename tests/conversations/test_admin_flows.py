@@ -12,6 +12,7 @@ from conversations import (
     CategoryDisabled,
     CategoryMoved,
     CategoryRenamed,
+    CategorySynonymsSet,
     Context,
     CooperativeDeactivated,
     CooperativeSaved,
@@ -359,3 +360,36 @@ def test_on_whatsapp_words_that_do_not_check_out_leave_the_conversation_alone(en
     chat.citizen(text)
     assert not any(m.startswith("admin.") for m in chat.said()), chat.said()
     assert chat.effects() == []
+
+
+# --- category synonyms (issue 14, rule 4) -------------------------------------------
+
+
+def test_set_the_synonyms_of_a_category_then_confirm(engine: Engine, ctx: Context) -> None:
+    chat = staff_chat(engine, ctx, categories=CATEGORIES)
+    chat.citizen("/sinonimi_categoria salute")
+    chat.bot_asks("admin.category_ask_synonyms", step="synonyms")
+    chat.bot_says("admin.category_ask_synonyms", slug="salute", current=Msg("admin.synonyms_none"))
+    chat.citizen("x" * 81)
+    chat.bot_says("admin.category_retry_synonyms")
+    chat.citizen("medico, farmaci ;  ricetta,, Medico")
+    assert summary(chat) == Msg("admin.confirm_category_synonyms", {"slug": "salute", "synonyms": "medico, farmaci, ricetta"})
+    chat.citizen("sì")
+    assert chat.effects() == [CategorySynonymsSet("salute", ("medico", "farmaci", "ricetta"), START)]
+
+
+def test_a_dash_clears_the_synonyms_and_no_changes_nothing(engine: Engine, ctx: Context) -> None:
+    categories = (replace(CATEGORIES[0], synonyms=("pane", "cibo")), *CATEGORIES[1:])
+    chat = staff_chat(engine, ctx, categories=categories)
+    chat.citizen("/sinonimi_categoria spesa")
+    chat.bot_says("admin.category_ask_synonyms", current="pane, cibo")
+    chat.citizen("-")
+    assert summary(chat) == Msg("admin.confirm_category_synonyms", {"slug": "spesa", "synonyms": Msg("admin.synonyms_none")})
+    chat.citizen("no")
+    assert chat.said() == ["admin.nothing_changed"]
+    chat.citizen("/sinonimi_categoria spesa")
+    chat.citizen("-")
+    chat.citizen("sì")
+    assert chat.effects() == [CategorySynonymsSet("spesa", (), START)]
+    chat.citizen("/category_synonyms boh")
+    assert chat.said() == ["admin.usage_sinonimi_categoria"]

@@ -129,12 +129,14 @@ ADMIN_SCRIPTS = (
     ("/annuncio", "Domenica sportello aperto"),
     ("/nuova_categoria", "mobilita", "Mobilità", "Mobility"),
     ("/nuova_cooperativa", "Il Faro", "faro", "Ravenna", "spesa", "-", "europe/rome", "it"),
+    ("/sinonimi_categoria spesa",),
 )
 CITIZEN_SCRIPTS = (
     SCRIPT,
     ("ciao", "1", "1", "5", "Serve aiuto per la spesa", "Ravenna", "1", "2", "2"),  # a phone that does not read
     ("/cancella_dati",),
     ("/lingua",),
+    ("ciao", "1", "1", "mia mamma ha novant'anni e si sente sola, avrebbe bisogno di compagnia"),  # a category suggested
 )
 
 
@@ -174,7 +176,13 @@ def every_step(engine: Engine, base_ctx: Context) -> Reached:
     """A state at every step of every flow (with the context it was reached in), from scripted chats."""
     base = base_ctx
     found = Reached()
-    for scripts, ctx in ((CITIZEN_SCRIPTS, base), (ADMIN_SCRIPTS, _staff_ctx(base))):
+    english = replace(base, detect_language=lambda text: "en")  # a first message in another language: the offer
+    suggesting = replace(base, suggest=lambda text: (("solitudine", 0.9),))
+    for scripts, ctx in (
+        (CITIZEN_SCRIPTS, suggesting),
+        (ADMIN_SCRIPTS, _staff_ctx(base)),
+        ((("Hello, I need help please. I don't speak Italian.",),), english),
+    ):
         for script in scripts:
             state = State()
             for i, text in enumerate(script):

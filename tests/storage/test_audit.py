@@ -21,7 +21,7 @@ HISTORIC = {
     "need_unrouted", "need_claimed", "need_declined", "status_changed", "note_added", "follow_up_answered",
     "need_escalated", "needs_anonymised", "operator_enrolled", "command_refused", "data_rights", "data_erased",
     "staff_read", "admin_granted", "admin_already", "admin_revoked", "admin_not_found", "operator_revoked",
-    "operator_not_found", "invite_created", "category_added", "category_exists", "category_renamed",
+    "operator_not_found", "invite_created", "category_added", "category_exists", "category_renamed", "category_synonyms",
     "category_moved", "category_disabled", "category_not_found", "cooperative_created", "cooperative_exists",
     "cooperative_edited", "cooperative_unchanged", "cooperative_deactivated", "cooperative_not_found",
     "digest_requested", "export", "broadcast",
