@@ -186,6 +186,14 @@ class WebSettings(_Section):
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    max_form_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
+    """Twilio's webhook forms are a few KB; a larger body is refused (413) before it is read."""
+    max_form_fields: Annotated[int, Field(ge=10, le=10_000)] = 200
+    """Fields in one webhook form (Twilio sends some 50 with ten media); more is refused (413) unparsed."""
+    max_json_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    """Telegram's webhook updates (a 4,096-character text and its entities are far below 1 MiB)."""
+    body_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+    """A webhook body not received within this is refused (408): a client trickling bytes holds nothing long."""
 
 
 class Settings(BaseSettings):

@@ -18,6 +18,7 @@ from bot.channels.base import Channel, Task
 from bot.config import ConfigError, WhatsAppSettings
 from bot.media import MediaFetcher, MediaPolicy
 from handlers import whatsapp, whatsapp_web
+from handlers.body_limit import FORM, BodyLimit
 from storage import delivery
 from storage.db import transaction
 from storage.models import OutboxStatus
@@ -93,12 +94,15 @@ async def build(core: Core) -> Channel:
         async with core.sessions() as session:
             return await delivery.attachment(session, outbox_id=outbox_id)
 
+    web = core.settings.web
     routes = whatsapp_web.routes(
         core.pipeline,
         record_status,
         validator=RequestValidator(auth_token),
         public_base_url=settings.public_base_url,
         clock=core.clock,
+        limit=BodyLimit(web.max_form_bytes, FORM, web.body_seconds),
+        max_fields=web.max_form_fields,
     )
     return Channel(
         name=whatsapp.CHANNEL,
