@@ -107,7 +107,11 @@ class WhatsAppSettings(_Section):
     public_base_url: str | None = None
     """https://HOST as Twilio sees it (behind a proxy too): signatures are checked against it."""
     api_base_url: str = "https://api.twilio.com"
-    messages_per_second: Annotated[float, Field(gt=0, le=400)] = 5.0
+    messages_per_second: Annotated[float, Field(gt=0, le=400)] = 80.0
+    """The sender's throughput, text and media together: Twilio's default for a WhatsApp sender is 80,
+    text can be raised to 400 on request (docs/deploy.md "WhatsApp throughput"); the sandbox allows 1 every 3 s."""
+    media_messages_per_second: Annotated[float, Field(gt=0, le=80)] = 80.0
+    """Messages with media (digest charts, exports) also stay within this: Twilio's media throughput is 80 and cannot be raised."""
     download_media: bool = False
     """Fetch inbound media from Twilio (with the account's credentials) and keep a local copy.
     Off: only the media URL and content type are stored, and Twilio keeps the file."""

@@ -66,6 +66,7 @@ async def build(core: Core) -> Channel:
         templates=templates,
         status_callback=settings.public_base_url + whatsapp_web.STATUS_PATH,
         limiter=limiter_for(settings.messages_per_second),
+        media_limiter=limiter_for(settings.media_messages_per_second),
         clock=core.clock,
         media_url=whatsapp_web.media_url(settings.public_base_url, auth_token),
     )
