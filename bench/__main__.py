@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import Row, format_table
-from bench import comuni, digest, load, telegram
+from bench import comuni, digest, edge, load, telegram
 
 BENCHMARKS: dict[str, Callable[[], Coroutine[Any, Any, list[Row]]]] = {
     "telegram": telegram.run,
     "digest": digest.run,
     "load": load.run,
     "comuni": comuni.run,
+    "edge": edge.run,
 }
 """Name -> benchmark; later issues add theirs here, and their rows join the same table."""
 
