@@ -25,6 +25,9 @@ class DatabaseClock:
     every claim, at least once a second (`idle_poll_seconds`). `bot.app.build_core` syncs once at start.
     """
 
+    RESOLUTION = timedelta(milliseconds=1)
+    """SQLite's clock has milliseconds: a reading may be up to this much behind the true time."""
+
     def __init__(self, local: Callable[[], datetime] = utc_now) -> None:
         self.local = local
         self.offset = timedelta(0)
@@ -33,11 +36,13 @@ class DatabaseClock:
         return self.local() + self.offset
 
     async def sync(self, session: AsyncSession) -> datetime:
-        """The database's time now; from here on this clock reads it too."""
-        before = self.local()
+        """The database's time now; from here on this clock reads it too, a little behind, never ahead.
+
+        Behind by the query's round trip and the database's resolution: a row stamped here is
+        due at the database's next reading, however soon a claim reads it.
+        """
         database = await db_now(session)
-        after = self.local()
-        self.offset = database - (before + (after - before) / 2)
+        self.offset = database - self.local() - self.RESOLUTION
         return database
 
 
