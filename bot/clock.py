@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import db_now
+from storage.clock import db_now
 
 
 def utc_now() -> datetime:

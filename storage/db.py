@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import event, text
@@ -17,10 +16,6 @@ from storage.sqlite_driver import OneHopDBAPI
 logger = logging.getLogger(__name__)
 
 SQLITE_SYNCHRONOUS: Final = ("OFF", "NORMAL", "FULL", "EXTRA")
-_SQLITE_NOW: Final = text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")
-"""UTC to the millisecond, in the layout SQLAlchemy stores DateTime in on SQLite (`UTCDateTime`)."""
-_POSTGRES_NOW: Final = text("SELECT clock_timestamp()")
-"""The time now, not `now()`: that is the transaction's start, which may be a while ago."""
 
 
 def is_sqlite(url: str) -> bool:
@@ -78,19 +73,3 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
 async def ping(session: AsyncSession) -> None:
     """One round trip to the database (the health check): raises when it cannot be reached."""
     await session.execute(text("SELECT 1"))
-
-
-async def db_now(session: AsyncSession) -> datetime:
-    """The database's clock, as an aware UTC datetime: the one time every worker agrees on.
-
-    Leases and due times compared by several workers must come from here (bot/clock.py
-    `DatabaseClock`), not from each host's clock: a host 60 s ahead otherwise takes a row
-    another host is still sending for one whose lease ran out. On SQLite the database's
-    clock is the clock of the host the file is on, i.e. this one.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        stamp = await session.scalar(_SQLITE_NOW)
-        return datetime.fromisoformat(str(stamp)).replace(tzinfo=UTC)
-    value = await session.scalar(_POSTGRES_NOW)
-    assert isinstance(value, datetime)
-    return value.astimezone(UTC)

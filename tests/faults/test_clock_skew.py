@@ -22,7 +22,8 @@ from bot.dispatcher import Dispatcher
 from bot.media import MediaFetcher, MediaPolicy
 from handlers import Outgoing
 from storage import outbox
-from storage.db import db_now, transaction
+from storage.clock import db_now
+from storage.db import transaction
 from storage.models import Citizen, FetchStatus, Need, NeedAttachment
 from tests.conftest import make_settings
 from tests.helpers.clock import FakeClock
