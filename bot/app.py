@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import media
 from bot.background import Background, Wakeups
-from bot.clock import utc_now
+from bot.clock import DatabaseClock
 from bot.config import Settings
 from bot.core import Core, Services
 from bot.effects import Wiring, build_registry
@@ -41,7 +42,9 @@ def ensure_sqlite_dir(url: str) -> None:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_now, migrate_now: bool | None = None) -> Core:
+async def build_core(settings: Settings, *, clock: Callable[[], datetime] | None = None, migrate_now: bool | None = None) -> Core:
+    """Everything an entry point needs; `clock` (tests) is the time for everything, otherwise this
+    host's clock set to the database's (`DatabaseClock`), synced here and at every outbox claim."""
     ensure_sqlite_dir(settings.database.url)
     db = create_engine(settings.database.url, sqlite_synchronous=settings.database.sqlite_synchronous)
     gazetteer = load_gazetteer()
@@ -51,6 +54,8 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
     if should_migrate:
         await migrate.upgrade(db, gazetteer)
     sessions = session_factory(db)
+    if clock is None:
+        clock = await synced_clock(sessions)
     admins = admins_from(settings)
     roles = Roles(frozenset((r.channel, r.external_id) for r in admins.recipients))
     notifier = Notifier(translator, admins)
@@ -99,6 +104,17 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
 
 def turn_budget(settings: Settings) -> TurnBudget:
     return TurnBudget(per_minute=settings.limits.turns_per_minute, burst=settings.limits.turn_burst)
+
+
+async def synced_clock(sessions: async_sessionmaker[AsyncSession]) -> DatabaseClock:
+    """This host's clock set to the database's; if the database cannot be reached yet, the first claim sets it."""
+    clock = DatabaseClock()
+    try:
+        async with sessions() as session:
+            await clock.sync(session)
+    except Exception as exc:  # start anyway: the outage is the health check's and the retries' business
+        logger.warning("clock not set to the database's yet (%s): the first claim will", type(exc).__name__)
+    return clock
 
 
 def admins_from(settings: Settings) -> Admins:

@@ -123,7 +123,11 @@ class WhatsAppSettings(_Section):
     public_base_url: str | None = None
     """https://HOST as Twilio sees it (behind a proxy too): signatures are checked against it."""
     api_base_url: str = "https://api.twilio.com"
-    messages_per_second: Annotated[float, Field(gt=0, le=400)] = 5.0
+    messages_per_second: Annotated[float, Field(gt=0, le=400)] = 80.0
+    """The sender's throughput, text and media together: Twilio's default for a WhatsApp sender is 80,
+    text can be raised to 400 on request (docs/deploy.md "WhatsApp throughput"); the sandbox allows 1 every 3 s."""
+    media_messages_per_second: Annotated[float, Field(gt=0, le=80)] = 80.0
+    """Messages with media (digest charts, exports) also stay within this: Twilio's media throughput is 80 and cannot be raised."""
     download_media: bool = False
     """Fetch inbound media from Twilio (with the account's credentials) and keep a local copy.
     Off: only the media URL and content type are stored, and Twilio keeps the file."""
@@ -202,6 +206,14 @@ class WebSettings(_Section):
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    max_form_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
+    """Twilio's webhook forms are a few KB; a larger body is refused (413) before it is read."""
+    max_form_fields: Annotated[int, Field(ge=10, le=10_000)] = 200
+    """Fields in one webhook form (Twilio sends some 50 with ten media); more is refused (413) unparsed."""
+    max_json_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    """Telegram's webhook updates (a 4,096-character text and its entities are far below 1 MiB)."""
+    body_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+    """A webhook body not received within this is refused (408): a client trickling bytes holds nothing long."""
 
 
 class Settings(BaseSettings):

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.background import Background, Wakeups
-from bot.clock import utc_now
+from bot.clock import DatabaseClock
 from bot.config import Settings
 from bot.dispatcher import Dispatcher, RetryPolicy
 from bot.notify import Notifier
@@ -36,8 +36,12 @@ class Services:
     """Jobs and channels say here that they queued outbox rows or downloads."""
     background: Background
 
-    def dispatcher(self, senders: Mapping[str, Sender], *, clock: Callable[[], datetime] = utc_now) -> Dispatcher:
+    def dispatcher(self, senders: Mapping[str, Sender], *, clock: Callable[[], datetime] | None = None) -> Dispatcher:
+        """Leases and due times on the database's clock: the core's own when it is one (`ascolto run`);
+        tests that drive the pipeline with a fake clock still send on the real one, unless they pass theirs."""
         d = self.settings.dispatcher
+        if clock is None:
+            clock = self.clock if isinstance(self.clock, DatabaseClock) else DatabaseClock()
         return Dispatcher(
             self.sessions,
             senders,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import Wakeups
 from bot.inflight import InFlight
-from bot.clock import utc_now
+from bot.clock import DatabaseClock, now_in
 from handlers import Held, Outgoing, Rejected, SendError, Sender, Throttled, Unreachable, Unsubscribed
 from storage import citizens, delivery, erasure, outbox
 from storage.db import transaction
@@ -56,7 +56,7 @@ class Dispatcher:
         batch_size: int = 50,
         lease: timedelta = timedelta(seconds=60),
         idle_poll: float = 1.0,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
         max_in_flight: int | None = None,
         wakeups: Wakeups | None = None,
@@ -67,7 +67,7 @@ class Dispatcher:
         self.batch_size = batch_size
         self.lease = lease
         self.idle_poll = idle_poll
-        self.clock = clock
+        self.clock = clock or DatabaseClock()
         self.rng = rng or random.Random()
         self.max_in_flight = max_in_flight or 2 * batch_size
         self._wake = asyncio.Event()
@@ -80,8 +80,8 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """Send one batch of due rows; returns how many rows were attempted."""
-        now = self.clock()
         async with transaction(self.sessions) as session:
+            now = await now_in(session, self.clock)  # the database's time: leases agree across hosts
             rows = await outbox.claim_batch(
                 session, channels=list(self.senders), now=now, limit=self.batch_size, lease=self.lease
             )
@@ -175,8 +175,8 @@ class Dispatcher:
             await committer
 
     async def _start_chats(self, state: InFlight, limit: int) -> int:
-        now = self.clock()
         async with transaction(self.sessions) as session:
+            now = await now_in(session, self.clock)
             rows = await outbox.claim_batch(session, channels=list(self.senders), now=now, limit=limit, lease=self.lease)
             contacts = await delivery.contacts(session, citizen_ids={r.citizen_id for r in rows if r.citizen_id})
         by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)

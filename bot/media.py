@@ -29,7 +29,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import wait_any
-from bot.clock import utc_now
+from bot.clock import DatabaseClock, now_in
 from storage import media
 from storage.db import transaction
 
@@ -80,13 +80,13 @@ class MediaFetcher:
         account_sid: str,
         auth_token: str,
         policy: MediaPolicy,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.sessions = sessions
         self.http = http
         self.auth = httpx.BasicAuth(account_sid, auth_token)
         self.policy = policy
-        self.clock = clock
+        self.clock = clock or DatabaseClock()
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -95,8 +95,8 @@ class MediaFetcher:
 
     async def run_once(self) -> int:
         """Try every due attachment of one batch; returns how many were tried."""
-        now = self.clock()
         async with transaction(self.sessions) as session:
+            now = await now_in(session, self.clock)  # the database's time: leases agree across hosts
             claimed = await media.claim_due(
                 session, now=now, lease_until=now + self.policy.lease, limit=self.policy.batch_size
             )

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final, TypeAlias
 
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -21,6 +22,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackContext, TypeHandler
 
 from handlers import telegram
+from handlers.body_limit import JSON, BodyLimit, LimitedBody
 from handlers.types import InboundSink
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ TelegramApp: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
 Context: TypeAlias = CallbackContext[Any, Any, Any, Any]
 
 SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"
+WEBHOOK_LIMIT: Final = BodyLimit(max_bytes=1024 * 1024, media_types=JSON)
+"""An update is JSON; a 4,096-character text with its entities is far below 1 MiB (`[web] max_json_bytes`)."""
 
 
 class TelegramIntake:
@@ -101,8 +105,9 @@ class TelegramIntake:
         except TelegramError as exc:
             logger.info("telegram: group invitation not sent: %s", type(exc).__name__)
 
-    def route(self, path: str, secret: str) -> Route:
-        """POST <path>: secret first, then the update; 200 only once it is committed."""
+    def route(self, path: str, secret: str, *, limit: BodyLimit = WEBHOOK_LIMIT) -> Route:
+        """POST <path>: a body within `limit` (413/415/408 before it is read), the secret, then the update;
+        200 only once it is committed."""
         expected = secret.encode()
 
         async def receive(request: Request) -> Response:
@@ -123,4 +128,4 @@ class TelegramIntake:
                 return Response(status_code=503)
             return Response(status_code=200)
 
-        return Route(path, receive, methods=["POST"])
+        return Route(path, receive, methods=["POST"], middleware=[Middleware(LimitedBody, limit=limit)])

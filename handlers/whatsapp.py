@@ -311,6 +311,7 @@ class WhatsAppSender:
         templates: ContentTemplates = ContentTemplates(),
         status_callback: str | None = None,
         limiter: AsyncLimiter | None = None,
+        media_limiter: AsyncLimiter | None = None,
         clock: Callable[[], datetime],
         media_url: Callable[[int], str] | None = None,
     ) -> None:
@@ -321,6 +322,9 @@ class WhatsAppSender:
         self.templates = templates
         self.status_callback = status_callback
         self.limiter = limiter or AsyncLimiter(1, 1)
+        """The sender's throughput, text and media alike (Twilio: one queue a sender)."""
+        self.media_limiter = media_limiter
+        """Messages with media also wait here: Twilio's media throughput stays lower when text is raised."""
         self.clock = clock
 
     async def send(self, message: Outgoing) -> str | None:
@@ -362,6 +366,8 @@ class WhatsAppSender:
         if self.status_callback is not None:
             # The outbox id in the URL finds the row even if the callback beats our "sent" commit.
             kwargs["status_callback"] = f"{self.status_callback}?outbox={message.outbox_id}"
+        if "media_url" in kwargs and self.media_limiter is not None:
+            await self.media_limiter.acquire()  # the media rate first: a waiting chart takes no text's turn
         async with self.limiter:
             created = await self.client.messages.create_async(**kwargs)
         sid = getattr(created, "sid", None)

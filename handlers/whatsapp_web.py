@@ -1,8 +1,10 @@
 """WhatsApp's HTTP edge: Twilio's signed webhooks in, and the signed URLs Twilio fetches our attachments from.
 
-Every route checks its signature before anything else. Inbound messages go to the sink and are
-acknowledged only once committed; status reports and attachment look-ups go to the callables
-the channel's wiring supplies, so the database stays out of here.
+Every route checks its signature before anything else, and a webhook's body is bounded before
+that (`handlers/body_limit.py`: a form of at most `FORM_LIMIT`, then at most `MAX_FIELDS`
+fields). Inbound messages go to the sink and are acknowledged only once committed; status
+reports and attachment look-ups go to the callables the channel's wiring supplies, so the
+database stays out of here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Final, Protocol
 from urllib.parse import parse_qsl
 
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -23,6 +26,7 @@ from twilio.request_validator import RequestValidator
 
 from conversations import MAX_ROW_ID, small_int
 from handlers import whatsapp
+from handlers.body_limit import FORM, BodyLimit, LimitedBody
 from handlers.types import InboundSink
 
 logger = logging.getLogger(__name__)
@@ -33,6 +37,10 @@ FILES_PATH: Final = "/whatsapp/files"
 """Attachments (digest charts, exports) by capability URL: Twilio fetches media by URL."""
 EMPTY_TWIML: Final = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 """Twilio reads our answer as TwiML: an empty <Response/> says "received, nothing to say now"."""
+FORM_LIMIT: Final = BodyLimit(max_bytes=64 * 1024, media_types=FORM)
+"""Twilio's webhooks are forms of a few KB (some 50 fields with ten media); `[web] max_form_bytes`."""
+MAX_FIELDS: Final = 200
+"""Fields a webhook form may have; `[web] max_form_fields`."""
 
 
 class StatusSink(Protocol):
@@ -57,22 +65,34 @@ def routes(
     validator: RequestValidator,
     public_base_url: str,
     clock: Callable[[], datetime],
+    limit: BodyLimit = FORM_LIMIT,
+    max_fields: int = MAX_FIELDS,
 ) -> list[BaseRoute]:
-    """``POST /whatsapp`` (incoming messages) and ``POST /whatsapp/status`` (delivery status)."""
+    """``POST /whatsapp`` (incoming messages) and ``POST /whatsapp/status`` (delivery status).
 
-    async def signed_form(request: Request) -> dict[str, str] | None:
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+    Each refuses a body over `limit` (413), of another type (415) or too slow (408) before it is
+    read, a form of more than `max_fields` fields (413) before its signature is computed, and
+    an unsigned one (403) before anything else.
+    """
+
+    async def signed_form(request: Request) -> dict[str, str] | Response:
+        try:
+            pairs = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=max_fields)
+        except ValueError:  # more fields than max_fields
+            logger.warning("whatsapp: request to %s with too many fields refused", request.url.path)
+            return Response(status_code=413)
+        form = dict(pairs)
         # Twilio signs the URL it called: behind a proxy that is the public one, not request.url.
         url = public_base_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if not whatsapp.is_signed(validator, url, form, request.headers.get("X-Twilio-Signature")):
             logger.warning("whatsapp: request to %s with a missing or wrong signature refused", request.url.path)
-            return None
+            return Response(status_code=403)
         return form
 
     async def inbound(request: Request) -> Response:
         form = await signed_form(request)
-        if form is None:
-            return Response(status_code=403)
+        if isinstance(form, Response):
+            return form
         try:
             event = whatsapp.parse_inbound(form, received_at=clock())
         except whatsapp.BadRequest as exc:
@@ -89,8 +109,8 @@ def routes(
 
     async def status(request: Request) -> Response:
         form = await signed_form(request)
-        if form is None:
-            return Response(status_code=403)
+        if isinstance(form, Response):
+            return form
         try:
             report = whatsapp.parse_status(form)
         except whatsapp.BadRequest as exc:
@@ -105,9 +125,10 @@ def routes(
             return Response(status_code=503)
         return Response(status_code=204)
 
+    bounded = [Middleware(LimitedBody, limit=limit)]
     return [
-        Route(INBOUND_PATH, inbound, methods=["POST"]),
-        Route(STATUS_PATH, status, methods=["POST"]),
+        Route(INBOUND_PATH, inbound, methods=["POST"], middleware=bounded),
+        Route(STATUS_PATH, status, methods=["POST"], middleware=bounded),
     ]
 
 

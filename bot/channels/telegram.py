@@ -16,9 +16,10 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder, BaseRateLimiter
 from bot.core import Core
 from bot.channels.base import Channel
 from bot.channels.telegram_polling import Poller, PollPolicy
-from bot.config import ConfigError, TelegramSettings
+from bot.config import ConfigError, TelegramSettings, WebSettings
 from conversations import MenuEntry, Msg, Translator
 from handlers import telegram
+from handlers.body_limit import JSON, BodyLimit
 from handlers.telegram_intake import TelegramApp, TelegramIntake
 from storage.db import is_sqlite
 
@@ -50,6 +51,11 @@ def webhook_of(settings: TelegramSettings) -> Webhook | None:
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ConfigError("telegram.webhook_url: expected a URL like https://ascolto.example.org/telegram")
     return Webhook(settings.webhook_url, parts.path or "/", secret)
+
+
+def webhook_limit(web: WebSettings) -> BodyLimit:
+    """The webhook's body: JSON of at most `[web] max_json_bytes`, within `[web] body_seconds`."""
+    return BodyLimit(web.max_json_bytes, JSON, web.body_seconds)
 
 
 async def start(
@@ -144,7 +150,7 @@ async def build(
     return Channel(
         name=telegram.CHANNEL,
         sender=sender,
-        routes=[intake.route(webhook.path, webhook.secret)],
+        routes=[intake.route(webhook.path, webhook.secret, limit=webhook_limit(core.settings.web))],
         startup=startup,
         shutdown=application.shutdown,
     )

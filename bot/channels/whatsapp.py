@@ -18,6 +18,7 @@ from bot.channels.base import Channel, Task
 from bot.config import ConfigError, WhatsAppSettings
 from bot.media import MediaFetcher, MediaPolicy
 from handlers import whatsapp, whatsapp_web
+from handlers.body_limit import FORM, BodyLimit
 from storage import delivery
 from storage.db import transaction
 from storage.models import OutboxStatus
@@ -65,6 +66,7 @@ async def build(core: Core) -> Channel:
         templates=templates,
         status_callback=settings.public_base_url + whatsapp_web.STATUS_PATH,
         limiter=limiter_for(settings.messages_per_second),
+        media_limiter=limiter_for(settings.media_messages_per_second),
         clock=core.clock,
         media_url=whatsapp_web.media_url(settings.public_base_url, auth_token),
     )
@@ -93,12 +95,15 @@ async def build(core: Core) -> Channel:
         async with core.sessions() as session:
             return await delivery.attachment(session, outbox_id=outbox_id)
 
+    web = core.settings.web
     routes = whatsapp_web.routes(
         core.pipeline,
         record_status,
         validator=RequestValidator(auth_token),
         public_base_url=settings.public_base_url,
         clock=core.clock,
+        limit=BodyLimit(web.max_form_bytes, FORM, web.body_seconds),
+        max_fields=web.max_form_fields,
     )
     return Channel(
         name=whatsapp.CHANNEL,

@@ -135,6 +135,7 @@ class FakeMessage(TypedDict):
     error_code: int | None
     statuses: list[str]  # every status reported, in callback order
     date_created: str
+    received_at: float  # the fake's clock (monotonic by default) when the create arrived: pacing, to the µs
 
 
 @dataclass(frozen=True)
@@ -743,6 +744,7 @@ class FakeTwilio:
             "error_code": None,
             "statuses": [],
             "date_created": _rfc2822(datetime.now(UTC)),
+            "received_at": self._clock(),
         }
         self.messages.append(record)
         self.stats.created += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,8 @@ from starlette.applications import Starlette
 from telegram import Update
 from telegram.ext import ApplicationBuilder
 
-from handlers.telegram_intake import SECRET_HEADER, TelegramApp, TelegramIntake
+from handlers.body_limit import JSON, BodyLimit
+from handlers.telegram_intake import SECRET_HEADER, WEBHOOK_LIMIT, TelegramApp, TelegramIntake
 from tests.fakes.telegram_api import FakeTelegram
 from tests.helpers.clock import FakeClock
 from tests.helpers.sink import RecordingSink
@@ -90,3 +92,22 @@ async def test_the_webhook_answers_200_once_stored_400_unreadable_503_not_stored
     rig.sink.failing = True
     assert (await rig.post(rig.update("di nuovo"))).status_code == 503
     assert [e.text for e in rig.sink.events] == ["ciao"]
+
+
+async def test_the_webhook_refuses_a_body_over_its_limit_or_not_json_before_reading_it(rig: Rig) -> None:
+    app = Starlette(routes=[rig.intake.route("/telegram", SECRET)])
+    huge = json.dumps({"update_id": 1, "padding": "x" * WEBHOOK_LIMIT.max_bytes}).encode()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        too_big = await client.post("/telegram", content=huge, headers={SECRET_HEADER: SECRET, "Content-Type": "application/json"})
+        not_json = await client.post("/telegram", content=b"{}", headers={SECRET_HEADER: SECRET, "Content-Type": "text/plain"})
+    assert (too_big.status_code, not_json.status_code) == (413, 415)
+    assert rig.sink.events == []
+
+
+async def test_the_webhook_limit_is_the_one_it_is_given(rig: Rig) -> None:
+    app = Starlette(routes=[rig.intake.route("/telegram", SECRET, limit=BodyLimit(1024, JSON))])
+    update = rig.update("x" * 2000)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        response = await client.post("/telegram", json=update, headers={SECRET_HEADER: SECRET})
+    assert response.status_code == 413 and rig.sink.events == []
+    assert (await rig.post(rig.update("ciao"))).status_code == 200

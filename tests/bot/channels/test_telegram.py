@@ -292,6 +292,19 @@ async def test_wrong_webhook_secret_is_403_and_stores_nothing(
         assert fake.sent == []
 
 
+async def test_the_webhook_refuses_a_body_over_web_max_json_bytes_unread(sqlite_url: str, fake: FakeTelegram) -> None:
+    async with running_telegram(sqlite_url, fake, webhook=True) as tg:
+        assert tg.webhook_url is not None
+        padding = "x" * tg.core.settings.web.max_json_bytes
+        update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "text": "ciao", "padding": padding,
+                                              "chat": {"id": CHAT, "type": "private", "first_name": "A"}}}  # fmt: skip
+        async with httpx.AsyncClient() as client:
+            response = await client.post(tg.webhook_url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+        assert response.status_code == 413
+        assert await count(tg.core, InboundEvent) == 0
+        assert fake.sent == []
+
+
 async def test_webhook_is_registered_with_the_secret_and_allowed_updates(sqlite_url: str, fake: FakeTelegram) -> None:
     async with running_telegram(sqlite_url, fake, webhook=True) as tg:
         assert fake.webhook is not None
