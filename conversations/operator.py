@@ -204,7 +204,7 @@ def _detail(e: Engine, b: Builder, ctx: Context) -> None:
     need = _visible_need(e, b, ctx, cmd, "op.usage_richiesta")
     if need is None:
         return
-    history = tuple(
+    history: object = tuple(
         Msg(
             "op.history_item",
             {
@@ -215,6 +215,8 @@ def _detail(e: Engine, b: Builder, ctx: Context) -> None:
         )
         for h in need.history
     )
+    if not need.is_ours:  # the loader reads none for them; never shown even if it did
+        history = Msg("op.history_hidden")
     claimed: object = Msg("op.claimed_by", {"cooperative": need.claimed_by}) if need.claimed_by else ""
     reply = Reply(
         Msg(

@@ -57,7 +57,7 @@ async def need(r: Reading, ctx: Context) -> Context:
     """The need the ticket names, only when routed to or claimed by this operator's cooperative.
 
     The phone is shown only to the cooperative that holds the need, or in the reply to a
-    winning claim (`Reads.NEED_PHONE`).
+    winning claim (`Reads.NEED_PHONE`); history and notes only to the cooperative that holds it.
     """
     operator = ctx.desk.operator
     assert operator is not None
@@ -75,7 +75,9 @@ async def need(r: Reading, ctx: Context) -> Context:
         names = await cooperatives.names(r.session, ids=[row.claimed_by_cooperative_id])
         claimed_by = names.get(row.claimed_by_cooperative_id)
     history: tuple[HistoryItem, ...] = ()
-    if Reads.NEED_HISTORY in r.reads:
+    # Notes name people and doorbells ("Ho chiamato la signora…"): they never leave the database
+    # for a cooperative that was only offered the need, declined it, or lost the claim.
+    if Reads.NEED_HISTORY in r.reads and is_ours:
         history = tuple(HistoryItem(at, status, note) for at, status, note in await routing.history(r.session, need_id=row.id))
     view = _need_view(
         row,

@@ -115,10 +115,27 @@ def test_detail_of_a_new_need_offers_claim_and_decline(engine: Engine, ctx: Cont
     reply = chat.last.replies[0]
     assert [o.payload for o in reply.options] == ["/prendo K7M-R4P", "/declino K7M-R4P"]
     msg = chat.bot_says("op.need_detail", ticket="K7M-R4P", claimed="", contact=Msg("op.contact_hidden"))
+    # Offered, not held: history and notes are the holding cooperative's alone (issue 13).
+    assert msg.params["history"] == Msg("op.history_hidden")
+
+
+def test_detail_of_our_need_shows_history_and_notes(engine: Engine, ctx: Context) -> None:
+    history = (HistoryItem(START, "nuova"), HistoryItem(START, "nota", "chiamare dopo le 17"))
+    chat = desk(engine, ctx, need=replace(OURS, history=history))
+    chat.citizen("/richiesta K7M-R4P")
+    msg = chat.bot_says("op.need_detail", ticket="K7M-R4P")
     assert msg.params["history"] == (
         Msg("op.history_item", {"date": START, "status": Msg("status.nuova"), "note": ""}),
         Msg("op.history_item", {"date": START, "status": Msg("op.history_note_label"), "note": Msg("op.history_note", {"note": "chiamare dopo le 17"})}),
     )
+
+
+def test_detail_of_a_need_another_cooperative_holds_hides_its_notes(engine: Engine, ctx: Context) -> None:
+    history = (HistoryItem(START, "presa_in_carico"), HistoryItem(START, "nota", "citofono 3B"))
+    chat = desk(engine, ctx, need=replace(THEIRS, history=history))
+    chat.citizen("/richiesta K7M-R4P")
+    msg = chat.bot_says("op.need_detail", ticket="K7M-R4P")
+    assert msg.params["history"] == Msg("op.history_hidden")
 
 
 def test_detail_of_our_need_shows_the_contact_and_no_buttons(engine: Engine, ctx: Context) -> None:
