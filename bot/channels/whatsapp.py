@@ -54,6 +54,8 @@ async def build(core: Core) -> Channel:
     if settings.public_base_url is None:
         raise ConfigError("whatsapp.public_base_url: expected https://HOST as Twilio reaches it")
     auth_token = settings.auth_token.get_secret_value()
+    # twilio logs each request's URL and headers at INFO (the account, and for lookups the numbers): WARNING and up.
+    logging.getLogger("twilio").setLevel(logging.WARNING)
     http = AsyncTwilioHttpClient(timeout=REQUEST_TIMEOUT_SECONDS)
     client = Client(settings.account_sid.get_secret_value(), auth_token, http_client=http)
     # Every api.twilio.com URL is built from this attribute (twilio/base/domain.py): staging or a fake.
