@@ -81,7 +81,9 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
             notice_version=settings.privacy.notice_version,
         ),
         registry=registry,
-        reader=Reader(roles, page_size=settings.operators.page_size),
+        reader=Reader(
+            roles, page_size=settings.operators.page_size, invite_attempts=settings.operators.invite_attempts_per_hour
+        ),
         categories=categories,
         wakeups=wakeups,
         background=background,

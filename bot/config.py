@@ -154,6 +154,8 @@ class OperatorsSettings(_Section):
     """How long an invite code from `ascolto invite` or `/invito` stays valid."""
     page_size: Annotated[int, Field(ge=1, le=20)] = 5
     """Needs per page of /richieste."""
+    invite_attempts_per_hour: Annotated[int, Field(ge=1, le=100)] = 5
+    """Refused `/operatore` codes one sender may try in an hour; then every code is refused until the hour passes."""
 
 
 class SchedulerSettings(_Section):

@@ -25,6 +25,8 @@ class AuditAction(StrEnum):
     NEEDS_ANONYMISED = "needs_anonymised"
     """Retention ran: the detail is how many needs; `/stato_sistema` shows the last run."""
     OPERATOR_ENROLLED = "operator_enrolled"
+    INVITE_REFUSED = "invite_refused"
+    """An `/operatore CODE` that enrolled nobody; the detail says why (unknown, used, expired, locked)."""
     COMMAND_REFUSED = "command_refused"
 
     # Citizens' data rights

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from bot.reads.reading import Reading
 from conversations import AssignmentStatus, Context, HistoryItem, InviteView, NeedView, OperatorCommand, Reads
@@ -11,6 +12,8 @@ from storage import cooperatives, operators, routing
 from storage.models import Category, ComuneRow, Need
 
 MAX_PAGE = 10_000
+INVITE_WINDOW = timedelta(hours=1)
+"""Refused invite codes count for this long (`[operators] invite_attempts_per_hour`)."""
 
 
 def _command(r: Reading) -> OperatorCommand:
@@ -22,6 +25,11 @@ async def invite(r: Reading, ctx: Context) -> Context:
     code = _command(r).code
     if not code:
         return ctx
+    refused = await operators.invite_refusals(
+        r.session, channel=r.event.channel, external_id=r.event.sender, since=r.now - INVITE_WINDOW
+    )
+    if refused >= r.invite_attempts:  # guessing: the code is not even looked up
+        return replace(ctx, desk=replace(ctx.desk, invite_locked=True))
     hit = await operators.invite_with_cooperative(r.session, code=compact_code(code))
     if hit is None:
         return ctx

@@ -13,6 +13,7 @@ from conversations import (
     Desk,
     Engine,
     HistoryItem,
+    InviteRefused,
     InviteView,
     Msg,
     NeedClaimed,
@@ -47,19 +48,21 @@ def put(chat: Chat, **loaded: object) -> None:
 
 
 @pytest.mark.parametrize(
-    ("invite", "text", "said"),
+    ("desk", "text", "said", "reason"),
     [
-        (None, "/operatore K7MR4PXA", "op.unknown_code"),
-        (replace(INVITE, is_used=True), "/operatore K7MR4PXA", "op.code_used"),
-        (replace(INVITE, expires_at=START), "/operatore K7MR4PXA", "op.code_expired"),
-        (INVITE, "/operatore", "op.usage_operatore"),
+        (Desk(invite=None), "/operatore K7MR4PXA", "op.unknown_code", "unknown"),
+        (Desk(invite=replace(INVITE, is_used=True)), "/operatore K7MR4PXA", "op.code_used", "used"),
+        (Desk(invite=replace(INVITE, expires_at=START)), "/operatore K7MR4PXA", "op.code_expired", "expired"),
+        (Desk(invite=INVITE, invite_locked=True), "/operatore K7MR4PXA", "op.code_locked", "locked"),
+        (Desk(invite=INVITE), "/operatore", "op.usage_operatore", None),
     ],
 )
-def test_enrolment_refusals(engine: Engine, ctx: Context, invite: InviteView | None, text: str, said: str) -> None:
-    chat = Chat(engine, replace(ctx, desk=Desk(invite=invite)))
+def test_enrolment_refusals(engine: Engine, ctx: Context, desk: Desk, text: str, said: str, reason: str | None) -> None:
+    chat = Chat(engine, replace(ctx, desk=desk))
     chat.citizen(text)
     assert chat.said() == [said]
-    assert chat.effects() == []
+    # Every refused code is an effect (audited, counted towards the lock-out); asking how to use it is not.
+    assert chat.effects() == ([InviteRefused(reason=reason, at=START)] if reason else [])
 
 
 def test_an_enrolled_operator_is_told_so(engine: Engine, ctx: Context) -> None:
