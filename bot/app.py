@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bot import media
+from bot import exports, media
 from bot.background import Background, Wakeups
 from bot.clock import utc_now
 from bot.config import Settings
@@ -62,6 +62,7 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
             fetch_media=frozenset(c.value for c in Channel if c.traits.media_by_url) if settings.whatsapp.download_media else frozenset(),
             wake_media=wakeups.media,
             sweep_media=functools.partial(media.sweep, sessions, settings.whatsapp.media_dir),
+            forget_exports=functools.partial(exports.forget, settings.admin.export_dir),
             categories_changed=categories.forget,
             send_digest=functools.partial(send_digest_now, services),
             invite_days=settings.operators.invite_days,

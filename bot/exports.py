@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -71,6 +71,26 @@ def write(folder: Path, stem: str, header: Sequence[str], data: list[list[object
     book.save(xlsx_path)
     logger.info("export %s written: %s row(s)", stem, len(data))
     return ExportFiles(csv_path, xlsx_path, len(data))
+
+
+def forget(folder: Path, tickets: Collection[str]) -> int:
+    """Delete the exports listing any of `tickets` (an erased citizen's needs), CSV and XLSX; returns how many files.
+
+    The CSV names every need by its ticket; its XLSX twin has the same stem and the same rows.
+    """
+    if not tickets or not folder.is_dir():
+        return 0
+    removed = 0
+    for csv_path in folder.glob("richieste-*.csv"):
+        text = csv_path.read_text(encoding="utf-8-sig", errors="replace")
+        if any(ticket in text for ticket in tickets):
+            for path in (csv_path, csv_path.with_suffix(".xlsx")):
+                if path.is_file():
+                    path.unlink()
+                    removed += 1
+    if removed:
+        logger.info("erasure: %s export file(s) deleted", removed)
+    return removed
 
 
 def header(include_personal: bool) -> tuple[str, ...]:

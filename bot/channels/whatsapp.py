@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Final
 
@@ -68,7 +68,9 @@ async def build(core: Core) -> Channel:
         status_callback=settings.public_base_url + whatsapp_web.STATUS_PATH,
         limiter=limiter_for(settings.messages_per_second),
         clock=core.clock,
-        media_url=whatsapp_web.media_url(settings.public_base_url, auth_token),
+        media_url=whatsapp_web.media_url(
+            settings.public_base_url, auth_token, clock=core.clock, valid_for=timedelta(minutes=settings.file_link_minutes)
+        ),
     )
     tasks: list[Task] = []
     media_http: httpx.AsyncClient | None = None
@@ -106,7 +108,7 @@ async def build(core: Core) -> Channel:
         name=whatsapp.CHANNEL,
         sender=sender,
         tasks=tasks,
-        routes=[*routes, whatsapp_web.file_route(auth_token, attachment)],
+        routes=[*routes, whatsapp_web.file_route(auth_token, attachment, clock=core.clock)],
         shutdown=shutdown,
     )
 
