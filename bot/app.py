@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import media
+from bot import exports, media
 from bot.background import Background, Wakeups
 from bot.clock import DatabaseClock
 from bot.config import Settings
@@ -69,6 +69,7 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] | None
             fetch_media=frozenset(c.value for c in Channel if c.traits.media_by_url) if settings.whatsapp.download_media else frozenset(),
             wake_media=wakeups.media,
             sweep_media=functools.partial(media.sweep, sessions, settings.whatsapp.media_dir),
+            forget_exports=functools.partial(exports.forget, settings.admin.export_dir),
             categories_changed=categories.forget,
             send_digest=functools.partial(send_digest_now, services),
             invite_days=settings.operators.invite_days,
@@ -90,7 +91,9 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] | None
             needs_per_day=settings.limits.needs_per_day,
         ),
         registry=registry,
-        reader=Reader(roles, page_size=settings.operators.page_size),
+        reader=Reader(
+            roles, page_size=settings.operators.page_size, invite_attempts=settings.operators.invite_attempts_per_hour
+        ),
         categories=categories,
         wakeups=wakeups,
         background=background,

@@ -63,6 +63,12 @@ class PrivacySettings(_Section):
     controller: str = "la cooperativa che gestisce il servizio"
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
     notice_version: Annotated[int, Field(ge=1)] = 1
+    outbox_text_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    """Sent (or failed, held) messages keep their text this long, then it becomes ``[scaduto]``."""
+    conversation_grace_hours: Annotated[int, Field(ge=0, le=24 * 90)] = 24
+    """A conversation idle for `[conversation] idle_timeout_minutes` plus this loses its answers."""
+    files_days: Annotated[int, Field(ge=1, le=3650)] = 7
+    """Exports (`[admin] export_dir`) and digest charts (`[scheduler] digest_dir`) are deleted this long after they were written."""
 
 
 class LimitsSettings(_Section):
@@ -137,6 +143,8 @@ class WhatsAppSettings(_Section):
     """Where downloaded media are kept, under generated names; erasure and retention delete them."""
     media_max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
     """Tries of a download that fails transiently (timeouts, HTTP 5xx/429) before giving up."""
+    file_link_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 60
+    """How long the signed URL Twilio fetches an attachment (export, chart) from stays valid."""
     content: WhatsAppContentSettings = WhatsAppContentSettings()
 
     @field_validator("from_number")
@@ -174,6 +182,8 @@ class OperatorsSettings(_Section):
     """How long an invite code from `ascolto invite` or `/invito` stays valid."""
     page_size: Annotated[int, Field(ge=1, le=20)] = 5
     """Needs per page of /richieste."""
+    invite_attempts_per_hour: Annotated[int, Field(ge=1, le=100)] = 5
+    """Refused `/operatore` codes one sender may try in an hour; then every code is refused until the hour passes."""
 
 
 class SchedulerSettings(_Section):

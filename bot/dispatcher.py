@@ -195,8 +195,10 @@ class Dispatcher:
         sent: list[tuple[int, str | None]] = []
         try:
             await self._send_chat(rows, contacts, sent)
-        except Exception:  # its unsent rows stay leased and come back after the lease
-            logger.exception("dispatcher: sending to %s failed", rows[0].recipient)
+        except Exception as exc:  # its unsent rows stay leased and come back after the lease
+            # Outbox ids, never the recipient (a phone number or chat id); the traceback only at DEBUG.
+            logger.error("dispatcher: sending outbox %s failed (%s)", [r.id for r in rows], type(exc).__name__)
+            logger.debug("dispatcher: sending outbox %s failed", [r.id for r in rows], exc_info=True)
         finally:
             # Rows settled here (failed, held, released, or left leased) free their room now;
             # sent ones when their commit lands.
@@ -276,7 +278,9 @@ class Dispatcher:
             await self._record_failure(row, exc)
             return False
         except Exception as exc:  # an adapter bug must not lose the row: retry it like a transient error
-            logger.exception("sender %s crashed on outbox %s", row.channel, row.id)
+            # The exception's text may quote the message or its recipient: its class only, the traceback at DEBUG.
+            logger.error("sender %s crashed on outbox %s (%s)", row.channel, row.id, type(exc).__name__)
+            logger.debug("sender %s crashed on outbox %s", row.channel, row.id, exc_info=True)
             await self._record_failure(row, SendError(type(exc).__name__))
             return False
         sent.append((row.id, provider_id))

@@ -74,6 +74,16 @@ class CommandRefused:
 
 
 @dataclass(frozen=True, slots=True)
+class InviteRefused:
+    """An `/operatore CODE` that enrolled nobody: ``reason`` is ``unknown``, ``used``, ``expired`` or ``locked``.
+
+    Audited per sender; enough of them in an hour lock the sender out (`Desk.invite_locked`)."""
+
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class OperatorEnrolled:
     """A valid invite was used: ``OperatorEnrolled(invite_code="K7MR4PXA", cooperative_id=3, role="operatore", at=now)``."""
 
@@ -362,6 +372,7 @@ Effect = (
     | OptedIn
     | CommandRefused
     | OperatorEnrolled
+    | InviteRefused
     | NeedClaimed
     | NeedDeclined
     | StatusChanged

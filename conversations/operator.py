@@ -7,12 +7,12 @@ from math import ceil
 from typing import Final
 
 from conversations._text import clean, fold, small_int
-from conversations.effects import NeedClaimed, NeedDeclined, NoteAdded, OperatorEnrolled, StatusChanged
+from conversations.effects import InviteRefused, NeedClaimed, NeedDeclined, NoteAdded, OperatorEnrolled, StatusChanged
 from conversations.command import ArgsCheck, CommandSpec, Handler, Reads, Who
 from conversations.engine import Builder, Engine
 from conversations.messages import Inbound, Msg, Option, Reply
 from conversations.ticket import compact_code, normalize_ticket
-from conversations.types import Context, NeedView, OperatorView
+from conversations.types import Context, Desk, NeedView, OperatorView
 from conversations.vocabulary import NeedStatus
 
 ENROL: Final = "operatore"
@@ -131,18 +131,29 @@ def _enrol(e: Engine, b: Builder, ctx: Context) -> None:
     if not cmd.code:
         _say(e, b, ctx, "op.usage_operatore")
         return
-    invite = desk.invite
-    if invite is None:
-        _say(e, b, ctx, "op.unknown_code")
-    elif invite.is_used:
-        _say(e, b, ctx, "op.code_used")
-    elif invite.expires_at <= ctx.now:
-        _say(e, b, ctx, "op.code_expired")
+    invite, refusal = desk.invite, _refusal(desk, ctx)
+    if refusal is not None or invite is None:
+        reason, msgid = refusal or ("unknown", "op.unknown_code")
+        b.effects.append(InviteRefused(reason=reason, at=ctx.now))  # counted per sender: a few an hour, then locked
+        _say(e, b, ctx, msgid)
     else:
         b.effects.append(
             OperatorEnrolled(invite_code=invite.code, cooperative_id=invite.cooperative_id, role=invite.role, at=ctx.now)
         )
         _say(e, b, ctx, "op.enrolled", cooperative=invite.cooperative_name, commands=Msg("op.commands"))
+
+
+def _refusal(desk: Desk, ctx: Context) -> tuple[str, str] | None:
+    """Why this invite enrols nobody, as (audit reason, msgid); None when it is good."""
+    if desk.invite_locked:  # too many wrong codes this hour: the code was not even looked up
+        return "locked", "op.code_locked"
+    if desk.invite is None:
+        return "unknown", "op.unknown_code"
+    if desk.invite.is_used:
+        return "used", "op.code_used"
+    if desk.invite.expires_at <= ctx.now:
+        return "expired", "op.code_expired"
+    return None
 
 
 def _list(e: Engine, b: Builder, ctx: Context) -> None:
@@ -206,7 +217,7 @@ def _detail(e: Engine, b: Builder, ctx: Context) -> None:
     need = _visible_need(e, b, ctx, cmd, "op.usage_richiesta")
     if need is None:
         return
-    history = tuple(
+    history: object = tuple(
         Msg(
             "op.history_item",
             {
@@ -217,6 +228,8 @@ def _detail(e: Engine, b: Builder, ctx: Context) -> None:
         )
         for h in need.history
     )
+    if not need.is_ours:  # the loader reads none for them; never shown even if it did
+        history = Msg("op.history_hidden")
     claimed: object = Msg("op.claimed_by", {"cooperative": need.claimed_by}) if need.claimed_by else ""
     reply = Reply(
         Msg(

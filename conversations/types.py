@@ -113,6 +113,8 @@ class Desk:
     open_total: int = 0
     page: int = 1
     page_size: int = 5
+    invite_locked: bool = False
+    """Too many refused invite codes from this sender in the last hour: the code is not even looked up."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final, Protocol
 from urllib.parse import parse_qsl
@@ -31,10 +31,15 @@ from handlers.types import InboundSink
 
 logger = logging.getLogger(__name__)
 
+MAX_EXPIRY: Final = 2**40
+"""A link's expiry is a Unix time in seconds: any longer number is not one of ours."""
+
 INBOUND_PATH: Final = "/whatsapp"
 STATUS_PATH: Final = "/whatsapp/status"
 FILES_PATH: Final = "/whatsapp/files"
 """Attachments (digest charts, exports) by capability URL: Twilio fetches media by URL."""
+DEFAULT_FILE_LINK: Final = timedelta(hours=1)
+"""How long such a URL opens its file (`[whatsapp] file_link_minutes`)."""
 EMPTY_TWIML: Final = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 """Twilio reads our answer as TwiML: an empty <Response/> says "received, nothing to say now"."""
 FORM_LIMIT: Final = BodyLimit(max_bytes=64 * 1024, media_types=FORM)
@@ -53,9 +58,9 @@ Attachments = Callable[[int], Awaitable[tuple[str, str | None] | None]]
 """An outbox row's attachment by its id: (local path, MIME type), or None."""
 
 
-def file_signature(auth_token: str, outbox_id: int) -> str:
-    """An unguessable token for one outbox row's attachment, keyed on the account's secret."""
-    return hmac.new(auth_token.encode(), f"file:{outbox_id}".encode(), hashlib.sha256).hexdigest()[:32]
+def file_signature(auth_token: str, outbox_id: int, expires: int) -> str:
+    """An unguessable token for one outbox row's attachment until `expires` (Unix seconds), keyed on the account's secret."""
+    return hmac.new(auth_token.encode(), f"file:{outbox_id}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def routes(
@@ -132,14 +137,16 @@ def routes(
     ]
 
 
-def file_route(auth_token: str, attachments: Attachments) -> BaseRoute:
-    """Serves an outbox row's attachment to whoever holds its signed URL (Twilio), nothing else."""
+def file_route(auth_token: str, attachments: Attachments, *, clock: Callable[[], datetime]) -> BaseRoute:
+    """Serves an outbox row's attachment to whoever holds its signed URL (Twilio) until the URL expires, nothing else."""
 
     async def serve_file(request: Request) -> Response:
         outbox_id = small_int(str(request.path_params["outbox_id"]), MAX_ROW_ID, minimum=1)
-        if outbox_id is None:
+        expires = small_int(str(request.path_params["expires"]), MAX_EXPIRY, minimum=1)
+        if outbox_id is None or expires is None:
             return Response(status_code=404)
-        if not hmac.compare_digest(str(request.path_params["signature"]), file_signature(auth_token, outbox_id)):
+        signature = file_signature(auth_token, outbox_id, expires)
+        if not hmac.compare_digest(str(request.path_params["signature"]), signature) or expires <= clock().timestamp():
             return Response(status_code=404)
         found = await attachments(outbox_id)
         if found is None or not Path(found[0]).is_file():
@@ -147,9 +154,19 @@ def file_route(auth_token: str, attachments: Attachments) -> BaseRoute:
         path, media_type = found
         return FileResponse(path, media_type=media_type)
 
-    return Route(FILES_PATH + "/{outbox_id}/{signature}", serve_file, methods=["GET"])
+    return Route(FILES_PATH + "/{outbox_id}/{expires}/{signature}", serve_file, methods=["GET"])
 
 
-def media_url(public_base_url: str, auth_token: str) -> Callable[[int], str]:
-    """The signed URL of an outbox row's attachment, as `file_route` serves it."""
-    return lambda outbox_id: f"{public_base_url}{FILES_PATH}/{outbox_id}/{file_signature(auth_token, outbox_id)}"
+def media_url(
+    public_base_url: str, auth_token: str, *, clock: Callable[[], datetime], valid_for: timedelta = DEFAULT_FILE_LINK
+) -> Callable[[int], str]:
+    """The signed URL of an outbox row's attachment, as `file_route` serves it, for `valid_for` from now.
+
+    Twilio fetches the media when it sends the message; a later send (a retry) gets a fresh URL.
+    """
+
+    def url(outbox_id: int) -> str:
+        expires = int((clock() + valid_for).timestamp())
+        return f"{public_base_url}{FILES_PATH}/{outbox_id}/{expires}/{file_signature(auth_token, outbox_id, expires)}"
+
+    return url

@@ -24,7 +24,11 @@ class AuditAction(StrEnum):
     NEED_ESCALATED = "need_escalated"
     NEEDS_ANONYMISED = "needs_anonymised"
     """Retention ran: the detail is how many needs; `/stato_sistema` shows the last run."""
+    PERSONAL_DATA_EXPIRED = "personal_data_expired"
+    """Retention emptied other copies: ``messages=N conversations=N files=N``."""
     OPERATOR_ENROLLED = "operator_enrolled"
+    INVITE_REFUSED = "invite_refused"
+    """An `/operatore CODE` that enrolled nobody; the detail says why (unknown, used, expired, locked)."""
     COMMAND_REFUSED = "command_refused"
 
     # Citizens' data rights

@@ -51,10 +51,14 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fa
     `synchronous=FULL` by default so an acknowledged need survives a power cut,
     and every transaction starts with ``BEGIN IMMEDIATE`` so two writers queue
     on the busy timeout instead of failing on a lock upgrade.
+
+    Statement parameters are never shown (`hide_parameters`): not in an error's text, which is
+    logged, nor in `echo`'s output. They hold citizens' words and numbers. `echo` is off unless
+    a caller asks; no setting turns it on.
     """
     if sqlite_synchronous.upper() not in SQLITE_SYNCHRONOUS:
         raise ValueError(f"sqlite_synchronous must be one of {SQLITE_SYNCHRONOUS}")
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if not is_sqlite(url):
         kwargs |= {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
     elif make_url(url).get_driver_name() == "aiosqlite":

@@ -84,6 +84,12 @@ async def erase_citizen(session: AsyncSession, *, citizen: Citizen, now: datetim
     return len(need_ids)
 
 
+async def tickets_of(session: AsyncSession, *, citizen_id: int) -> list[str]:
+    """The ticket codes of a citizen's needs: what names them in files outside the database (exports)."""
+    rows = await session.execute(select(Need.ticket).where(col(Need.citizen_id) == citizen_id))
+    return [str(t) for t in rows.scalars()]
+
+
 async def purge_sent(session: AsyncSession, *, message_ids: Sequence[int]) -> int:
     """After the last message to an erased citizen left: pseudonymise the row and the citizen's chat id."""
     if not message_ids:

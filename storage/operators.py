@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from conversations.vocabulary import OperatorRole
-from storage.models import Cooperative, Invite, Operator
+from storage.audit import AuditAction
+from storage.models import AuditLog, Citizen, Cooperative, Invite, Operator
 
 
 async def create_invite(
@@ -38,6 +39,25 @@ async def invite_with_cooperative(session: AsyncSession, *, code: str) -> tuple[
     return (found[0], found[1]) if found else None
 
 
+async def invite_refusals(session: AsyncSession, *, channel: str, external_id: str, since: datetime) -> int:
+    """Invite codes refused to this chat identity since `since` (their audit rows, actor ``citizen:<id>``)."""
+    citizen_id = await session.scalar(
+        select(Citizen.id).where(col(Citizen.channel) == channel, col(Citizen.external_id) == external_id)
+    )
+    if citizen_id is None:
+        return 0
+    count = await session.scalar(
+        select(func.count())
+        .select_from(AuditLog)
+        .where(
+            col(AuditLog.action) == AuditAction.INVITE_REFUSED,
+            col(AuditLog.actor) == f"citizen:{citizen_id}",
+            col(AuditLog.at) >= since,
+        )
+    )
+    return int(count or 0)
+
+
 async def use_invite(session: AsyncSession, *, code: str, operator_id: int, now: datetime) -> bool:
     """Mark the invite used, only if it still is unused and unexpired: True for the one who wins."""
     result = await session.execute(
@@ -59,6 +79,16 @@ async def enrol(
     language: str,
     now: datetime,
 ) -> Operator:
+    """A new operator, or the same chat identity back after a revocation (its row is reused: one per identity)."""
+    found: Operator | None = await session.scalar(
+        select(Operator).where(col(Operator.channel) == channel, col(Operator.external_id) == external_id)
+    )
+    if found is not None:
+        found.sqlmodel_update(
+            {"cooperative_id": cooperative_id, "citizen_id": citizen_id, "role": role, "language": language, "is_active": True, "created_at": now}
+        )
+        await session.flush()
+        return found
     row = Operator(
         cooperative_id=cooperative_id,
         channel=channel,

@@ -103,6 +103,8 @@ def build_application(settings: TelegramSettings, *, rate_limiter: BaseRateLimit
     # With max_retries=0 the limiter logs every RetryAfter it passes on as an ERROR with a traceback;
     # the dispatcher logs and reschedules the message itself, so that would be noise.
     logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
+    # httpx logs every request's URL at INFO, and a Bot API URL carries the bot's token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     application: TelegramApp = (
         ApplicationBuilder()
         .token(settings.token.get_secret_value())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Final
 
@@ -55,6 +55,8 @@ async def build(core: Core) -> Channel:
     if settings.public_base_url is None:
         raise ConfigError("whatsapp.public_base_url: expected https://HOST as Twilio reaches it")
     auth_token = settings.auth_token.get_secret_value()
+    # twilio logs each request's URL and headers at INFO (the account, and for lookups the numbers): WARNING and up.
+    logging.getLogger("twilio").setLevel(logging.WARNING)
     http = AsyncTwilioHttpClient(timeout=REQUEST_TIMEOUT_SECONDS)
     client = Client(settings.account_sid.get_secret_value(), auth_token, http_client=http)
     # Every api.twilio.com URL is built from this attribute (twilio/base/domain.py): staging or a fake.
@@ -68,7 +70,9 @@ async def build(core: Core) -> Channel:
         limiter=limiter_for(settings.messages_per_second),
         media_limiter=limiter_for(settings.media_messages_per_second),
         clock=core.clock,
-        media_url=whatsapp_web.media_url(settings.public_base_url, auth_token),
+        media_url=whatsapp_web.media_url(
+            settings.public_base_url, auth_token, clock=core.clock, valid_for=timedelta(minutes=settings.file_link_minutes)
+        ),
     )
     tasks: list[Task] = []
     media_http: httpx.AsyncClient | None = None
@@ -109,7 +113,7 @@ async def build(core: Core) -> Channel:
         name=whatsapp.CHANNEL,
         sender=sender,
         tasks=tasks,
-        routes=[*routes, whatsapp_web.file_route(auth_token, attachment)],
+        routes=[*routes, whatsapp_web.file_route(auth_token, attachment, clock=core.clock)],
         shutdown=shutdown,
     )
 

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +50,7 @@ class Wiring:
     """Channels whose media are downloaded after the commit (``[whatsapp] download_media``)."""
     wake_media: Callable[[], None] = _nothing
     sweep_media: Callable[[], Awaitable[object]] | None = None
+    forget_exports: Callable[[Collection[str]], object] | None = None
     categories_changed: Callable[[], None] = _nothing
     send_digest: DigestSender | None = None
     invite_days: int = 7
@@ -59,7 +60,7 @@ class Wiring:
 def build_registry(w: Wiring) -> Registry:
     return Registry(
         (
-            *CitizenEffects(w.background, w.sweep_media, w.notifier.translator.languages).handlers(),
+            *CitizenEffects(w.background, w.sweep_media, w.notifier.translator.languages, w.forget_exports).handlers(),
             *NeedEffects(w.notifier, fetch_media=w.fetch_media, wake_media=w.wake_media).handlers(),
             *operators.handlers(),
             *AdminEffects(invite_days=w.invite_days, categories_changed=w.categories_changed).handlers(),

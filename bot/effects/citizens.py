@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, Final
 
 from bot.background import Background
@@ -35,11 +35,17 @@ class CitizenEffects:
     """`sweep` deletes the downloaded media an erasure left without a row, in the background after the commit."""
 
     def __init__(
-        self, background: Background, sweep: Callable[[], Awaitable[object]] | None = None, languages: tuple[str, ...] = LANGUAGES
+        self,
+        background: Background,
+        sweep: Callable[[], Awaitable[object]] | None = None,
+        languages: tuple[str, ...] = LANGUAGES,
+        forget_exports: Callable[[Collection[str]], object] | None = None,
     ) -> None:
         self.background = background
         self.sweep = sweep
         self.languages = languages
+        self.forget_exports = forget_exports
+        """Deletes the export files that list an erased citizen's tickets (`bot.exports.forget`)."""
 
     def handlers(self) -> tuple[Handler[Any], ...]:
         return (
@@ -92,7 +98,15 @@ class CitizenEffects:
         await audit.record(a.session, actor=f"citizen:{a.citizen_id}", action=AuditAction.DATA_RIGHTS, detail=effect.right, at=effect.at)
 
     async def erase(self, a: Applying, effect: DataErasureRequested) -> None:
+        tickets = await erasure.tickets_of(a.session, citizen_id=a.citizen_id)
         count = await erasure.erase_citizen(a.session, citizen=a.citizen, now=effect.at)
+        forget = self.forget_exports
+        if forget is not None and tickets:
+            # An admin's export on the server lists their description and phone: it goes right after the commit.
+            def forget_now() -> None:
+                forget(tickets)
+
+            a.after_commit(forget_now)
         await audit.record(a.session, actor=f"citizen:{a.citizen_id}", action=AuditAction.DATA_ERASED, detail=str(count), at=effect.at)
         logger.info("citizen %s erased their data (%s need(s))", a.citizen_id, count)
         if self.sweep is not None:

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from bot.effects.base import Applying, Conflict, Handler
-from conversations import CommandRefused, OperatorEnrolled
+from conversations import CommandRefused, InviteRefused, OperatorEnrolled
 from storage.audit import AuditAction
 from storage import audit, operators
 
@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 
 def handlers() -> tuple[Handler[Any], ...]:
-    return (Handler(OperatorEnrolled, enrolled), Handler(CommandRefused, refused))
+    return (Handler(OperatorEnrolled, enrolled), Handler(CommandRefused, refused), Handler(InviteRefused, invite_refused))
 
 
 async def enrolled(a: Applying, effect: OperatorEnrolled) -> None:
@@ -39,3 +39,9 @@ async def enrolled(a: Applying, effect: OperatorEnrolled) -> None:
 async def refused(a: Applying, effect: CommandRefused) -> None:
     logger.warning("citizen %s tried command %s", a.citizen_id, effect.command)
     await audit.record(a.session, actor=f"citizen:{a.citizen_id}", action=AuditAction.COMMAND_REFUSED, detail=effect.command, at=a.now)
+
+
+async def invite_refused(a: Applying, effect: InviteRefused) -> None:
+    """Every refused code is a row: `bot/reads/desk.invite` counts them to lock a guesser out."""
+    logger.warning("citizen %s: invite code refused (%s)", a.citizen_id, effect.reason)
+    await audit.record(a.session, actor=f"citizen:{a.citizen_id}", action=AuditAction.INVITE_REFUSED, detail=effect.reason, at=effect.at)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from bot.reads.reading import Reading
 from conversations import AssignmentStatus, Context, HistoryItem, InviteView, NeedView, OperatorCommand, Reads, small_int
@@ -10,6 +11,9 @@ from conversations.operator import MAX_PAGE
 from conversations.ticket import compact_code
 from storage import cooperatives, operators, routing
 from storage.models import Category, ComuneRow, Need
+
+INVITE_WINDOW = timedelta(hours=1)
+"""Refused invite codes count for this long (`[operators] invite_attempts_per_hour`)."""
 
 
 def _command(r: Reading) -> OperatorCommand:
@@ -21,6 +25,11 @@ async def invite(r: Reading, ctx: Context) -> Context:
     code = _command(r).code
     if not code:
         return ctx
+    refused = await operators.invite_refusals(
+        r.session, channel=r.event.channel, external_id=r.event.sender, since=r.now - INVITE_WINDOW
+    )
+    if refused >= r.invite_attempts:  # guessing: the code is not even looked up
+        return replace(ctx, desk=replace(ctx.desk, invite_locked=True))
     hit = await operators.invite_with_cooperative(r.session, code=compact_code(code))
     if hit is None:
         return ctx
@@ -56,7 +65,7 @@ async def need(r: Reading, ctx: Context) -> Context:
     """The need the ticket names, only when routed to or claimed by this operator's cooperative.
 
     The phone is shown only to the cooperative that holds the need, or in the reply to a
-    winning claim (`Reads.NEED_PHONE`).
+    winning claim (`Reads.NEED_PHONE`); history and notes only to the cooperative that holds it.
     """
     operator = ctx.desk.operator
     assert operator is not None
@@ -74,7 +83,9 @@ async def need(r: Reading, ctx: Context) -> Context:
         names = await cooperatives.names(r.session, ids=[row.claimed_by_cooperative_id])
         claimed_by = names.get(row.claimed_by_cooperative_id)
     history: tuple[HistoryItem, ...] = ()
-    if Reads.NEED_HISTORY in r.reads:
+    # Notes name people and doorbells ("Ho chiamato la signora…"): they never leave the database
+    # for a cooperative that was only offered the need, declined it, or lost the claim.
+    if Reads.NEED_HISTORY in r.reads and is_ours:
         history = tuple(HistoryItem(at, status, note) for at, status, note in await routing.history(r.session, need_id=row.id))
     view = _need_view(
         row,

@@ -23,6 +23,8 @@ class Reading:
     sender: Sender
     now: datetime
     page_size: int
+    invite_attempts: int = 5
+    """Refused invite codes a sender may try in an hour (`[operators] invite_attempts_per_hour`)."""
 
     @property
     def args(self) -> tuple[str, ...]:

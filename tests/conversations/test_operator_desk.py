@@ -13,6 +13,7 @@ from conversations import (
     Desk,
     Engine,
     HistoryItem,
+    InviteRefused,
     InviteView,
     Msg,
     NeedClaimed,
@@ -47,19 +48,21 @@ def put(chat: Chat, **loaded: object) -> None:
 
 
 @pytest.mark.parametrize(
-    ("invite", "text", "said"),
+    ("desk", "text", "said", "reason"),
     [
-        (None, "/operatore K7MR4PXA", "op.unknown_code"),
-        (replace(INVITE, is_used=True), "/operatore K7MR4PXA", "op.code_used"),
-        (replace(INVITE, expires_at=START), "/operatore K7MR4PXA", "op.code_expired"),
-        (INVITE, "/operatore", "op.usage_operatore"),
+        (Desk(invite=None), "/operatore K7MR4PXA", "op.unknown_code", "unknown"),
+        (Desk(invite=replace(INVITE, is_used=True)), "/operatore K7MR4PXA", "op.code_used", "used"),
+        (Desk(invite=replace(INVITE, expires_at=START)), "/operatore K7MR4PXA", "op.code_expired", "expired"),
+        (Desk(invite=INVITE, invite_locked=True), "/operatore K7MR4PXA", "op.code_locked", "locked"),
+        (Desk(invite=INVITE), "/operatore", "op.usage_operatore", None),
     ],
 )
-def test_enrolment_refusals(engine: Engine, ctx: Context, invite: InviteView | None, text: str, said: str) -> None:
-    chat = Chat(engine, replace(ctx, desk=Desk(invite=invite)))
+def test_enrolment_refusals(engine: Engine, ctx: Context, desk: Desk, text: str, said: str, reason: str | None) -> None:
+    chat = Chat(engine, replace(ctx, desk=desk))
     chat.citizen(text)
     assert chat.said() == [said]
-    assert chat.effects() == []
+    # Every refused code is an effect (audited, counted towards the lock-out); asking how to use it is not.
+    assert chat.effects() == ([InviteRefused(reason=reason, at=START)] if reason else [])
 
 
 def test_an_enrolled_operator_is_told_so(engine: Engine, ctx: Context) -> None:
@@ -115,10 +118,27 @@ def test_detail_of_a_new_need_offers_claim_and_decline(engine: Engine, ctx: Cont
     reply = chat.last.replies[0]
     assert [o.payload for o in reply.options] == ["/prendo K7M-R4P", "/declino K7M-R4P"]
     msg = chat.bot_says("op.need_detail", ticket="K7M-R4P", claimed="", contact=Msg("op.contact_hidden"))
+    # Offered, not held: history and notes are the holding cooperative's alone (issue 13).
+    assert msg.params["history"] == Msg("op.history_hidden")
+
+
+def test_detail_of_our_need_shows_history_and_notes(engine: Engine, ctx: Context) -> None:
+    history = (HistoryItem(START, "nuova"), HistoryItem(START, "nota", "chiamare dopo le 17"))
+    chat = desk(engine, ctx, need=replace(OURS, history=history))
+    chat.citizen("/richiesta K7M-R4P")
+    msg = chat.bot_says("op.need_detail", ticket="K7M-R4P")
     assert msg.params["history"] == (
         Msg("op.history_item", {"date": START, "status": Msg("status.nuova"), "note": ""}),
         Msg("op.history_item", {"date": START, "status": Msg("op.history_note_label"), "note": Msg("op.history_note", {"note": "chiamare dopo le 17"})}),
     )
+
+
+def test_detail_of_a_need_another_cooperative_holds_hides_its_notes(engine: Engine, ctx: Context) -> None:
+    history = (HistoryItem(START, "presa_in_carico"), HistoryItem(START, "nota", "citofono 3B"))
+    chat = desk(engine, ctx, need=replace(THEIRS, history=history))
+    chat.citizen("/richiesta K7M-R4P")
+    msg = chat.bot_says("op.need_detail", ticket="K7M-R4P")
+    assert msg.params["history"] == Msg("op.history_hidden")
 
 
 def test_detail_of_our_need_shows_the_contact_and_no_buttons(engine: Engine, ctx: Context) -> None:

@@ -45,7 +45,7 @@ class Edge:
         app = Starlette(
             routes=[
                 *routes(self.sink, self.record, validator=RequestValidator(TOKEN), public_base_url=PUBLIC, clock=self.clock),
-                file_route(TOKEN, self.attachment),
+                file_route(TOKEN, self.attachment, clock=self.clock),
             ]
         )
         # The app sees http://internal, as behind a proxy: signatures are checked against PUBLIC.
@@ -127,14 +127,15 @@ async def test_a_file_is_served_only_by_its_signed_url(edge: Edge, tmp_path: Pat
     chart = tmp_path / "chart.png"
     chart.write_bytes(b"\x89PNG\r\n\x1a\n")
     edge.files = {7: (str(chart), "image/png"), 8: (str(tmp_path / "gone.png"), "image/png")}
-    url = media_url(PUBLIC, TOKEN)
-    assert url(7) == f"{PUBLIC}/whatsapp/files/7/{file_signature(TOKEN, 7)}"
+    url = media_url(PUBLIC, TOKEN, clock=edge.clock)
+    until = int(edge.clock.now.timestamp()) + 3600  # an hour by default
+    assert url(7) == f"{PUBLIC}/whatsapp/files/7/{until}/{file_signature(TOKEN, 7, until)}"
     async with edge.client() as client:
         served = await client.get(url(7).removeprefix(PUBLIC))
         assert served.status_code == 200 and served.content == chart.read_bytes()
         assert served.headers["content-type"] == "image/png"
-        assert (await client.get(f"/whatsapp/files/7/{file_signature(TOKEN, 8)}")).status_code == 404
-        assert (await client.get(f"/whatsapp/files/x/{file_signature(TOKEN, 7)}")).status_code == 404
+        assert (await client.get(f"/whatsapp/files/7/{until}/{file_signature(TOKEN, 8, until)}")).status_code == 404
+        assert (await client.get(f"/whatsapp/files/x/{until}/{file_signature(TOKEN, 7, until)}")).status_code == 404
         assert (await client.get(url(8).removeprefix(PUBLIC))).status_code == 404  # the row's file is gone
         assert (await client.get(url(9).removeprefix(PUBLIC))).status_code == 404  # no such row
     assert edge.looked_up == [7, 8, 9]  # a wrong signature looks nothing up

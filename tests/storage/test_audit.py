@@ -25,6 +25,7 @@ HISTORIC = {
     "category_moved", "category_disabled", "category_not_found", "cooperative_created", "cooperative_exists",
     "cooperative_edited", "cooperative_unchanged", "cooperative_deactivated", "cooperative_not_found",
     "digest_requested", "export", "broadcast",
+    "invite_refused", "personal_data_expired",  # issue 13
 }  # fmt: skip
 """The actions rows already hold: each must still read as an `AuditAction`."""
 
