@@ -25,8 +25,8 @@ the need itself: it is kept as the description, and that question is not asked a
 
 YES = ("si", "sì", "yes", "ok", "certo", "va bene", "accetto", "acconsento", "invia")
 SUGGESTION_OPTIONS = (
-    Option("si", Msg("common.yes"), ("si", "sì", "yes", "ok", "certo", "esatto", "giusto", "proprio cosi")),
-    Option("no", Msg("common.no"), ("no", "non e cosi", "sbagliato", "altro argomento")),
+    Option("si", Msg("common.yes"), ("si", "sì", "yes", "ok", "certo", "esatto", "giusto", "proprio cosi"), means="yes"),
+    Option("no", Msg("common.no"), ("no", "non e cosi", "sbagliato", "altro argomento"), means="no"),
 )
 NO = ("no", "non accetto", "rifiuto")
 

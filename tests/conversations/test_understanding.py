@@ -309,3 +309,12 @@ def test_no_answer_with_a_negated_yes_is_ever_a_yes(before: str, negation: str, 
 
 def test_urgency_options_keep_their_order() -> None:
     assert [o.payload for o in URGENCY_OPTIONS] == ["alta", "media", "bassa"]
+
+
+@pytest.mark.parametrize(("answer", "meaning"), [("sì, proprio così", "si"), ("non è così", "no"), ("non va bene", "no"),
+                                                  ("va bene", "si"), ("sì, anzi no", None)])
+def test_the_suggested_category_question_takes_yes_and_no_in_many_words(answer: str, meaning: str | None) -> None:
+    from conversations.flows.intake import SUGGESTION_OPTIONS
+
+    picked = match_option(SUGGESTION_OPTIONS, choice=None, text=answer)
+    assert (picked.payload if picked is not None else None) == meaning
