@@ -112,8 +112,10 @@ async def test_an_outbox_id_int_refuses_or_no_row_can_have_is_no_id(edge: Edge, 
 
 @pytest.mark.parametrize("raw", ["²", "9" * 40, "1" * 5000])
 async def test_a_file_id_int_refuses_is_404_and_looks_nothing_up(edge: Edge, raw: str) -> None:
+    expires = 4_102_444_800  # 2100-01-01: a link that has not expired
     async with edge.client() as client:
-        assert (await client.get(f"/whatsapp/files/{raw}/{file_signature(TOKEN, 1)}")).status_code == 404
+        assert (await client.get(f"/whatsapp/files/{raw}/{expires}/{file_signature(TOKEN, 1, expires)}")).status_code == 404
+        assert (await client.get(f"/whatsapp/files/1/{raw}/{file_signature(TOKEN, 1, expires)}")).status_code == 404
     assert edge.looked_up == []
 
 
