@@ -38,7 +38,8 @@ from bot.config import AdminSettings, DispatcherSettings, TelegramSettings
 from bot.jobs.broadcasts import finish_broadcasts
 from storage.db import transaction
 from storage.models import Broadcast, Citizen, OutboxMessage, OutboxStatus
-from tests.bot.channels.test_telegram import FAST_POLL, LateApp
+from tests.bot.channels.test_telegram import FAST_POLL
+from tests.helpers.asgi import LateApp
 from tests.conftest import make_settings, whatsapp_settings
 from tests.fakes.telegram_api import FakeTelegram, FloodPolicy
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS, FakeTwilio, serve_loopback

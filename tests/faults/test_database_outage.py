@@ -13,7 +13,7 @@ from bot.channels.web import build_web_app
 from bot.channels.whatsapp import build
 from bot.config import DispatcherSettings
 from storage.models import InboundEvent, Need, OutboxMessage, OutboxStatus
-from tests.bot.channels.test_whatsapp import _Late
+from tests.helpers.asgi import LateApp
 from tests.conftest import _admin_truncate, make_settings, whatsapp_settings
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS, FakeTwilio, serve_loopback
 from tests.faults._load import INTAKE, Provider, TcpProxy, client, number_of, sends_per_outbox_row
@@ -27,7 +27,7 @@ OUTAGE_SECONDS = 1.5
 async def test_database_cut_mid_load_loses_and_doubles_nothing(postgres_database: str) -> None:
     await _admin_truncate(postgres_database)
     url = make_url(postgres_database)
-    late = _Late()
+    late = LateApp()
     async with (
         TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy,
         FakeTwilio(rate=None) as fake,

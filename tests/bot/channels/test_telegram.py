@@ -18,7 +18,6 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
-from starlette.types import ASGIApp, Receive, Scope, Send
 from telegram.ext import AIORateLimiter
 
 from bot.app import build_core
@@ -34,6 +33,7 @@ from conversations import Msg, Option, Reads, Reply, State, Turn, Who, command_n
 from storage import outbox
 from storage.db import transaction
 from storage.models import Citizen, InboundEvent, Need, NeedAttachment, OutboxMessage, OutboxStatus
+from tests.helpers.asgi import LateApp
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import FakeTelegram, FloodPolicy, SentMessage, serve_loopback
 from tests.helpers.entropy import seeded
@@ -41,16 +41,6 @@ from tests.helpers.entropy import seeded
 CHAT = 4242
 SECRET = "s3cret_Token-for-tests"
 FAST_POLL = PollPolicy(timeout=10, backoff_base=0.01, backoff_max=0.05)
-
-
-class LateApp:
-    """An ASGI app decided after the server is listening (the webhook URL needs the port first)."""
-
-    app: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.app is not None
-        await self.app(scope, receive, send)
 
 
 @dataclass

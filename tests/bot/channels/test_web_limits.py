@@ -20,13 +20,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.app import build_core
 from bot.core import Core
 from bot.channels.web import build_web_app
 from bot.channels.whatsapp import build
 from bot.config import WebSettings, load_settings
+from tests.helpers.asgi import LateApp
 from tests.conftest import make_settings, whatsapp_settings
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS, FakeTwilio, serve_loopback
 from tests.helpers.clock import FakeClock
@@ -38,16 +38,6 @@ HUGE_FORM = b"&".join(b"f%07d=1" % i for i in range(1_500_000))
 """15 MB of 1.5 M fields: what took 13.8 s to parse before the signature was even looked at."""
 PROBE_BOUND = 0.1
 """/healthz must answer within 100 ms while attacked; before the limits it waited seconds."""
-
-
-class _Late:
-    """The ASGI app is built after the server is up, because its public URL is the server's."""
-
-    app: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.app is not None
-        await self.app(scope, receive, send)
 
 
 @dataclass
@@ -89,7 +79,7 @@ def probe_series(url: str, count: int, every: float) -> list[float]:
 @contextlib.asynccontextmanager
 async def served(sqlite_url: str, clock: FakeClock, **web: Any) -> AsyncIterator[Served]:
     """The WhatsApp channel's routes and /healthz on loopback, as `ascolto run` serves them."""
-    late = _Late()
+    late = LateApp()
     async with FakeTwilio(rate=None) as fake, serve_loopback(late) as base_url, httpx.AsyncClient(trust_env=False) as http:
         settings = make_settings(sqlite_url, whatsapp=whatsapp_settings(fake, base_url), web=WebSettings(**web))
         core = await build_core(settings, clock=clock)

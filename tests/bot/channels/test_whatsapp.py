@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.app import build_core
 from bot.core import Core
@@ -25,6 +24,7 @@ from bot.dispatcher import Dispatcher
 from storage import outbox
 from storage.db import transaction
 from storage.models import Citizen, Conversation, InboundEvent, Need, OutboxMessage
+from tests.helpers.asgi import LateApp
 from tests.conftest import make_settings, whatsapp_settings
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS, FakeTwilio, serve_loopback
 from tests.helpers.clock import FakeClock
@@ -38,16 +38,6 @@ QUICK_REPLY = "HX" + "cd" * 16
 DESCRIPTION = "Mia madre ha 85 anni e le serve aiuto per la spesa"
 BY_NUMBERS = ("ciao", "1", "1", "5", DESCRIPTION, "Ravenna", "1", "1", "1")
 BY_WORDS = ("ciao", "nuovo", "sì", "spesa", DESCRIPTION, "ravenna", "alta", "chat", "invia")
-
-
-class _Late:
-    """The ASGI app is built after the server is up, because its public URL is the server's."""
-
-    app: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.app is not None
-        await self.app(scope, receive, send)
 
 
 @dataclass
@@ -101,7 +91,7 @@ async def rig_for(
     **content: Any,
 ) -> AsyncIterator[Rig]:
     """The app on loopback with the fake; `media` adds ``[whatsapp]`` media settings (download_media...), `admin` the ``[admin]`` section."""
-    late = _Late()
+    late = LateApp()
     async with FakeTwilio(rate=None) as fake, serve_loopback(late) as base_url, httpx.AsyncClient(trust_env=False) as http:
         settings = make_settings(
             db_url,
