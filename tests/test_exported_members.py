@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-PACKAGES = ["conversations", "handlers", "storage", "storage.models"]
+PACKAGES = ["bot.charts", "conversations", "handlers", "storage", "storage.models"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

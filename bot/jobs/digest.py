@@ -77,6 +77,7 @@ async def digest_reply(
                 title=tr.format(digest_text_title(coop.name, local_start, local_end), coop.language),
                 current=tr.gettext("digest.chart_current", coop.language),
                 previous=tr.gettext("digest.chart_previous", coop.language),
+                empty=tr.gettext("chart.empty", coop.language),
             )
         except Exception:  # the chart is a bonus: the figures go out without it
             logger.exception("digest chart for cooperative %s failed", coop.id)
