@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.charts.layout import LABEL_SIZE, PAD, VALUE_SIZE, Canvas, Scale, cell, describe, number
+from bot.charts.layout import LABEL_SIZE, PAD, VALUE_SIZE, Canvas, Scale, cell, describe
 from bot.charts.model import Box, Chart, Layout, Stroke, Text
 from bot.charts.text import LINE_HEIGHT, text_width, widest, wrap
 
@@ -51,7 +51,7 @@ def _rows(canvas: Canvas, chart: Chart) -> None:
             _bar(canvas, chart, chart.value(s, i), s, x0, y, length, scale)
             y += BAR + BAR_GAP
         canvas.y += row + ROW_GAP
-    _axis(canvas, scale, x0, top, length)
+    _axis(canvas, chart, scale, x0, top, length)
 
 
 def _bar(canvas: Canvas, chart: Chart, value: int | None, series: int, x0: float, y: float, length: float, scale: Scale) -> None:
@@ -63,10 +63,10 @@ def _bar(canvas: Canvas, chart: Chart, value: int | None, series: int, x0: float
     end = scale.at(value, length)
     if value > 0:
         canvas.items.append(Box(x0, y, max(end, 1.0), BAR, series))
-    canvas.items.append(Text(x0 + end + 4, baseline, number(value), VALUE_SIZE))
+    canvas.items.append(Text(x0 + end + 4, baseline, cell(chart, value), VALUE_SIZE))
 
 
-def _axis(canvas: Canvas, scale: Scale, x0: float, top: float, length: float) -> None:
+def _axis(canvas: Canvas, chart: Chart, scale: Scale, x0: float, top: float, length: float) -> None:
     """Gridlines behind the bars, the baseline at 0, and the tick values under the rows."""
     bottom = canvas.y - ROW_GAP / 2
     grid = [Stroke(((x0 + scale.at(t, length), top), (x0 + scale.at(t, length), bottom)), grid=True) for t in scale.ticks[1:]]
@@ -74,7 +74,7 @@ def _axis(canvas: Canvas, scale: Scale, x0: float, top: float, length: float) ->
     canvas.items.append(Stroke(((x0, top - 4), (x0, bottom))))
     canvas.items.append(Stroke(((x0, bottom), (x0 + length, bottom))))
     for t in scale.ticks:
-        canvas.items.append(Text(x0 + scale.at(t, length), bottom + 4 + VALUE_SIZE, number(t), VALUE_SIZE, anchor="middle", muted=True))
+        canvas.items.append(Text(x0 + scale.at(t, length), bottom + 4 + VALUE_SIZE, cell(chart, t), VALUE_SIZE, anchor="middle", muted=True))
     canvas.y = bottom + 4 + VALUE_SIZE * LINE_HEIGHT
 
 
@@ -87,4 +87,4 @@ def _empty(canvas: Canvas, chart: Chart) -> None:
     canvas.y += (EMPTY_PLOT - len(message) * LABEL_SIZE * LINE_HEIGHT) / 2
     canvas.lines(message, x0 + length / 2, LABEL_SIZE, anchor="middle")
     canvas.y = top + EMPTY_PLOT + ROW_GAP / 2
-    _axis(canvas, Scale.over(0), x0, top, length)
+    _axis(canvas, chart, Scale.over(0), x0, top, length)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final
 
 from babel.numbers import format_decimal
@@ -17,7 +18,6 @@ LABEL_SIZE: Final = 13.0
 VALUE_SIZE: Final = 12.0
 SWATCH: Final = 14.0
 MAX_TICKS: Final = 6
-LOCALE: Final = "it_IT"
 _ROUND_STEPS: Final = tuple(m * 10**k for k in range(16) for m in (1, 2, 5))
 
 
@@ -83,13 +83,15 @@ class Scale:
         return value / self.top * length
 
 
-def number(value: int) -> str:
-    """A count as people read it here: 1.234 in Italian."""
-    return format_decimal(value, locale=LOCALE)
+@lru_cache(maxsize=4096)
+def number(value: int, locale: str) -> str:
+    """A count as people read it in `locale`: 1.234 in Italian, 1,234 in English (Babel is slow: cached)."""
+    return format_decimal(value, locale=locale)
 
 
 def cell(chart: Chart, value: int | None) -> str:
-    return chart.suppressed_label if value is None else number(value)
+    """A cell or a tick as printed: the number in the chart's locale, or the suppressed label."""
+    return chart.suppressed_label if value is None else number(value, chart.locale)
 
 
 def describe(chart: Chart) -> str:

@@ -56,6 +56,15 @@ class Chart:
     suppressed_label: str = "< 5"
     kind: Kind = "bars"
     empty_message: str = EMPTY_MESSAGE
+    locale: str = "it"
+    """How numbers are written (Babel): 1.234 in Italian, 1,234 in English."""
+
+    def __post_init__(self) -> None:
+        """Counts are never negative: a negative value is a bug upstream, and a chart must not draw it as a bar."""
+        if self.kind not in ("bars", "trend"):
+            raise ValueError(f"unknown chart kind {self.kind!r}")
+        if any(v is not None and v < 0 for s in self.series for v in s.values):
+            raise ValueError("a chart counts: no negative values")
 
     def value(self, series: int, label: int) -> int | None:
         """The cell, `0` when the series is shorter than the labels (a missing value is nothing, not a secret)."""

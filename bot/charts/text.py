@@ -32,23 +32,24 @@ def text_width(text: str, size: float, *, bold: bool = False) -> float:
 def wrap(text: str, width: float, size: float, *, bold: bool = False) -> list[str]:
     """`text` as lines no wider than `width`, broken between words; a word wider than a line is broken inside it.
 
-    Nothing is dropped: joining the lines with spaces gives the text back (whitespace collapsed).
+    Nothing is dropped or shortened: the lines hold every character of the text, in order.
     """
     lines: list[str] = []
-    line = ""
+    line, used, space = "", 0.0, text_width(" ", size, bold=bold)
     for word in text.split():
-        candidate = f"{line} {word}" if line else word
-        if text_width(candidate, size, bold=bold) <= width:
-            line = candidate
+        need = text_width(word, size, bold=bold)
+        if line and used + space + need <= width:
+            line, used = f"{line} {word}", used + space + need
             continue
         if line:
             lines.append(line)
-        line = ""
-        for ch in word:  # only reached for a word longer than a whole line, or a line that starts with it
-            if line and text_width(line + ch, size, bold=bold) > width:
+        line, used = "", 0.0
+        for ch in word:  # a whole word fits on a fresh line, unless it is wider than a line: then it breaks inside
+            step = text_width(ch, size, bold=bold)
+            if line and used + step > width:
                 lines.append(line)
-                line = ""
-            line += ch
+                line, used = "", 0.0
+            line, used = line + ch, used + step
     if line:
         lines.append(line)
     return lines or [""]

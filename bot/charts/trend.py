@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.charts.layout import LABEL_SIZE, PAD, VALUE_SIZE, Canvas, Scale, describe, number
+from bot.charts.layout import LABEL_SIZE, PAD, VALUE_SIZE, Canvas, Scale, cell, describe
 from bot.charts.model import Chart, Layout, Marker, Stroke, Text
 from bot.charts.text import LINE_HEIGHT, text_width, widest, wrap
 
@@ -23,7 +23,7 @@ def layout(chart: Chart, width: float) -> Layout:
     canvas.title(chart.title)
     scale = Scale.over(chart.peak)
     names = [wrap(s.name, canvas.inner * NAME_SHARE, LABEL_SIZE, bold=True) for s in chart.series] if not chart.is_empty else []
-    tick_room = max(text_width(number(t), VALUE_SIZE) for t in scale.ticks) + 8
+    tick_room = max(text_width(cell(chart, t), VALUE_SIZE) for t in scale.ticks) + 8
     x0 = PAD + tick_room
     x1 = canvas.width - PAD - max((widest(n, LABEL_SIZE, bold=True) for n in names), default=0.0) - 12
     slot = (x1 - x0) / max(len(chart.labels), 1)
@@ -32,7 +32,7 @@ def layout(chart: Chart, width: float) -> Layout:
     for t in scale.ticks:
         y = bottom - scale.at(t, PLOT)
         canvas.items.append(Stroke(((x0, y), (x1, y)), grid=t > 0))
-        canvas.items.append(Text(x0 - 6, y + VALUE_SIZE * 0.35, number(t), VALUE_SIZE, anchor="end", muted=True))
+        canvas.items.append(Text(x0 - 6, y + VALUE_SIZE * 0.35, cell(chart, t), VALUE_SIZE, anchor="end", muted=True))
     canvas.items.append(Stroke(((x0, top - 4), (x0, bottom))))
     canvas.y = bottom + 6
     behind = len(canvas.items)  # lines go after the grid, before the markers and values
@@ -70,7 +70,7 @@ def _line(canvas: Canvas, chart: Chart, s: int, frame: tuple[float, float, float
         run.append((x, y))
         canvas.items.append(Marker(x, y, s))
         offset = -9.0 if above or value == 0 else 9 + VALUE_SIZE
-        canvas.items.append(Text(x, y + offset, number(value), VALUE_SIZE, anchor="middle"))
+        canvas.items.append(Text(x, y + offset, cell(chart, value), VALUE_SIZE, anchor="middle"))
         last = y
     _flush(canvas, run, s, behind)
     return last

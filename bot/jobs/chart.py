@@ -11,7 +11,7 @@ from conversations.digest import DigestFigures
 MAX_BARS: Final = 10
 
 
-def digest_chart(figures: DigestFigures, *, title: str, current: str, previous: str, empty: str) -> Chart:
+def digest_chart(figures: DigestFigures, *, title: str, current: str, previous: str, empty: str, locale: str = "it") -> Chart:
     """The top `MAX_BARS` categories, this period first; a week with no need is an empty chart with `empty` written on it."""
     rows = figures.by_category[:MAX_BARS]
     return Chart(
@@ -19,9 +19,10 @@ def digest_chart(figures: DigestFigures, *, title: str, current: str, previous: 
         labels=[c.label for c in rows],
         series=[Series(current, [c.count for c in rows]), Series(previous, [c.previous for c in rows])],
         empty_message=empty,
+        locale=locale,
     )
 
 
-def render_chart(figures: DigestFigures, path: Path, *, title: str, current: str, previous: str, empty: str) -> Path:
+def render_chart(figures: DigestFigures, path: Path, *, title: str, current: str, previous: str, empty: str, locale: str = "it") -> Path:
     """Writes the digest chart to `path` as a PNG and returns it."""
-    return png(digest_chart(figures, title=title, current=current, previous=previous, empty=empty), path)
+    return png(digest_chart(figures, title=title, current=current, previous=previous, empty=empty, locale=locale), path)

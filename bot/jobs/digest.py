@@ -78,6 +78,7 @@ async def digest_reply(
                 current=tr.gettext("digest.chart_current", coop.language),
                 previous=tr.gettext("digest.chart_previous", coop.language),
                 empty=tr.gettext("chart.empty", coop.language),
+                locale=coop.language,
             )
         except Exception:  # the chart is a bonus: the figures go out without it
             logger.exception("digest chart for cooperative %s failed", coop.id)

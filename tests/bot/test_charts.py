@@ -85,6 +85,15 @@ def drawn_texts(fig: Figure) -> list[MplText]:
     return [t for t in fig.findobj(MplText) if t.get_visible() and t.get_text().strip()]
 
 
+def assert_texts_inside(fig: Figure) -> None:
+    """Each drawn text's extent, as matplotlib's renderer measures it, lies within the canvas."""
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    width, height = fig.canvas.get_width_height()
+    for text in drawn_texts(fig):
+        box = text.get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= width and 0 <= box.y0 and box.y1 <= height, (text.get_text(), box, (width, height))
+
+
 def draw_digest(figures: DigestFigures, tmp_path: Path, saved: list[Figure]) -> Figure:
     path = render_chart(figures, tmp_path / "digest.png", title=f"Il Cantiere Sociale di Ravenna: richieste per argomento, {CUT_TITLE}",
                         current="questo periodo", previous="periodo prima", empty=EMPTY)  # fmt: skip
@@ -95,13 +104,8 @@ def draw_digest(figures: DigestFigures, tmp_path: Path, saved: list[Figure]) -> 
 
 def test_the_digest_png_has_its_title_and_labels_whole_and_inside_the_image(tmp_path: Path, saved_figures: list[Figure]) -> None:
     fig = draw_digest(BUSY_WEEK, tmp_path, saved_figures)
-    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
-    width, height = fig.canvas.get_width_height()
-    texts = drawn_texts(fig)
-    for text in texts:
-        box = text.get_window_extent(renderer)
-        assert 0 <= box.x0 and box.x1 <= width and 0 <= box.y0 and box.y1 <= height, (text.get_text(), box, (width, height))
-    words = " ".join(t.get_text() for t in texts)
+    assert_texts_inside(fig)
+    words = " ".join(t.get_text() for t in drawn_texts(fig))
     assert CUT_TITLE in words and LONG_LABEL in words and "…" not in words
 
 
@@ -119,11 +123,7 @@ def test_the_png_of_a_trend_keeps_every_text_inside(tmp_path: Path, saved_figure
     chart = Chart("Richieste per mese", months, [Series("Provincia di Ravenna senza il capoluogo", [30, None, 12, 51])], kind="trend")
     png(chart, tmp_path / "trend.png")
     [fig] = saved_figures
-    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
-    width, height = fig.canvas.get_width_height()
-    for text in drawn_texts(fig):
-        box = text.get_window_extent(renderer)
-        assert 0 <= box.x0 and box.x1 <= width and 0 <= box.y0 and box.y1 <= height, text.get_text()
+    assert_texts_inside(fig)
 
 
 def test_the_width_table_is_never_narrower_than_the_font_the_png_draws(saved_figures: list[Figure], tmp_path: Path) -> None:
@@ -235,6 +235,11 @@ def test_an_empty_chart_is_a_clean_axis_with_a_message(chart: Chart) -> None:
             for number in re.findall(r"-?\d+(?:\.\d+)?", value) if name in NUMERIC else ():
                 assert math.isfinite(float(number)) and float(number) >= 0, (element.tag, name, value)
     assert not root.findall(".//s:rect[@stroke='#0066cc']", NS)  # no bar
+
+
+def test_a_negative_count_is_refused_not_drawn() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        Chart("t", ["a"], [Series("s", [-1])])
 
 
 def test_all_text_is_escaped() -> None:
