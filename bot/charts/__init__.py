@@ -11,17 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.charts import bars, raster, trend, vector
-from bot.charts.layout import WIDTH
 from bot.charts.model import EMPTY_MESSAGE, Chart, Layout, Series
 
 __all__ = ["Chart", "EMPTY_MESSAGE", "Layout", "Series", "layout", "png", "svg"]
 
 
-def layout(chart: Chart, width: float = WIDTH) -> Layout:
-    """The chart's primitives on a `width`-pixel canvas (its height follows from the wrapped text and the rows)."""
+def layout(chart: Chart) -> Layout:
+    """The chart's primitives on a `chart.width`-pixel canvas (its height follows from the wrapped text and the rows)."""
     if chart.kind == "trend":
-        return trend.layout(chart, width)
-    return bars.layout(chart, width)
+        return trend.layout(chart, chart.width)
+    return bars.layout(chart, chart.width)
 
 
 def svg(chart: Chart) -> str:

@@ -37,7 +37,7 @@ def _rows(canvas: Canvas, chart: Chart) -> None:
     value_room = max(text_width(t, VALUE_SIZE) for t in texts) + 6
     x0 = PAD + label_width + GUTTER
     length = canvas.width - PAD - value_room - x0
-    scale = Scale.over(chart.peak)
+    scale = Scale.over(chart.peak, lambda s: all(length / len(s.ticks) >= text_width(cell(chart, t), VALUE_SIZE) + 8 for t in s.ticks))
     top = canvas.y
     group = len(chart.series) * (BAR + BAR_GAP) - BAR_GAP
     for i, lines in enumerate(labels):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final
 
 from babel.numbers import format_decimal
 
-from bot.charts.model import Anchor, Box, Chart, Primitive, Text
+from bot.charts.model import WIDTH, Anchor, Box, Chart, Primitive, Text
 from bot.charts.text import LINE_HEIGHT, text_width, wrap
 
-WIDTH: Final = 800.0
 PAD: Final = 16.0
 TITLE_SIZE: Final = 18.0
 LABEL_SIZE: Final = 13.0
@@ -68,12 +68,16 @@ class Scale:
     step: int
 
     @classmethod
-    def over(cls, peak: int) -> Scale:
-        """Round steps (1, 2, 5 × 10ⁿ), at most `MAX_TICKS` of them; an empty chart gets 0–5 so its axis still reads."""
+    def over(cls, peak: int, fits: Callable[[Scale], bool] = lambda _: True) -> Scale:
+        """Round steps (1, 2, 5 × 10ⁿ), at most `MAX_TICKS` ticks, the finest whose tick labels `fits` (side by side).
+
+        An empty chart gets 0–5 so its axis still reads; when no step fits, 0 and one round top.
+        """
         if peak <= 0:
             return cls(5, 1)
-        step = next(s for s in _ROUND_STEPS if -(-peak // s) <= MAX_TICKS - 1)
-        return cls(-(-peak // step) * step, step)
+        steps = [s for s in _ROUND_STEPS if -(-peak // s) <= MAX_TICKS - 1]
+        scales = [cls(-(-peak // s) * s, s) for s in steps[: next(i for i, s in enumerate(steps) if s >= peak) + 1]]
+        return next((s for s in scales if fits(s)), scales[-1])
 
     @property
     def ticks(self) -> list[int]:

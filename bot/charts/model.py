@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
+WIDTH: Final = 800.0
+MIN_WIDTH: Final = 240.0
 EMPTY_MESSAGE: Final = "Nessuna richiesta in questo periodo"
 """Default of `Chart.empty_message`; callers with a translator pass the `chart.empty` text instead."""
 
@@ -58,9 +60,13 @@ class Chart:
     empty_message: str = EMPTY_MESSAGE
     locale: str = "it"
     """How numbers are written (Babel): 1.234 in Italian, 1,234 in English."""
+    width: float = WIDTH
+    """Canvas width in pixels: the SVG scales to its container, so a narrower canvas keeps text larger on a phone."""
 
     def __post_init__(self) -> None:
         """Counts are never negative: a negative value is a bug upstream, and a chart must not draw it as a bar."""
+        if self.width < MIN_WIDTH:
+            raise ValueError(f"a chart needs at least {MIN_WIDTH:g} pixels of width")
         if self.kind not in ("bars", "trend"):
             raise ValueError(f"unknown chart kind {self.kind!r}")
         if any(v is not None and v < 0 for s in self.series for v in s.values):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Final
 from xml.sax.saxutils import escape, quoteattr
 
@@ -10,6 +11,8 @@ from bot.charts.model import GRID, HATCHES, MARKERS, MUTED, Box, Chart, Layout, 
 
 FONT: Final = "'Titillium Web', 'DejaVu Sans', Verdana, sans-serif"
 """Bootstrap Italia's face first; text is measured for DejaVu Sans, as wide as any of these, so it fits in all."""
+NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+"""Characters no XML document may hold, even escaped: a category name carrying one must not break the page."""
 CSS_CLASS: Final = "ascolto-chart"
 """Pages scale the chart with `.ascolto-chart { max-width: 100%; height: auto; }` (no inline style, for a strict CSP)."""
 
@@ -23,14 +26,18 @@ def render(chart: Chart, layout: Layout) -> str:
     )
     parts = [
         head,
-        f'<title id="{uid}-title">{escape(layout.title)}</title>',
-        f'<desc id="{uid}-desc">{escape(layout.description)}</desc>',
+        f'<title id="{uid}-title">{_text(layout.title)}</title>',
+        f'<desc id="{uid}-desc">{_text(layout.description)}</desc>',
         _patterns(uid, len(chart.series)),
         '<rect width="100%" height="100%" fill="#ffffff"/>',
         *(_item(uid, item) for item in layout.items),
         "</svg>",
     ]
     return "\n".join(parts)
+
+
+def _text(text: str) -> str:
+    return escape(NOT_XML.sub("", text))
 
 
 def _n(value: float) -> str:
@@ -70,7 +77,7 @@ def _item(uid: str, item: Primitive) -> str:
             if item.italic:
                 attrs += ' font-style="italic"'
             fill = MUTED if item.muted else colour(item.series)
-            return f'<text {attrs} fill="{fill}">{escape(item.text)}</text>'
+            return f'<text {attrs} fill="{fill}">{_text(item.text)}</text>'
         case Box(dashed=True):
             box = f'x="{_n(item.x)}" y="{_n(item.y)}" width="{_n(item.width)}" height="{_n(item.height)}"'
             return f'<rect {box} fill="none" stroke="{MUTED}" stroke-width="1.2" stroke-dasharray="3 2"/>'

@@ -10,6 +10,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from matplotlib.text import Text as MplText
 from telegram import Bot
 
 from bot.charts import Chart, Series, layout, png, svg
+from bot.charts.layout import Scale
 from bot.charts.model import MUTED, PALETTE, Box, Text
 from bot.charts.text import text_width, wrap
 from bot.app import build_core
@@ -128,9 +130,10 @@ def test_the_png_of_a_trend_keeps_every_text_inside(tmp_path: Path, saved_figure
 
 def test_the_width_table_is_never_narrower_than_the_font_the_png_draws(saved_figures: list[Figure], tmp_path: Path) -> None:
     """The SVG relies on the table: a line it measured must not come out wider in DejaVu Sans."""
-    png(Chart(TITLE, [LONG_LABEL, "àèéìòù ÀÈÉ «€» — 1.234"], [Series("x", [3, 9])]), tmp_path / "c.png")
+    png(Chart(TITLE, [LONG_LABEL, "àèéìòù ÀÈÉ «€» — 1.234", "Bollette da 50$ a 100$"], [Series("x", [3, 9, 4])]), tmp_path / "c.png")
     [fig] = saved_figures
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    assert "Bollette da 50$ a 100$" in [t.get_text() for t in drawn_texts(fig)]  # dollars are text, not mathtext
     for text in drawn_texts(fig):
         measured = text.get_window_extent(renderer).width / fig.dpi * 100  # back to layout pixels
         size = float(text.get_fontsize()) * 100 / 72
@@ -149,7 +152,7 @@ def test_the_cut_strings_appear_whole_in_the_svg() -> None:
 
 def test_long_labels_wrap_over_lines_and_stay_inside_the_canvas() -> None:
     label = "Sostegno alle famiglie con figli piccoli, doposcuola e centri estivi per ragazzi"
-    drawn = layout(two_series(label, now=[3], before=[8]), width=480)
+    drawn = layout(replace(two_series(label, now=[3], before=[8]), width=480))
     texts = [i for i in drawn.items if isinstance(i, Text)]
     assert " ".join(t.text for t in texts if t.x == 16 and not t.bold).startswith(label)
     for t in texts:
@@ -171,6 +174,42 @@ def test_the_svg_is_an_image_named_by_its_title_and_described_in_words() -> None
     assert root.find(f"s:title[@id='{title_id}']", NS) is not None
     desc = root.find(f"s:desc[@id='{desc_id}']", NS)
     assert desc is not None and desc.text == f"{TITLE}. Casa: questo periodo 12, periodo prima 7; Lavoro: questo periodo 4, periodo prima 9."
+
+
+@pytest.mark.parametrize(
+    "chart",
+    [
+        pytest.param(two_series(LONG_LABEL, "Spesa e beni di prima necessità", "Casa", now=[12, 4, None], before=[7, 1_234, 0]), id="bars"),
+        pytest.param(Chart("Richieste per mese", [f"{m} 2026" for m in ("gen", "feb", "mar", "apr", "mag", "giu") * 4],
+                           [Series("Ravenna", [None if i % 7 == 3 else 1_000 + 37 * i for i in range(24)])], kind="trend"), id="dense-trend"),  # fmt: skip
+        pytest.param(replace(two_series(LONG_LABEL, now=[1_234_567], before=[None]), width=320), id="narrow"),
+    ],
+)
+def test_no_two_texts_overlap_and_all_stay_inside(chart: Chart) -> None:
+    drawn = layout(chart)
+    boxes = []
+    for t in (i for i in drawn.items if isinstance(i, Text)):
+        width = text_width(t.text, t.size, bold=t.bold)
+        left = t.x - {"start": 0.0, "middle": 0.5, "end": 1.0}[t.anchor] * width
+        boxes.append((t.text, left, t.y - 0.76 * t.size, left + width, t.y + 0.24 * t.size))  # DejaVu's cap height and descent
+    for text, x0, y0, x1, y1 in boxes:
+        assert 0 <= x0 and x1 <= drawn.width and 0 <= y0 and y1 <= drawn.height, text
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert a[3] <= b[1] or b[3] <= a[1] or a[4] <= b[2] or b[4] <= a[2], (a, b)
+
+
+@pytest.mark.parametrize(("peak", "ticks"), [(0, [0, 1, 2, 3, 4, 5]), (6, [0, 2, 4, 6]), (12, [0, 5, 10, 15]), (99, [0, 20, 40, 60, 80, 100])])
+def test_the_axis_has_round_ticks_from_zero(peak: int, ticks: list[int]) -> None:
+    assert Scale.over(peak).ticks == ticks
+    if peak:  # no step whose labels fit: 0 and one round top, still above the peak
+        fallback = Scale.over(peak, lambda _: False)
+        assert fallback.ticks == [0, fallback.top] and fallback.top >= peak
+
+
+def test_text_that_xml_cannot_hold_is_dropped_not_fatal() -> None:
+    root = parse(Chart("Casa\x00 e\x1b lavoro", ["a\x01b"], [Series("s", [3])]))
+    assert "Casa e lavoro" in visible_text(root) and "ab" in visible_text(root)
 
 
 def test_two_charts_on_one_page_keep_their_own_ids() -> None:
