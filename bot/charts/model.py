@@ -19,7 +19,7 @@ EMPTY_MESSAGE: Final = "Nessuna richiesta in questo periodo"
 INK: Final = "#1a1a1a"
 """Text and axes: 17.4:1 on white."""
 MUTED: Final = "#5d6975"
-"""Tick labels, suppressed marks, the empty message: 5.6:1 on white (AA for text)."""
+"""Tick labels and suppressed marks: 5.6:1 on white (AA for text)."""
 GRID: Final = "#c5c7c9"
 """Gridlines are decoration: the values are printed, so they need no contrast."""
 PALETTE: Final = ("#0066cc", "#a84a00", "#00704a", "#6b3fa0")
@@ -28,7 +28,6 @@ HATCHES: Final = ("", "///", "xx", "..")
 """Series fills beyond the first carry a pattern, so series differ without colour too."""
 MARKERS: Final = ("circle", "square", "diamond", "triangle")
 """Trend lines differ by marker shape as well as by colour and a direct label."""
-
 
 
 def colour(series: int) -> str:
@@ -64,7 +63,7 @@ class Chart:
     """Canvas width in pixels: the SVG scales to its container, so a narrower canvas keeps text larger on a phone."""
 
     def __post_init__(self) -> None:
-        """Counts are never negative: a negative value is a bug upstream, and a chart must not draw it as a bar."""
+        """Refuses what cannot be drawn honestly: a negative count (a bug upstream), an unknown kind, a canvas too narrow to write on."""
         if self.width < MIN_WIDTH:
             raise ValueError(f"a chart needs at least {MIN_WIDTH:g} pixels of width")
         if self.kind not in ("bars", "trend"):
