@@ -91,6 +91,10 @@ class CooperativeEntry:
     name: str
     is_active: bool
     operators: int = 0
+    last_digest_at: datetime | None = None
+    """When its digest last went or was asked for (`/digest_ora`); None: never."""
+    digest_again_at: datetime | None = None
+    """`/digest_ora` refuses a repeat before this (``[scheduler] digest_repeat_minutes`` after the last)."""
 
 
 @dataclass(frozen=True, slots=True)

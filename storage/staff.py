@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from conversations.vocabulary import Role
+from storage.audit import AuditAction
 from storage.models import (
     AuditLog,
     Broadcast,
     Citizen,
     Cooperative,
+    DigestRun,
     Need,
     Operator,
     OutboxMessage,
@@ -94,6 +96,26 @@ async def cooperative_rows(session: AsyncSession) -> list[tuple[Cooperative, int
     )
     rows = await session.execute(select(Cooperative, active).order_by(col(Cooperative.slug)))
     return [(coop, int(n)) for coop, n in rows.all()]
+
+
+async def last_digests(session: AsyncSession) -> dict[int, datetime]:
+    """When each cooperative's digest last went or was asked for (`/digest_ora`), the later of the two.
+
+    The request is audited in the admin's own turn, before the digest's run row is written in the
+    background, so a second `/digest_ora` right after the first already sees it.
+    """
+    runs = select(DigestRun.cooperative_id, func.max(DigestRun.started_at)).group_by(col(DigestRun.cooperative_id))
+    asked = (
+        select(AuditLog.cooperative_id, func.max(AuditLog.at))
+        .where(col(AuditLog.action) == AuditAction.DIGEST_REQUESTED, col(AuditLog.cooperative_id).is_not(None))
+        .group_by(col(AuditLog.cooperative_id))
+    )
+    last: dict[int, datetime] = {}
+    for query in (runs, asked):
+        for cooperative_id, at in (await session.execute(query)).all():
+            if cooperative_id is not None and at is not None:
+                last[int(cooperative_id)] = max(at, last.get(int(cooperative_id), at))
+    return last
 
 
 async def audit_tail(session: AsyncSession, *, limit: int) -> list[AuditLog]:

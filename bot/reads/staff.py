@@ -12,7 +12,7 @@ from storage import categories as category_rows
 from storage import cooperatives as cooperative_rows
 from storage import staff as staff_rows
 from storage import stats as figures
-from storage.models import AuditLog
+from storage.models import AuditLog, Cooperative
 
 
 async def stats(r: Reading, ctx: Context) -> Context:
@@ -52,9 +52,13 @@ async def categories(r: Reading, ctx: Context) -> Context:
 
 
 async def cooperatives(r: Reading, ctx: Context) -> Context:
-    entries = tuple(
-        CooperativeEntry(c.id or 0, c.slug, c.name, c.is_active, n) for c, n in await staff_rows.cooperative_rows(r.session)
-    )
+    last = await staff_rows.last_digests(r.session)
+
+    def entry(c: Cooperative, n: int) -> CooperativeEntry:
+        at = last.get(c.id or 0)
+        return CooperativeEntry(c.id or 0, c.slug, c.name, c.is_active, n, at, at + r.digest_pause if at is not None else None)
+
+    entries = tuple(entry(c, n) for c, n in await staff_rows.cooperative_rows(r.session))
     return replace(ctx, staff=replace(ctx.staff, cooperatives=entries))
 
 

@@ -106,6 +106,13 @@ def _invite(e: Engine, b: Builder, ctx: Context, coop: CooperativeEntry) -> None
 
 
 def _digest_now(e: Engine, b: Builder, ctx: Context, coop: CooperativeEntry) -> None:
+    """Refused kindly when nobody would get it, or when the last one went moments ago (issue 15)."""
+    if coop.operators == 0:
+        say(e, b, ctx, "admin.digest_no_operators", cooperative=coop.name, slug=coop.slug)
+        return
+    if coop.last_digest_at is not None and coop.digest_again_at is not None and ctx.now < coop.digest_again_at:
+        say(e, b, ctx, "admin.digest_too_soon", cooperative=coop.name, last=coop.last_digest_at, again=coop.digest_again_at)
+        return
     b.effects.append(DigestRequested(cooperative_id=coop.id, at=ctx.now))
     say(e, b, ctx, "admin.digest_queued", cooperative=coop.name)
 

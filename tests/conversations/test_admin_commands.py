@@ -197,6 +197,28 @@ def test_invite_for_an_active_cooperative(engine: Engine, ctx: Context) -> None:
     assert chat.effects() == [InviteCreated(cooperative_id=1, code="CUEWHYK4", at=START)]
 
 
+def test_digest_now_refuses_a_cooperative_without_operators(engine: Engine, ctx: Context) -> None:
+    """Issue 15: it promised a send that nobody got."""
+    empty = replace(CANTIERE, operators=0)
+    chat = staff_chat(engine, ctx, cooperatives=(empty,))
+    chat.citizen("/digest_ora cantiere")
+    chat.bot_says("admin.digest_no_operators", cooperative="Il Cantiere", slug="cantiere")
+    assert chat.effects() == []
+
+
+def test_digest_now_refuses_a_repeat_and_says_when_the_last_went(engine: Engine, ctx: Context) -> None:
+    """Issue 15: three copies arrived. The reader says when the last digest went and when another may."""
+    last, again = START - timedelta(minutes=4), START + timedelta(minutes=6)
+    chat = staff_chat(engine, ctx, cooperatives=(replace(CANTIERE, last_digest_at=last, digest_again_at=again),))
+    chat.citizen("/digest_ora cantiere")
+    chat.bot_says("admin.digest_too_soon", cooperative="Il Cantiere", last=last, again=again)
+    assert chat.effects() == []
+    load(chat, cooperatives=(replace(CANTIERE, last_digest_at=START - timedelta(minutes=11), digest_again_at=START - timedelta(minutes=1)),))
+    chat.citizen("/digest_ora cantiere")
+    chat.bot_says("admin.digest_queued", cooperative="Il Cantiere")
+    assert chat.effects() == [DigestRequested(cooperative_id=1, at=START)]
+
+
 @pytest.mark.parametrize("args", ["chiusa", "nessuna", "", "cantiere chiusa"])
 def test_invite_needs_one_active_cooperative(engine: Engine, ctx: Context, args: str) -> None:
     chat = staff_chat(engine, ctx, cooperatives=COOPS)
