@@ -14,6 +14,7 @@ from conversations.admin.coop_flow import COOP_FLOW, language_label, places
 from conversations.command import CommandSpec, Reads
 from conversations.effects import DigestRequested, InviteCreated
 from conversations.engine import Builder, Engine
+from conversations.schedule import describe_schedule
 from conversations.staff import CooperativeDetail, CooperativeEntry
 from conversations.ticket import make_invite_code
 from conversations.types import Context
@@ -65,7 +66,7 @@ def _coop_show(e: Engine, b: Builder, ctx: Context, coop: CooperativeDetail) -> 
         state=state(coop.is_active),
         territory=places(ctx, coop.territory),
         categories=", ".join(coop.categories) or "–",
-        digest=coop.digest_cron,
+        digest=describe_schedule(coop.digest_cron),
         timezone=coop.timezone,
         language=language_label(coop.language),
         operators=coop.operators,
