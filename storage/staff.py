@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, func, insert, update
@@ -121,6 +121,29 @@ async def last_digests(session: AsyncSession) -> dict[int, datetime]:
 async def audit_tail(session: AsyncSession, *, limit: int) -> list[AuditLog]:
     rows = await session.execute(select(AuditLog).order_by(col(AuditLog.id).desc()).limit(limit))
     return list(rows.scalars())
+
+
+async def audit_names(
+    session: AsyncSession, *, need_ids: Collection[str], cooperative_ids: Collection[int], operator_ids: Collection[int]
+) -> tuple[dict[str, str], dict[int, str], dict[int, str]]:
+    """What `/audit` shows instead of ids: tickets by need id, slugs by cooperative id, the cooperative's slug by operator id."""
+    tickets: dict[str, str] = {}
+    slugs: dict[int, str] = {}
+    of_operator: dict[int, str] = {}
+    if need_ids:
+        found = await session.execute(select(Need.id, Need.ticket).where(col(Need.id).in_(list(need_ids))))
+        tickets = {str(i): str(t) for i, t in found.all()}
+    if cooperative_ids:
+        found = await session.execute(select(Cooperative.id, Cooperative.slug).where(col(Cooperative.id).in_(list(cooperative_ids))))
+        slugs = {int(i): str(s) for i, s in found.all()}
+    if operator_ids:
+        found = await session.execute(
+            select(Operator.id, Cooperative.slug)
+            .join(Cooperative, col(Cooperative.id) == col(Operator.cooperative_id))
+            .where(col(Operator.id).in_(list(operator_ids)))
+        )
+        of_operator = {int(i): str(s) for i, s in found.all()}
+    return tickets, slugs, of_operator
 
 
 def _audience(comune_istat: str | None, category: str | None) -> ColumnElement[bool]:

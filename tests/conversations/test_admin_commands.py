@@ -129,15 +129,34 @@ def test_audit_size(args: tuple[str, ...], size: int) -> None:
     assert audit_size(args) == size
 
 
-def test_audit_lists_what_was_read(engine: Engine, ctx: Context) -> None:
-    rows = (AuditEntry(START, "admin:1", "export", "3 rows"), AuditEntry(START, "operator:3", "need_claimed"))
-    chat = staff_chat(engine, ctx, audit=rows)
-    chat.citizen("/audit 2")
-    msg = chat.bot_says("admin.audit", count=2)
-    assert msg.params["items"] == (
-        Msg("admin.audit_item", {"at": START, "actor": "admin:1", "action": "export", "detail": "3 rows"}),
-        Msg("admin.audit_item", {"at": START, "actor": "operator:3", "action": "need_claimed", "detail": ""}),
+def test_audit_lists_what_was_read(engine: Engine, ctx: Context, translator: Translator) -> None:
+    rows = (
+        AuditEntry(START, "export", "admin", detail="3 rows"),
+        AuditEntry(START, "need_claimed", "operator", by_operator=3, by_cooperative="cantiere", ticket="K7MR4P", cooperative="cantiere"),
+        AuditEntry(START, "status_changed", "operator", by_operator=3, by_cooperative="cantiere", ticket="K7MR4P", status="risolta"),
+        AuditEntry(START, "operator_revoked", "admin", operator=4),
+        AuditEntry(START, "retired_action", "cli", is_known=False),
     )
+    chat = staff_chat(engine, ctx, audit=rows)
+    chat.citizen("/audit 5")
+    msg = chat.bot_says("admin.audit", count=5)
+    items = msg.params["items"]
+    assert isinstance(items, tuple)
+    assert [m.params["action"] for m in items] == [
+        Msg("audit.export"),
+        Msg("audit.need_claimed"),
+        Msg("audit.status_changed"),
+        Msg("audit.operator_revoked"),
+        Msg("audit.unknown", {"action": "retired_action"}),
+    ]
+    lines = translator.render(chat.last.replies[0], "it").text.splitlines()[1:]
+    assert lines == [
+        "• 23 novembre 2026, 10:30 – un amministratore: ha esportato i dati – 3 rows",
+        "• 23 novembre 2026, 10:30 – operatore n. 3 di cantiere: ha preso in carico – richiesta K7MR4P",
+        "• 23 novembre 2026, 10:30 – operatore n. 3 di cantiere: ha cambiato lo stato – richiesta K7MR4P, risolta",
+        "• 23 novembre 2026, 10:30 – un amministratore: ha revocato un operatore – operatore n. 4",
+        "• 23 novembre 2026, 10:30 – la riga di comando: retired_action",
+    ]
     load(chat, audit=())
     chat.citizen("/audit")
     chat.bot_says("admin.audit", count=0, items=Msg("admin.none"))
