@@ -15,6 +15,7 @@ from bot.cli import coops_file
 from bot.core import Core
 from bot.jobs.digest import digest_reply, latest_period, send_digest
 from conversations import OperatorRole, make_invite_code
+from conversations.schedule import describe_schedule
 from conversations.ticket import compact_code
 from storage import cooperatives, operators, reference
 from storage.db import transaction
@@ -85,7 +86,8 @@ async def list_coops(core: Core) -> int:
     async with core.sessions() as session:
         rows = await cooperatives.active(session)
     for coop in rows:
-        print(f"{coop.slug:<28} {coop.digest_cron:<14} {coop.language}  {coop.name}")
+        when = core.translator.format(describe_schedule(coop.digest_cron), core.settings.app.language)
+        print(f"{coop.slug:<28} {coop.digest_cron:<14} {coop.language}  {coop.name}  ({when})")
     if not rows:
         print("no cooperatives yet: ascolto coops import FILE")
     return 0

@@ -1,4 +1,4 @@
-"""`ascolto digest COOP --send --at`: a back-dated send picks the period, never the time the rows are due."""
+"""`ascolto digest COOP --send --at`: a back-dated send picks the period, never the time the rows are due; `coops list` in words."""
 
 from __future__ import annotations
 
@@ -46,3 +46,11 @@ async def test_a_back_dated_send_is_due_now_and_holds_no_newer_reply(core: Core,
     async with transaction(core.sessions) as session:
         claimed = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=10, lease=timedelta(seconds=60))
     assert [r.id for r in claimed] == [digest.id, reply.id]
+
+
+async def test_coops_list_says_each_schedule_in_words(core: Core, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli.coops import list_coops
+
+    await add_coop(core, "cantiere", comuni=(RAVENNA,), cron="30 7 1 * *")
+    assert await list_coops(core) == 0
+    assert "(il primo del mese alle 7:30)" in capsys.readouterr().out
