@@ -92,7 +92,10 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] | None
         ),
         registry=registry,
         reader=Reader(
-            roles, page_size=settings.operators.page_size, invite_attempts=settings.operators.invite_attempts_per_hour
+            roles,
+            page_size=settings.operators.page_size,
+            invite_attempts=settings.operators.invite_attempts_per_hour,
+            digest_pause=timedelta(minutes=settings.scheduler.digest_repeat_minutes),
         ),
         categories=categories,
         wakeups=wakeups,

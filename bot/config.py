@@ -207,6 +207,8 @@ class SchedulerSettings(_Section):
     """A digest period that ended longer ago than this is not sent late after downtime."""
     digest_dir: Path = Path("var/digests")
     """Where digest charts (PNG) are written before being attached."""
+    digest_repeat_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 10
+    """`/digest_ora` refuses a repeat this soon after a cooperative's last digest (0: never refuses)."""
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
     """Needs one scan handles; the next scan continues."""
 

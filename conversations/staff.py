@@ -63,12 +63,31 @@ class SystemStatus:
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One audit row as shown by `/audit`: ids and codes only."""
+    """One audit row as `/audit` shows it, named by the reader: a ticket, a cooperative's slug, an operator's number.
+
+    Never a phone number, a chat id or free text: the row itself holds none (`storage.audit.record`).
+    """
 
     at: datetime
-    actor: str
     action: str
+    """A `storage.audit.AuditAction` value; shown by its label, the msgid ``audit.<action>``."""
+    actor: str = "system"
+    """The role that acted: ``admin``, ``operator``, ``citizen``, ``system`` or ``cli``."""
+    by_operator: int | None = None
+    """The acting operator's number (as `/operatori` lists it), when an operator acted."""
+    by_cooperative: str | None = None
+    """The acting operator's cooperative (slug)."""
+    ticket: str | None = None
+    cooperative: str | None = None
+    """The cooperative the row is about (slug)."""
+    operator: int | None = None
+    """The operator the row is about (enrolled, revoked), by number."""
+    status: str | None = None
+    """The new status of a `status_changed` row (a `NeedStatus` value)."""
     detail: str = ""
+    """A code: a command's name, a channel, a count."""
+    is_known: bool = True
+    """False for an action no longer in `AuditAction` (an old row): shown as stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +110,10 @@ class CooperativeEntry:
     name: str
     is_active: bool
     operators: int = 0
+    last_digest_at: datetime | None = None
+    """When its digest last went or was asked for (`/digest_ora`); None: never."""
+    digest_again_at: datetime | None = None
+    """`/digest_ora` refuses a repeat before this (``[scheduler] digest_repeat_minutes`` after the last)."""
 
 
 @dataclass(frozen=True, slots=True)

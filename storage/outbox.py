@@ -123,7 +123,8 @@ async def claim_batch(
     A claimed row's `next_attempt_at` moves to the end of its lease: if this worker dies while
     sending, the row becomes due again (at-least-once on a crash, exactly-once otherwise). A chat
     whose oldest pending row is not due (claimed elsewhere, or backing off) gets nothing newer
-    claimed, so replies never overtake each other. On PostgreSQL, SKIP LOCKED lets several
+    claimed, so replies never overtake each other; a row written for later (`is_scheduled`) is
+    not in that order until its time, so it never holds what was written after it. On PostgreSQL, SKIP LOCKED lets several
     workers claim side by side.
     """
     claim = _Claim(now=now, lease=lease, limit=limit)
@@ -159,7 +160,8 @@ async def _chats(
     bound parameters: only then can a (generic, prepared) plan prove a partial index applies; on
     SQLite the query names its indexes, because its planner prefers ix_outbox_broadcast_id for
     IS NULL, i.e. every reply ever sent. On PostgreSQL the chosen rows are locked, SKIP LOCKED:
-    another worker claiming the same chat now makes us skip it.
+    another worker claiming the same chat now makes us skip it. An older row written for later
+    (`created_at` after now: a scheduled send) is not in the chat's queue yet, so it holds nothing.
     """
     index, where = PENDING_INDEXES[interactive]
     hint = f" INDEXED BY {index}" if _is_sqlite(session) else ""
@@ -171,7 +173,8 @@ async def _chats(
         f"SELECT o.channel, o.recipient FROM outbox AS o{hint}"
         f" WHERE {o_where} AND o.channel IN :channels AND o.next_attempt_at <= :now"
         f" AND NOT EXISTS (SELECT 1 FROM outbox AS p{probe} WHERE p.{PENDING}"
-        f" AND p.channel = o.channel AND p.recipient = o.recipient AND p.id < o.id{same_kind})"
+        f" AND p.channel = o.channel AND p.recipient = o.recipient AND p.id < o.id{same_kind}"
+        f" AND p.created_at <= :now)"
         f" ORDER BY o.id LIMIT :limit{lock}"
     ).bindparams(
         bindparam("channels", list(channels), expanding=True),
@@ -215,6 +218,15 @@ async def _first_rows(session: AsyncSession, chats: Sequence[Chat], *, per_chat:
     return [(int(rank), row) for row, rank in (await session.execute(statement)).all()]
 
 
+def is_scheduled(row: OutboxMessage, now: datetime) -> bool:
+    """Written for a later time (``created_at`` after `now`), so not yet part of its chat's order.
+
+    Nothing in flight or backing off looks like this: a claim and a retry move `next_attempt_at`,
+    never `created_at`, and rows are stamped with the database's time, a little behind it.
+    """
+    return row.created_at > now
+
+
 class _Claim:
     """The state of one `claim_batch` across its passes: the chats it has looked at and what it claimed."""
 
@@ -228,7 +240,8 @@ class _Claim:
 
         A chat is served only while its rows come without a gap (rank 1, 2, …) and are due: a rank
         we do not hold is a row another worker is claiming (SKIP LOCKED hid it), and a row not due
-        is in flight or backing off; what follows it waits.
+        is in flight or backing off; what follows it waits. A row written for later (`is_scheduled`)
+        is stepped over: it takes its place in the chat when its time comes, not before (issue 15).
         """
         turn = {chat: n for n, chat in enumerate(chats)}
         self.seen.update(chats)
@@ -240,7 +253,11 @@ class _Claim:
         queue: list[tuple[int, int, OutboxMessage]] = []
         for key, rows in by_chat.items():
             for expected, (rank, row) in enumerate(rows, start=1):
-                if rank != expected or row.next_attempt_at > self.now:
+                if rank != expected:
+                    break
+                if is_scheduled(row, self.now):
+                    continue
+                if row.next_attempt_at > self.now:
                     break
                 queue.append((rank, turn[key], row))
         queue.sort(key=lambda item: item[:2])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, func, insert, update
@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from conversations.vocabulary import Role
+from storage.audit import AuditAction
 from storage.models import (
     AuditLog,
     Broadcast,
     Citizen,
     Cooperative,
+    DigestRun,
     Need,
     Operator,
     OutboxMessage,
@@ -96,9 +98,52 @@ async def cooperative_rows(session: AsyncSession) -> list[tuple[Cooperative, int
     return [(coop, int(n)) for coop, n in rows.all()]
 
 
+async def last_digests(session: AsyncSession) -> dict[int, datetime]:
+    """When each cooperative's digest last went or was asked for (`/digest_ora`), the later of the two.
+
+    The request is audited in the admin's own turn, before the digest's run row is written in the
+    background, so a second `/digest_ora` right after the first already sees it.
+    """
+    runs = select(DigestRun.cooperative_id, func.max(DigestRun.started_at)).group_by(col(DigestRun.cooperative_id))
+    asked = (
+        select(AuditLog.cooperative_id, func.max(AuditLog.at))
+        .where(col(AuditLog.action) == AuditAction.DIGEST_REQUESTED, col(AuditLog.cooperative_id).is_not(None))
+        .group_by(col(AuditLog.cooperative_id))
+    )
+    last: dict[int, datetime] = {}
+    for query in (runs, asked):
+        for cooperative_id, at in (await session.execute(query)).all():
+            if cooperative_id is not None and at is not None:
+                last[int(cooperative_id)] = max(at, last.get(int(cooperative_id), at))
+    return last
+
+
 async def audit_tail(session: AsyncSession, *, limit: int) -> list[AuditLog]:
     rows = await session.execute(select(AuditLog).order_by(col(AuditLog.id).desc()).limit(limit))
     return list(rows.scalars())
+
+
+async def audit_names(
+    session: AsyncSession, *, need_ids: Collection[str], cooperative_ids: Collection[int], operator_ids: Collection[int]
+) -> tuple[dict[str, str], dict[int, str], dict[int, str]]:
+    """What `/audit` shows instead of ids: tickets by need id, slugs by cooperative id, the cooperative's slug by operator id."""
+    tickets: dict[str, str] = {}
+    slugs: dict[int, str] = {}
+    of_operator: dict[int, str] = {}
+    if need_ids:
+        found = await session.execute(select(Need.id, Need.ticket).where(col(Need.id).in_(list(need_ids))))
+        tickets = {str(i): str(t) for i, t in found.all()}
+    if cooperative_ids:
+        found = await session.execute(select(Cooperative.id, Cooperative.slug).where(col(Cooperative.id).in_(list(cooperative_ids))))
+        slugs = {int(i): str(s) for i, s in found.all()}
+    if operator_ids:
+        found = await session.execute(
+            select(Operator.id, Cooperative.slug)
+            .join(Cooperative, col(Cooperative.id) == col(Operator.cooperative_id))
+            .where(col(Operator.id).in_(list(operator_ids)))
+        )
+        of_operator = {int(i): str(s) for i, s in found.all()}
+    return tickets, slugs, of_operator
 
 
 def _audience(comune_istat: str | None, category: str | None) -> ColumnElement[bool]:

@@ -15,6 +15,7 @@ from bot.cli import coops_file
 from bot.core import Core
 from bot.jobs.digest import digest_reply, latest_period, send_digest
 from conversations import OperatorRole, make_invite_code
+from conversations.schedule import describe_schedule
 from conversations.ticket import compact_code
 from storage import cooperatives, operators, reference
 from storage.db import transaction
@@ -38,7 +39,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     how = digest.add_mutually_exclusive_group()
     how.add_argument("--print", dest="mode", action="store_const", const="print", help="print it here (default)")
     how.add_argument("--send", dest="mode", action="store_const", const="send", help="send it to the operators")
-    digest.add_argument("--at", default=None, help="as if now were this ISO time (default: now)")
+    digest.add_argument(
+        "--at", default=None, help="as if now were this ISO time (default: now); with --send it picks the period, is sent now, and may not be in the future"
+    )
 
 
 async def dispatch(args: argparse.Namespace, core: Core) -> int:
@@ -83,7 +86,8 @@ async def list_coops(core: Core) -> int:
     async with core.sessions() as session:
         rows = await cooperatives.active(session)
     for coop in rows:
-        print(f"{coop.slug:<28} {coop.digest_cron:<14} {coop.language}  {coop.name}")
+        when = core.translator.format(describe_schedule(coop.digest_cron), core.settings.app.language)
+        print(f"{coop.slug:<28} {coop.digest_cron:<14} {coop.language}  {coop.name}  ({when})")
     if not rows:
         print("no cooperatives yet: ascolto coops import FILE")
     return 0
@@ -110,8 +114,14 @@ async def invite(core: Core, *, slug: str, days: int | None, role: str) -> int:
 
 
 async def digest_command(core: Core, *, slug: str, mode: str, at: str | None) -> int:
-    """`ascolto digest COOP --print|--send`: print the latest period's digest, or queue it once for the operators."""
-    now = datetime.fromisoformat(at) if at else core.clock()
+    """`ascolto digest COOP --print|--send`: print the latest period's digest, or queue it once for the operators.
+
+    `--at` only chooses the period ("as if now were"): a send is queued now and due now, so it never
+    waits for a time to come, nor holds the replies written after it (issue 15). A time still to
+    come is refused for a send: its period is not over, and there is nothing to schedule.
+    """
+    real_now = core.clock()
+    now = datetime.fromisoformat(at) if at else real_now
     if now.tzinfo is None:
         now = now.replace(tzinfo=core.translator.tz)
     async with core.sessions() as session:
@@ -120,12 +130,7 @@ async def digest_command(core: Core, *, slug: str, mode: str, at: str | None) ->
         print(f"ascolto: no cooperative {slug!r} (see `ascolto coops list`)", file=sys.stderr)
         return 1
     if mode == "send":
-        result = await send_digest(core, coop.id, now, catch_up=timedelta.max)
-        if result.outcome == "already":
-            print(f"already sent for the period starting {result.period_start}")
-        else:
-            print(f"queued for {result.recipients} operator(s); `ascolto run` delivers it")
-        return 0
+        return await _send(core, coop.id, coop.digest_cron, coop.timezone, as_of=now, now=real_now)
     period = latest_period(coop.digest_cron, coop.timezone, now)
     if period is None:
         print("ascolto: the digest schedule has no complete period yet", file=sys.stderr)
@@ -135,6 +140,22 @@ async def digest_command(core: Core, *, slug: str, mode: str, at: str | None) ->
     print(core.translator.render(reply, coop.language).text)
     if chart is not None:
         print(f"\n[chart: {chart}]")
+    return 0
+
+
+async def _send(core: Core, cooperative_id: int, cron: str, timezone: str, *, as_of: datetime, now: datetime) -> int:
+    if as_of > now:
+        print(f"ascolto: --at {as_of.isoformat()} is in the future: a digest is sent for a period that is over", file=sys.stderr)
+        return EXIT_INVALID
+    period = latest_period(cron, timezone, as_of)
+    if period is None:
+        print("ascolto: the digest schedule has no complete period yet", file=sys.stderr)
+        return EXIT_INVALID
+    result = await send_digest(core, cooperative_id, now, catch_up=timedelta.max, period=period)
+    if result.outcome == "already":
+        print(f"already sent for the period starting {result.period_start}")
+    else:
+        print(f"queued for {result.recipients} operator(s); `ascolto run` delivers it")
     return 0
 
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from conversations import Gazetteer, TerritoryKind
-from conversations.coop_rules import COOP_SLUG, DEFAULT_DIGEST, Problem, Territory, check_categories, check_cron, check_timezone
+from conversations import Gazetteer, Retry, TerritoryKind
+from conversations.coop_rules import COOP_SLUG, DEFAULT_DIGEST, Problem, Territory, check_categories, check_timezone
+from conversations.schedule import read_schedule
 from storage.cooperatives import CooperativeSpec
 
 TABLE: Final = "cooperative"
@@ -19,6 +20,10 @@ KEYS: Final = frozenset(
 )
 SLUG: Final = COOP_SLUG
 LANGUAGES: Final = ("it", "en")
+_SCHEDULE_HELP: Final = (
+    "not a schedule: write it in Italian with a day and a time ('ogni lunedì alle 8', 'il primo del mese alle 9',"
+    " 'ogni giorno alle 7:30') or as a crontab (minute hour day month weekday, e.g. '0 8 * * mon')"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,11 +172,11 @@ def _one(
     if (tz_problem := check_timezone(timezone)) is not None:
         err("timezone", tz_problem.message)
         timezone = "Europe/Rome"
-    digest = text("digest", required=False, default=DEFAULT_DIGEST)
     problems: list[Problem] = []
-    cron_problem = check_cron(digest, timezone)
-    if cron_problem is not None:
-        problems.append(cron_problem)
+    digest = read_schedule(text("digest", required=False, default=DEFAULT_DIGEST))  # a cron, or "ogni lunedì alle 8"
+    if isinstance(digest, Retry):
+        problems.append(Problem("digest", "cron", "", _SCHEDULE_HELP))
+        digest = DEFAULT_DIGEST
     active = table.get("active", True)
     if not isinstance(active, bool):
         err("active", "expected true or false")

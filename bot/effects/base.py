@@ -53,8 +53,11 @@ class Applying:
 
     @property
     def actor(self) -> str:
-        """Who to write in the audit log: ``"admin:12"``, ``"operator:12"``, ``"citizen:12"`` (ids only)."""
+        """Who to write in the audit log: ``"admin:12"``, ``"citizen:12"`` (the chat's row), ``"operator:3"``
+        (the operator's number, as `/operatori` lists it and the desk's own rows write it); ids only."""
         role = self.sender.role if self.sender is not None else Role.CITIZEN
+        if role == Role.OPERATOR and self.sender is not None and self.sender.operator is not None:
+            return f"{role.value}:{self.sender.operator.id}"
         return f"{role.value}:{self.citizen_id}"
 
     def after_commit(self, work: Callable[[], None]) -> None:

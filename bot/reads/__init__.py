@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,10 +54,13 @@ SOURCES: Mapping[Reads, Source] = {
 class Reader:
     """Loads a turn's command data into its `Context`; nothing at all for a citizen's ordinary message."""
 
-    def __init__(self, roles: Roles, *, page_size: int = 5, invite_attempts: int = 5) -> None:
+    def __init__(
+        self, roles: Roles, *, page_size: int = 5, invite_attempts: int = 5, digest_pause: timedelta = timedelta(minutes=10)
+    ) -> None:
         self.roles = roles
         self.page_size = page_size
         self.invite_attempts = invite_attempts
+        self.digest_pause = digest_pause
 
     async def load(
         self,
@@ -83,7 +86,7 @@ class Reader:
             staff=Staff(role=sender.role, cooperative_id=sender.cooperative_id),
             desk=Desk(operator=sender.operator, page_size=self.page_size),
         )
-        reading = Reading(session, event, state, call, reads, sender, now, self.page_size, self.invite_attempts)
+        reading = Reading(session, event, state, call, reads, sender, now, self.page_size, self.invite_attempts, self.digest_pause)
         for wanted in sorted(reads):  # a stable order: the same statements every time
             source = SOURCES[wanted]
             if source.load is not None and source.who.admits(ctx):

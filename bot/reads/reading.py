@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,8 @@ class Reading:
     page_size: int
     invite_attempts: int = 5
     """Refused invite codes a sender may try in an hour (`[operators] invite_attempts_per_hour`)."""
+    digest_pause: timedelta = timedelta(minutes=10)
+    """`/digest_ora` refuses a repeat this soon after the last digest (`[scheduler] digest_repeat_minutes`)."""
 
     @property
     def args(self) -> tuple[str, ...]:

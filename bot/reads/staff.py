@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Final
 
 from bot.reads.reading import Reading
 from conversations import AuditEntry, CategoryEntry, Context, CooperativeDetail, CooperativeEntry, OperatorEntry
@@ -12,7 +13,8 @@ from storage import categories as category_rows
 from storage import cooperatives as cooperative_rows
 from storage import staff as staff_rows
 from storage import stats as figures
-from storage.models import AuditLog
+from storage.audit import AuditAction
+from storage.models import AuditLog, Cooperative
 
 
 async def stats(r: Reading, ctx: Context) -> Context:
@@ -28,8 +30,16 @@ async def system(r: Reading, ctx: Context) -> Context:
 
 
 async def audit(r: Reading, ctx: Context) -> Context:
+    """The audit tail, named: tickets, cooperatives' slugs and operators' numbers instead of internal ids."""
     tail = await staff_rows.audit_tail(r.session, limit=audit_size(r.args))
-    entries = tuple(AuditEntry(a.at, a.actor, a.action, _detail(a)) for a in tail)
+    actors = {row.id: _actor(row.actor) for row in tail}
+    tickets, slugs, of_operator = await staff_rows.audit_names(
+        r.session,
+        need_ids={row.need_id for row in tail if row.need_id},
+        cooperative_ids={row.cooperative_id for row in tail if row.cooperative_id is not None},
+        operator_ids={n for _, n in actors.values() if n is not None} | {row.operator_id for row in tail if row.operator_id is not None},
+    )
+    entries = tuple(_entry(row, actors[row.id], tickets, slugs, of_operator) for row in tail)
     return replace(ctx, staff=replace(ctx.staff, audit=entries))
 
 
@@ -52,9 +62,13 @@ async def categories(r: Reading, ctx: Context) -> Context:
 
 
 async def cooperatives(r: Reading, ctx: Context) -> Context:
-    entries = tuple(
-        CooperativeEntry(c.id or 0, c.slug, c.name, c.is_active, n) for c, n in await staff_rows.cooperative_rows(r.session)
-    )
+    last = await staff_rows.last_digests(r.session)
+
+    def entry(c: Cooperative, n: int) -> CooperativeEntry:
+        at = last.get(c.id or 0)
+        return CooperativeEntry(c.id or 0, c.slug, c.name, c.is_active, n, at, at + r.digest_pause if at is not None else None)
+
+    entries = tuple(entry(c, n) for c, n in await staff_rows.cooperative_rows(r.session))
     return replace(ctx, staff=replace(ctx.staff, cooperatives=entries))
 
 
@@ -88,10 +102,30 @@ async def audience(r: Reading, ctx: Context) -> Context:
     return replace(ctx, staff=replace(ctx.staff, recipients=count))
 
 
-def _detail(row: AuditLog) -> str:
-    parts: list[object] = [row.detail, row.need_id]
-    if row.cooperative_id is not None:
-        parts.append(f"coop {row.cooperative_id}")
-    if row.operator_id is not None:
-        parts.append(f"op {row.operator_id}")
-    return " ".join(str(p) for p in parts if p)
+_KNOWN_ACTIONS: Final = frozenset(a.value for a in AuditAction)
+
+
+def _actor(actor: str) -> tuple[str, int | None]:
+    """``"operator:3"`` → ("operator", 3): an operator's number; any other role's id is not shown."""
+    role, _, number = actor.partition(":")
+    return role, int(number) if role == "operator" and number.isdigit() else None
+
+
+def _entry(
+    row: AuditLog, actor: tuple[str, int | None], tickets: dict[str, str], slugs: dict[int, str], of_operator: dict[int, str]
+) -> AuditEntry:
+    role, by_operator = actor
+    is_status = row.action == AuditAction.STATUS_CHANGED
+    return AuditEntry(
+        at=row.at,
+        action=row.action,
+        actor=role,
+        by_operator=by_operator,
+        by_cooperative=of_operator.get(by_operator) if by_operator is not None else None,
+        ticket=tickets.get(row.need_id) if row.need_id else None,
+        cooperative=slugs.get(row.cooperative_id) if row.cooperative_id is not None else None,
+        operator=row.operator_id,
+        status=row.detail if is_status else None,
+        detail="" if is_status else row.detail or "",
+        is_known=row.action in _KNOWN_ACTIONS,
+    )

@@ -16,13 +16,13 @@ from conversations.coop_rules import (
     MAX_COOP_NAME,
     Territory,
     check_categories,
-    check_cron,
     timezone_named,
 )
 from conversations.effects import CooperativeSaved
 from conversations.flow import Flow, Parser, Step, take_choice
 from conversations.messages import Msg, Option
 from conversations.rights import LANGUAGES
+from conversations.schedule import describe_schedule, read_schedule
 from conversations.types import Answer, Answers, Context, Outcome, Retry
 
 COOP_FLOW: Final = "cooperativa"
@@ -107,12 +107,11 @@ def _parse_categories(answer: Answer, answers: Answers, ctx: Context) -> object:
 
 
 def _parse_digest(answer: Answer, answers: Answers, ctx: Context) -> object:
+    """In words ("ogni lunedì alle 8") or as a cron; stored as a cron either way (`conversations.schedule`)."""
     text = " ".join(clean(answer.text).split())
     if text == "-" and answers.get("mode") != "edit":
         return DEFAULT_DIGEST
-    if check_cron(text) is not None:
-        return Retry("admin.coop_retry_digest", {"example": DEFAULT_DIGEST})
-    return text
+    return read_schedule(text)
 
 
 def _parse_timezone(answer: Answer, answers: Answers, ctx: Context) -> object:
@@ -135,14 +134,14 @@ def _coop_prompt(msgid: str) -> Callable[[Answers, Context], Msg]:
         params: dict[str, object] = {
             "name": answers.get("name", ""),
             "known": ", ".join(c.slug for c in ctx.categories),
-            "default": DEFAULT_DIGEST,
+            "default": describe_schedule(DEFAULT_DIGEST),
             "default_timezone": DEFAULT_TIMEZONE,
         }
         if answers.get("mode") == "edit":
             params.update(
                 territory=places(ctx, answers.get("old_territory")),
                 categories=", ".join(_strings(answers.get("old_categories"))),
-                digest=answers.get("old_digest", ""),
+                digest=describe_schedule(str(answers.get("old_digest", DEFAULT_DIGEST))),
                 timezone=answers.get("old_timezone", DEFAULT_TIMEZONE),
                 language=language_label(answers.get("old_language", "it")),
             )
@@ -162,19 +161,23 @@ def _coop_summary(answers: Answers, ctx: Context) -> Msg:
                 "slug": slug,
                 "territory": places(ctx, answers.get("territory")),
                 "categories": ", ".join(_strings(answers.get("categories"))),
-                "digest": answers.get("digest", ""),
+                "digest": describe_schedule(str(answers.get("digest", DEFAULT_DIGEST))),
                 "timezone": answers.get("timezone", DEFAULT_TIMEZONE),
                 "language": language_label(answers.get("language", "it")),
             },
         )
     field = str(answers.get("field"))
+    old: object
+    new: object
     if field == "territory":
         old, new = places(ctx, answers.get("old_territory")), places(ctx, answers.get("territory"))
     elif field == "categories":
         old, new = ", ".join(_strings(answers.get("old_categories"))), ", ".join(_strings(answers.get("categories")))
     elif field == "language":
         old, new = language_label(answers.get("old_language")), language_label(answers.get("language"))
-    else:  # digest, timezone: stored as typed
+    elif field == "digest":
+        old, new = describe_schedule(str(answers.get("old_digest", ""))), describe_schedule(str(answers.get("digest", "")))
+    else:  # timezone: stored as typed
         old, new = str(answers.get(f"old_{field}", "")), str(answers.get(field, ""))
     return Msg(f"admin.confirm_coop_edit_{field}", {"name": name, "slug": slug, "old": old, "new": new})
 

@@ -14,6 +14,7 @@ from conversations.admin.coop_flow import COOP_FLOW, language_label, places
 from conversations.command import CommandSpec, Reads
 from conversations.effects import DigestRequested, InviteCreated
 from conversations.engine import Builder, Engine
+from conversations.schedule import describe_schedule
 from conversations.staff import CooperativeDetail, CooperativeEntry
 from conversations.ticket import make_invite_code
 from conversations.types import Context
@@ -65,7 +66,7 @@ def _coop_show(e: Engine, b: Builder, ctx: Context, coop: CooperativeDetail) -> 
         state=state(coop.is_active),
         territory=places(ctx, coop.territory),
         categories=", ".join(coop.categories) or "–",
-        digest=coop.digest_cron,
+        digest=describe_schedule(coop.digest_cron),
         timezone=coop.timezone,
         language=language_label(coop.language),
         operators=coop.operators,
@@ -106,6 +107,13 @@ def _invite(e: Engine, b: Builder, ctx: Context, coop: CooperativeEntry) -> None
 
 
 def _digest_now(e: Engine, b: Builder, ctx: Context, coop: CooperativeEntry) -> None:
+    """Refused kindly when nobody would get it, or when the last one went moments ago (issue 15)."""
+    if coop.operators == 0:
+        say(e, b, ctx, "admin.digest_no_operators", cooperative=coop.name, slug=coop.slug)
+        return
+    if coop.last_digest_at is not None and coop.digest_again_at is not None and ctx.now < coop.digest_again_at:
+        say(e, b, ctx, "admin.digest_too_soon", cooperative=coop.name, last=coop.last_digest_at, again=coop.digest_again_at)
+        return
     b.effects.append(DigestRequested(cooperative_id=coop.id, at=ctx.now))
     say(e, b, ctx, "admin.digest_queued", cooperative=coop.name)
 

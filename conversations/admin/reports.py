@@ -12,13 +12,15 @@ from conversations.effects import ExportRequested
 from conversations.engine import Builder, Engine
 from conversations.messages import Msg
 from conversations.period import parse_period
-from conversations.staff import Stats, Tally
+from conversations.staff import AuditEntry, Stats, Tally
 from conversations.types import Context
 
 AUDIT_DEFAULT: Final = 20
 AUDIT_MAX: Final = 100
 AUDIT_READ_MAX: Final = 10**9
 """A larger number asks for the most (`AUDIT_MAX`); one beyond this is no number at all."""
+AUDIT_ACTORS: Final = frozenset({"admin", "operator", "citizen", "system", "cli"})
+"""Who an audit row says acted, each with its msgid ``audit.by_<actor>``."""
 
 
 def _tallies(items: tuple[Tally, ...]) -> object:
@@ -105,11 +107,36 @@ def audit_size(args: tuple[str, ...]) -> int:
 
 def _audit(e: Engine, b: Builder, ctx: Context) -> None:
     used(b, ctx, "audit")
-    rows = tuple(
-        Msg("admin.audit_item", {"at": a.at, "actor": a.actor, "action": a.action, "detail": a.detail})
-        for a in ctx.staff.audit
-    )
+    rows = tuple(audit_line(a) for a in ctx.staff.audit)
     say(e, b, ctx, "admin.audit", count=len(rows), items=rows or Msg("admin.none"))
+
+
+def audit_line(a: AuditEntry) -> Msg:
+    """``• 23 novembre 2026, 10:30 – operatore n. 3 di cantiere: ha preso in carico – richiesta K7MR4P, cooperativa cantiere``."""
+    action = Msg(f"audit.{a.action}") if a.is_known else Msg("audit.unknown", {"action": a.action})
+    about: list[Msg] = []
+    if a.ticket:
+        about.append(Msg("audit.about_ticket", {"ticket": a.ticket}))
+    if a.cooperative and a.cooperative != a.by_cooperative:
+        about.append(Msg("audit.about_cooperative", {"cooperative": a.cooperative}))
+    if a.operator is not None and a.operator != a.by_operator:
+        about.append(Msg("audit.about_operator", {"id": str(a.operator)}))
+    if a.status:
+        about.append(Msg(f"status.{a.status}"))
+    if a.detail:
+        about.append(Msg("audit.about_detail", {"detail": a.detail}))
+    item = {"at": a.at, "who": _actor(a), "action": action}
+    return Msg("admin.audit_item", {**item, "about": _joined(about)}) if about else Msg("admin.audit_item_bare", item)
+
+
+def _actor(a: AuditEntry) -> Msg:
+    if a.by_operator is not None:
+        return Msg("audit.by_operator", {"id": str(a.by_operator), "cooperative": a.by_cooperative or "–"})
+    return Msg(f"audit.by_{a.actor}") if a.actor in AUDIT_ACTORS else Msg("audit.by_other", {"actor": a.actor})
+
+
+def _joined(parts: list[Msg]) -> Msg:
+    return parts[0] if len(parts) == 1 else Msg("audit.join", {"first": parts[0], "rest": _joined(parts[1:])})
 
 
 def _operators(e: Engine, b: Builder, ctx: Context) -> None:

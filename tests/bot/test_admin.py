@@ -271,7 +271,28 @@ async def test_audit_shows_who_did_what_without_bodies(admin_core: Core) -> None
     core = admin_core
     await send(core, "cit-1", "/privacy")
     [text] = await send(core, "boss", "/audit 3")
-    assert "data_rights informazione" in text and "citizen:" in text
+    assert "una persona: ha chiesto dei propri dati – informazione" in text and "citizen:" not in text
+
+
+async def test_audit_names_tickets_cooperatives_and_operators_in_italian(admin_core: Core, clock: FakeClock) -> None:
+    """Issue 15: `/audit` showed internal ids ("operator:3", a need's uuid, "coop 1") and action codes."""
+    from datetime import timedelta
+
+    core = admin_core
+    coop = await add_coop(core, "cantiere", comuni=(RAVENNA,), name="Il Cantiere")
+    op = await add_operator(core, coop, "lucia", channel="console")
+    need = await add_need(core, cooperative_ids=(coop,), at=clock.now - timedelta(hours=1), citizen="+393331234567")
+    await send(core, "lucia", f"/prendo {need.ticket}")
+    await send(core, "lucia", f"/stato {need.ticket} risolta consegnata la spesa alla signora Rossi")
+    await send(core, "boss", "/digest_ora cantiere")
+    [text] = await send(core, "boss", "/audit 3")
+    lines = text.splitlines()[1:]
+    assert lines[0].endswith("un amministratore: ha chiesto il riepilogo subito – cooperativa cantiere")
+    assert lines[1].endswith(f"operatore n. {op} di cantiere: ha cambiato lo stato – richiesta {need.ticket}, risolta")
+    assert lines[2].endswith(f"operatore n. {op} di cantiere: ha preso in carico – richiesta {need.ticket}")
+    assert all(line.startswith("• 23 novembre 2026, 10:30 – ") for line in lines)  # 9:30 UTC, in Rome's time
+    for private in ("+39", "Rossi", "consegnata", need.id, "operator:", "coop "):
+        assert private not in text
 
 
 # --- exports -----------------------------------------------------------------------

@@ -52,10 +52,10 @@ async def test_admin_creates_a_cooperative_after_a_summary(core: Core) -> None:
     [retry] = await send(core, "boss", "spesa, spessa")
     assert "spessa" in retry
     [ask_cron] = await send(core, "boss", "spesa, salute")
-    assert "0 8 * * mon" in ask_cron
+    assert "Con - resta ogni lunedì alle 8" in ask_cron
     [retry] = await send(core, "boss", "ogni lunedì")
-    assert "5 campi" in retry
-    [ask_zone] = await send(core, "boss", "30 18 * * 1-5")
+    assert "Manca l'ora" in retry
+    [ask_zone] = await send(core, "boss", "dal lunedì al venerdì alle 18:30")
     assert "fuso orario" in ask_zone and "Europe/Rome" in ask_zone
     [retry] = await send(core, "boss", "Marte/Olympus")
     assert "Marte/Olympus" in retry and "Europe/Rome" in retry
@@ -63,11 +63,11 @@ async def test_admin_creates_a_cooperative_after_a_summary(core: Core) -> None:
     assert "In che lingua" in ask_language
     [summary] = await send(core, "boss", "English")
     assert "Cooperativa Il Faro" in summary and "Ravenna (039014)" in summary and "provincia FC" in summary
-    assert "regione Emilia-Romagna" in summary and "30 18 * * 1-5 (Europe/London), in English" in summary and "Confermi" in summary
+    assert "regione Emilia-Romagna" in summary and "Riepilogo: dal lunedì al venerdì alle 18:30 (Europe/London), in English" in summary and "Confermi" in summary
     assert await _spec(core, "faro-ravenna") is None  # nothing before "sì"
     assert await send(core, "boss", "sì") == ["Fatto."]
     spec = await _spec(core, "faro-ravenna")
-    assert spec is not None and spec.name == "Cooperativa Il Faro" and spec.digest_cron == "30 18 * * 1-5"
+    assert spec is not None and spec.name == "Cooperativa Il Faro" and spec.digest_cron == "30 18 * * mon-fri"
     assert (spec.timezone, spec.language) == ("Europe/London", "en")
     assert set(spec.categories) == {"spesa", "salute"}
     assert {(str(k), c) for k, c in spec.territory} == {
@@ -92,7 +92,7 @@ async def test_default_digest_and_taken_slug(core: Core) -> None:
     await send(core, "boss", "-")  # the default digest
     await send(core, "boss", "-")  # the default time zone
     [summary] = await send(core, "boss", "1")  # Italiano
-    assert "0 8 * * mon (Europe/Rome), in Italiano" in summary
+    assert "ogni lunedì alle 8 (Europe/Rome), in Italiano" in summary
     assert await send(core, "boss", "no") != ["Fatto."]
     assert await _spec(core, "altra") is None  # "no" changes nothing
     assert await audits(core, "cooperative_created") == []
@@ -126,7 +126,8 @@ async def test_show_and_edit_each_field(core: Core) -> None:
     assert "5 campi" in retry
     [retry] = await send(core, "boss", "0 8 * *")  # four fields
     assert "5 campi" in retry
-    await send(core, "boss", "0 7 * * tue")
+    [summary] = await send(core, "boss", "0 7 * * tue")
+    assert "da ogni lunedì alle 8 a ogni martedì alle 7" in summary
     assert await send(core, "boss", "sì") == ["Fatto."]
     spec = await _spec(core, "cantiere")
     assert spec is not None and spec.digest_cron == "0 7 * * tue" and {c for _, c in spec.territory} == {RAVENNA, CERVIA}
@@ -151,7 +152,7 @@ async def test_show_and_edit_each_field(core: Core) -> None:
     spec = await _spec(core, "cantiere")
     assert spec is not None and (spec.timezone, spec.language, spec.digest_cron) == ("America/Sao_Paulo", "en", "0 7 * * tue")
     [shown] = await send(core, "boss", "/cooperativa cantiere")
-    assert "0 7 * * tue (America/Sao_Paulo), in English" in shown
+    assert "ogni martedì alle 7 (America/Sao_Paulo), in English" in shown
     edited = ["territory", "categories", "digest", "timezone", "language"]
     assert [a.detail for a in await audits(core, "cooperative_edited")] == edited
 

@@ -140,11 +140,34 @@ async def test_digest_now_is_sent_after_the_commit_to_the_operators(core: Core, 
     assert run.recipients == 1
     assert [a.cooperative_id for a in await audits(core, "digest_requested")] == [coop]
     # A later request is a new run row, not "already sent".
-    clock.advance(minutes=5)
+    clock.advance(minutes=11)
     await send(core, "boss", "/digest_ora cantiere")
     await core.pipeline.drain()
     async with core.sessions() as session:
         assert len((await session.execute(select(DigestRun))).scalars().all()) == 2
+
+
+async def test_digest_now_twice_in_a_row_sends_one_digest(core: Core, clock: FakeClock) -> None:
+    """Issue 15: repeating `/digest_ora` sent three copies. Within `digest_repeat_minutes` it is refused, kindly."""
+    coop = await add_coop(core, "cantiere", comuni=(RAVENNA,), name="Il Cantiere")
+    await add_operator(core, coop, "lucia", channel="console")
+    await send(core, "boss", "/digest_ora cantiere")
+    clock.advance(minutes=3)
+    [again] = await send(core, "boss", "/digest_ora cantiere")
+    # START is 9:30 UTC, 10:30 in Rome: the last went then, the next may go from 10:40
+    assert "Il Cantiere" in again and "10:30" in again and "10:40" in again
+    await core.pipeline.drain()
+    async with core.sessions() as session:
+        assert len((await session.execute(select(DigestRun))).scalars().all()) == 1
+    assert len(await audits(core, "digest_requested")) == 1
+
+
+async def test_digest_now_for_a_cooperative_without_operators_promises_nothing(core: Core) -> None:
+    await add_coop(core, "vuota", comuni=(RAVENNA,), name="La Vuota")
+    [reply] = await send(core, "boss", "/digest_ora vuota")
+    assert "La Vuota" in reply and "/invito vuota" in reply
+    await core.pipeline.drain()
+    assert await audits(core, "digest_requested") == []
 
 
 async def test_digest_now_needs_an_active_cooperative(core: Core) -> None:

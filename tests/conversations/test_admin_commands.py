@@ -129,15 +129,34 @@ def test_audit_size(args: tuple[str, ...], size: int) -> None:
     assert audit_size(args) == size
 
 
-def test_audit_lists_what_was_read(engine: Engine, ctx: Context) -> None:
-    rows = (AuditEntry(START, "admin:1", "export", "3 rows"), AuditEntry(START, "operator:3", "need_claimed"))
-    chat = staff_chat(engine, ctx, audit=rows)
-    chat.citizen("/audit 2")
-    msg = chat.bot_says("admin.audit", count=2)
-    assert msg.params["items"] == (
-        Msg("admin.audit_item", {"at": START, "actor": "admin:1", "action": "export", "detail": "3 rows"}),
-        Msg("admin.audit_item", {"at": START, "actor": "operator:3", "action": "need_claimed", "detail": ""}),
+def test_audit_lists_what_was_read(engine: Engine, ctx: Context, translator: Translator) -> None:
+    rows = (
+        AuditEntry(START, "export", "admin", detail="3 rows"),
+        AuditEntry(START, "need_claimed", "operator", by_operator=3, by_cooperative="cantiere", ticket="K7MR4P", cooperative="cantiere"),
+        AuditEntry(START, "status_changed", "operator", by_operator=3, by_cooperative="cantiere", ticket="K7MR4P", status="risolta"),
+        AuditEntry(START, "operator_revoked", "admin", operator=4),
+        AuditEntry(START, "retired_action", "cli", is_known=False),
     )
+    chat = staff_chat(engine, ctx, audit=rows)
+    chat.citizen("/audit 5")
+    msg = chat.bot_says("admin.audit", count=5)
+    items = msg.params["items"]
+    assert isinstance(items, tuple)
+    assert [m.params["action"] for m in items] == [
+        Msg("audit.export"),
+        Msg("audit.need_claimed"),
+        Msg("audit.status_changed"),
+        Msg("audit.operator_revoked"),
+        Msg("audit.unknown", {"action": "retired_action"}),
+    ]
+    lines = translator.render(chat.last.replies[0], "it").text.splitlines()[1:]
+    assert lines == [
+        "• 23 novembre 2026, 10:30 – un amministratore: ha esportato i dati – 3 rows",
+        "• 23 novembre 2026, 10:30 – operatore n. 3 di cantiere: ha preso in carico – richiesta K7MR4P",
+        "• 23 novembre 2026, 10:30 – operatore n. 3 di cantiere: ha cambiato lo stato – richiesta K7MR4P, risolta",
+        "• 23 novembre 2026, 10:30 – un amministratore: ha revocato un operatore – operatore n. 4",
+        "• 23 novembre 2026, 10:30 – la riga di comando: retired_action",
+    ]
     load(chat, audit=())
     chat.citizen("/audit")
     chat.bot_says("admin.audit", count=0, items=Msg("admin.none"))
@@ -195,6 +214,28 @@ def test_invite_for_an_active_cooperative(engine: Engine, ctx: Context) -> None:
     chat.citizen("/invito Cantiere")
     chat.bot_says("admin.invite_created", code="CUEW-HYK4", cooperative="Il Cantiere")
     assert chat.effects() == [InviteCreated(cooperative_id=1, code="CUEWHYK4", at=START)]
+
+
+def test_digest_now_refuses_a_cooperative_without_operators(engine: Engine, ctx: Context) -> None:
+    """Issue 15: it promised a send that nobody got."""
+    empty = replace(CANTIERE, operators=0)
+    chat = staff_chat(engine, ctx, cooperatives=(empty,))
+    chat.citizen("/digest_ora cantiere")
+    chat.bot_says("admin.digest_no_operators", cooperative="Il Cantiere", slug="cantiere")
+    assert chat.effects() == []
+
+
+def test_digest_now_refuses_a_repeat_and_says_when_the_last_went(engine: Engine, ctx: Context) -> None:
+    """Issue 15: three copies arrived. The reader says when the last digest went and when another may."""
+    last, again = START - timedelta(minutes=4), START + timedelta(minutes=6)
+    chat = staff_chat(engine, ctx, cooperatives=(replace(CANTIERE, last_digest_at=last, digest_again_at=again),))
+    chat.citizen("/digest_ora cantiere")
+    chat.bot_says("admin.digest_too_soon", cooperative="Il Cantiere", last=last, again=again)
+    assert chat.effects() == []
+    load(chat, cooperatives=(replace(CANTIERE, last_digest_at=START - timedelta(minutes=11), digest_again_at=START - timedelta(minutes=1)),))
+    chat.citizen("/digest_ora cantiere")
+    chat.bot_says("admin.digest_queued", cooperative="Il Cantiere")
+    assert chat.effects() == [DigestRequested(cooperative_id=1, at=START)]
 
 
 @pytest.mark.parametrize("args", ["chiusa", "nessuna", "", "cantiere chiusa"])

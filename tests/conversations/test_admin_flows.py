@@ -19,8 +19,10 @@ from conversations import (
     Engine,
     Msg,
     StaffCommandUsed,
+    Translator,
 )
 from conversations.admin import MAX_BROADCAST_CHARS, MAX_CATEGORY_NAME, broadcast_filters
+from conversations.schedule import describe_schedule
 from tests.conversations.staff_chat import CANTIERE_DETAIL, CATEGORIES, COOPS, load, staff_chat, summary
 from tests.helpers.clock import START
 from tests.helpers.transcript import Chat
@@ -170,7 +172,7 @@ def test_disable_a_category_but_never_the_last_one(engine: Engine, ctx: Context)
 # --- cooperatives ------------------------------------------------------------------
 
 
-def test_show_a_cooperative(engine: Engine, ctx: Context) -> None:
+def test_show_a_cooperative(engine: Engine, ctx: Context, translator: Translator) -> None:
     chat = staff_chat(engine, ctx, cooperative=CANTIERE_DETAIL)
     chat.citizen("/cooperativa cantiere")
     chat.bot_says(
@@ -180,11 +182,12 @@ def test_show_a_cooperative(engine: Engine, ctx: Context) -> None:
         state=Msg("admin.active"),
         territory="Ravenna (039014), provincia FC",
         categories="spesa, salute",
-        digest="0 8 * * mon",
+        digest=describe_schedule("0 8 * * mon"),
         timezone="Europe/Rome",
         language="Italiano",
         operators=2,
     )
+    assert "Riepilogo: ogni lunedì alle 8 (Europe/Rome), in Italiano" in translator.render(chat.last.replies[0], "it").text
     assert chat.effects() == [StaffCommandUsed("cooperativa", START)]
     load(chat, cooperative=None)  # no cooperative has that slug
     chat.citizen("/show_cooperative nessuna")
@@ -215,9 +218,11 @@ def test_create_a_cooperative(engine: Engine, ctx: Context) -> None:
     chat.citizen("spesa, spessa")
     chat.bot_says("admin.coop_retry_categories", item="spessa")
     chat.citizen("spesa salute")
-    chat.bot_says("admin.coop_ask_digest", default="0 8 * * mon")
+    chat.bot_says("admin.coop_ask_digest", default=describe_schedule("0 8 * * mon"))
     chat.citizen("ogni lunedì")
-    chat.bot_says("admin.coop_retry_digest", example="0 8 * * mon")
+    chat.bot_says("schedule.retry_time")
+    chat.citizen("0 25 * * mon")
+    chat.bot_says("schedule.retry_cron", example="0 8 * * mon")
     chat.citizen("-")
     chat.bot_asks("admin.coop_ask_timezone", step="timezone")
     chat.citizen("Marte/Olympus")
@@ -232,7 +237,7 @@ def test_create_a_cooperative(engine: Engine, ctx: Context) -> None:
             "slug": "faro",
             "territory": "Ravenna (039014), provincia FC",
             "categories": "spesa, salute",
-            "digest": "0 8 * * mon",
+            "digest": describe_schedule("0 8 * * mon"),
             "timezone": "Europe/London",
             "language": "English",
         },
@@ -267,7 +272,17 @@ def test_an_ambiguous_comune_lists_its_choices(engine: Engine, ctx: Context) -> 
 @pytest.mark.parametrize(
     ("field", "answer", "old", "new", "saved"),
     [
-        ("orario", "30 18 * * 1-5", "0 8 * * mon", "30 18 * * 1-5", {"digest_cron": "30 18 * * 1-5"}),
+        pytest.param(
+            "orario",
+            "dal lunedì al venerdì alle 18:30",
+            describe_schedule("0 8 * * mon"),
+            describe_schedule("30 18 * * mon-fri"),
+            {"digest_cron": "30 18 * * mon-fri"},
+            id="orario-in-words",
+        ),
+        pytest.param(
+            "orario", "30 18 * * 1-5", describe_schedule("0 8 * * mon"), describe_schedule("30 18 * * 1-5"), {"digest_cron": "30 18 * * 1-5"}, id="orario-as-cron"
+        ),
         ("fuso", "europe/london", "Europe/Rome", "Europe/London", {"timezone": "Europe/London"}),
         ("lingua", "English", "Italiano", "English", {"language": "en"}),
         ("categorie", "salute", "spesa, salute", "salute", {"categories": ("salute",)}),
@@ -275,7 +290,7 @@ def test_an_ambiguous_comune_lists_its_choices(engine: Engine, ctx: Context) -> 
     ],
 )
 def test_edit_one_field_of_a_cooperative(
-    engine: Engine, ctx: Context, field: str, answer: str, old: str, new: str, saved: dict[str, object]
+    engine: Engine, ctx: Context, field: str, answer: str, old: object, new: object, saved: dict[str, object]
 ) -> None:
     chat = staff_chat(engine, ctx, cooperative=CANTIERE_DETAIL)
     chat.citizen(f"/modifica_cooperativa cantiere {field}")
@@ -292,9 +307,9 @@ def test_editing_asks_only_the_field_and_keeps_no_default(engine: Engine, ctx: C
     chat = staff_chat(engine, ctx, cooperative=CANTIERE_DETAIL)
     chat.citizen("/edit_cooperative cantiere schedule")
     chat.bot_asks("admin.coop_ask_digest_edit", step="digest")
-    chat.bot_says("admin.coop_ask_digest_edit", name="Il Cantiere", digest="0 8 * * mon")
+    chat.bot_says("admin.coop_ask_digest_edit", name="Il Cantiere", digest=describe_schedule("0 8 * * mon"))
     chat.citizen("-")  # "-" is the default only when creating
-    chat.bot_says("admin.coop_retry_digest")
+    chat.bot_says("schedule.retry_unknown")
     chat.citizen("/annulla")
     for text in ("/modifica_cooperativa cantiere colore", "/modifica_cooperativa cantiere"):
         chat.citizen(text)

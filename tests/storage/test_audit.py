@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import select
 
 from bot.app import Core
+from conversations.i18n import po_messages
 from storage import audit
 from storage.audit import AuditAction
 from storage.db import transaction
@@ -78,3 +79,12 @@ def test_every_action_is_written_somewhere() -> None:
         if isinstance(node, ast.Attribute) and ast.unparse(node.value) == "AuditAction"
     }
     assert set(AuditAction.__members__) <= used, set(AuditAction.__members__) - used
+
+
+@pytest.mark.parametrize("lang", ["it", "en"])
+def test_every_audit_action_has_a_label_for_audit(lang: str) -> None:
+    """`/audit` shows each action by its label, msgid ``audit.<value>``: a new `AuditAction` member needs its line
+    in every catalog (the block headed "/audit labels" in locales/*/LC_MESSAGES/ascolto.po)."""
+    catalog = po_messages(ROOT / "locales" / lang / "LC_MESSAGES" / "ascolto.po")
+    missing = [a.value for a in AuditAction if not catalog.get(f"audit.{a.value}")]
+    assert missing == [], f"add `msgid \"audit.<value>\"` for {missing} to locales/{lang}/LC_MESSAGES/ascolto.po"

@@ -142,3 +142,33 @@ async def test_a_batch_serves_the_head_of_every_chat_before_anyone_s_second_row(
     async with transaction(core.sessions) as session:
         claimed = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=8, lease=LEASE)
     assert [r.text for r in claimed] == ["f0", "c0-1", "c1-1", "c2-1", "c3-1", "c4-1", "f1", "c0-2"]
+
+
+async def test_a_row_written_for_later_does_not_hold_newer_rows_to_the_same_chat(core: Core, clock: FakeClock) -> None:
+    """Issue 15: a digest queued `--at` a future time held every later reply to its operators until then."""
+    async with transaction(core.sessions) as session:
+        await outbox.enqueue(session, channel="test", recipient="anna", citizen_id=None, text="later", now=clock.now + timedelta(days=3))
+        await outbox.enqueue(session, channel="test", recipient="anna", citizen_id=None, text="1", now=clock.now)
+        await outbox.enqueue(session, channel="test", recipient="anna", citizen_id=None, text="2", now=clock.now)
+    async with transaction(core.sessions) as session:
+        claimed = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=10, lease=LEASE)
+    assert [r.text for r in claimed] == ["1", "2"]
+    clock.advance(days=3)
+    async with transaction(core.sessions) as session:
+        for row in claimed:
+            await outbox.mark_sent(session, message_id=row.id or 0, provider_message_id=None, now=clock.now)
+    async with transaction(core.sessions) as session:
+        due = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=10, lease=LEASE)
+    assert [r.text for r in due] == ["later"]
+
+
+async def test_a_row_backing_off_still_holds_newer_rows_to_the_same_chat(core: Core, clock: FakeClock) -> None:
+    """Only a row written for later steps aside: one that failed and waits to be retried keeps its place."""
+    async with transaction(core.sessions) as session:
+        first = await outbox.enqueue(session, channel="test", recipient="anna", citizen_id=None, text="1", now=clock.now)
+    async with transaction(core.sessions) as session:
+        await outbox.retry_at(session, message_id=first.id or 0, at=clock.now + timedelta(minutes=5), error="timeout")
+        await outbox.enqueue(session, channel="test", recipient="anna", citizen_id=None, text="2", now=clock.now)
+    async with transaction(core.sessions) as session:
+        claimed = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=10, lease=LEASE)
+    assert claimed == []

@@ -142,3 +142,9 @@ def test_cli_import_invite_and_digest_print(tmp_path: Path) -> None:
     assert printed.returncode == 0, printed.stderr
     assert "Riepilogo di Cooperativa Sociale Il Cantiere\ndal 16 novembre 2026 al 23 novembre 2026" in printed.stdout
     assert "[chart: " in printed.stdout and list((tmp_path / "digests").glob("*.png"))
+
+
+def test_a_digest_written_in_italian_is_stored_as_its_cron(gazetteer: Gazetteer) -> None:
+    text = '[[cooperative]]\nslug = "faro"\nname = "Il Faro"\ndigest = "ogni venerdì alle 18"\ncategories = ["spesa"]\ncomuni = ["039014"]\n'
+    [spec], errors = parse(text, categories=CATEGORIES, gazetteer=gazetteer)
+    assert errors == [] and spec.digest_cron == "0 18 * * fri"
