@@ -104,11 +104,21 @@ def _words_for(name: str) -> ArgsCheck:
     return check
 
 
+CLAIM_WORDS: Final = ("prendo in carico", "prendi in carico", "presa in carico", "la prendo", "prendiamo", "me ne occupo", "ce ne occupiamo", "claim", "take")
+"""Typed instead of "1" under a routed need (the command's own name, "prendo", works too: `conversations.offered`)."""
+DECLINE_WORDS: Final = (
+    "non di nostra competenza", "non e di nostra competenza", "non e nostra competenza", "non ci compete",
+    "non e per noi", "non possiamo", "rifiuto", "rifiutiamo", "decline",
+)
+"""Typed instead of "2" under a routed need."""
+
+
 def claim_options(ticket: str) -> tuple[Option, ...]:
-    """The buttons under a routed need; their payloads are commands, so they work from any chat state."""
+    """The buttons under a routed need; their payloads are commands, so they work from any chat state,
+    and where there are no buttons the number or the words answer them (`conversations.offered`)."""
     return (
-        Option(f"/prendo {ticket}", Msg("op.option_claim")),
-        Option(f"/declino {ticket}", Msg("op.option_decline")),
+        Option(f"/prendo {ticket}", Msg("op.option_claim"), CLAIM_WORDS),
+        Option(f"/declino {ticket}", Msg("op.option_decline"), DECLINE_WORDS),
     )
 
 

@@ -23,7 +23,7 @@ from conversations import (
     Option,
     StatusChanged,
 )
-from conversations.operator import MAX_NOTE_CHARS, claim_options
+from conversations.operator import CLAIM_WORDS, DECLINE_WORDS, MAX_NOTE_CHARS, claim_options
 from tests.conversations.test_operator import NEED, OP
 from tests.helpers.clock import START
 from tests.helpers.transcript import Chat
@@ -159,8 +159,8 @@ def test_detail_of_our_need_shows_the_contact_and_no_buttons(engine: Engine, ctx
 
 def test_claim_options_are_commands() -> None:
     assert claim_options("K7M-R4P") == (
-        Option("/prendo K7M-R4P", Msg("op.option_claim")),
-        Option("/declino K7M-R4P", Msg("op.option_decline")),
+        Option("/prendo K7M-R4P", Msg("op.option_claim"), CLAIM_WORDS),
+        Option("/declino K7M-R4P", Msg("op.option_decline"), DECLINE_WORDS),
     )
 
 
