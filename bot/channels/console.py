@@ -12,11 +12,10 @@ from bot.dispatcher import Dispatcher
 from conversations import Inbound, Msg
 from handlers import ConsoleSender
 from handlers.console import CHANNEL
-from storage.db import session_factory
 
 SETTLE_SECONDS: Final = 30.0
 """How long a turn's work after the commit (an on-demand digest) may take before the console moves on.
-Its messages are never lost: what is not written by then is written later, and waits in the outbox."""
+Within a session it goes on meanwhile; at the end of input the console says it was cut short and leaves."""
 
 
 class Lines:
@@ -52,7 +51,7 @@ async def chat(core: Core, *, name: str, stdin: TextIO, stdout: TextIO, interact
     """
     dispatcher = core.dispatcher({CHANNEL: ConsoleSender(stdout)}, recipient=name)
     say = _Say(core)
-    async with session_factory(core.db)() as session:
+    async with core.sessions() as session:
         if not await core.notifier.has_admins(session) and stderr is not None:
             stderr.write(say("console.no_admins"))  # once, here, instead of a log line at every need
     if interactive:
