@@ -29,9 +29,17 @@ class Background:
         if not task.cancelled() and task.exception() is not None:
             logger.error("background work after a commit failed: %s", type(task.exception()).__name__)
 
-    async def drain(self) -> None:
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait until no work is left (work started meanwhile included); with `timeout`, at most that
+        long, cancelling nothing. True when nothing is left."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         while self._tasks:
-            await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return False
+            await asyncio.wait(tuple(self._tasks), timeout=left)
+        return True
 
 
 class Wakeups:

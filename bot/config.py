@@ -36,6 +36,8 @@ class AppSettings(_Section):
     locales_dir: Path | None = None
     """Catalogs folder; unset means the catalogs shipped with Ascolto."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    console_log: Path = Path("var/console.log")
+    """Where `ascolto chat` writes its log lines: the terminal shows only the conversation."""
 
 
 class DatabaseSettings(_Section):

@@ -36,9 +36,12 @@ class Services:
     """Jobs and channels say here that they queued outbox rows or downloads."""
     background: Background
 
-    def dispatcher(self, senders: Mapping[str, Sender], *, clock: Callable[[], datetime] | None = None) -> Dispatcher:
+    def dispatcher(
+        self, senders: Mapping[str, Sender], *, clock: Callable[[], datetime] | None = None, recipient: str | None = None
+    ) -> Dispatcher:
         """Leases and due times on the database's clock: the core's own when it is one (`ascolto run`);
-        tests that drive the pipeline with a fake clock still send on the real one, unless they pass theirs."""
+        tests that drive the pipeline with a fake clock still send on the real one, unless they pass theirs.
+        `recipient`: only that person's messages (a console session)."""
         d = self.settings.dispatcher
         if clock is None:
             clock = self.clock if isinstance(self.clock, DatabaseClock) else DatabaseClock()
@@ -56,6 +59,7 @@ class Services:
             idle_poll=d.idle_poll_seconds,
             clock=clock,
             wakeups=self.wakeups,
+            recipient=recipient,
         )
 
     async def close(self) -> None:

@@ -23,6 +23,7 @@ from storage.models import OutboxMessage
 logger = logging.getLogger(__name__)
 
 
+ByChat = dict[tuple[str, str], list[OutboxMessage]]
 _MARK_SENT_RETRIES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 10.0, 10.0)
 
 
@@ -60,8 +61,10 @@ class Dispatcher:
         rng: random.Random | None = None,
         max_in_flight: int | None = None,
         wakeups: Wakeups | None = None,
+        recipient: str | None = None,
     ) -> None:
         self.sessions = sessions
+        self.recipient = recipient
         self.senders = dict(senders)
         self.policy = policy
         self.batch_size = batch_size
@@ -80,17 +83,9 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """Send one batch of due rows; returns how many rows were attempted."""
-        async with transaction(self.sessions) as session:
-            now = await now_in(session, self.clock)  # the database's time: leases agree across hosts
-            rows = await outbox.claim_batch(
-                session, channels=list(self.senders), now=now, limit=self.batch_size, lease=self.lease
-            )
-            contacts = await delivery.contacts(session, citizen_ids={r.citizen_id for r in rows if r.citizen_id})
+        rows, by_chat, contacts = await self._claim(self.batch_size)
         if not rows:
             return 0
-        by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
-        for row in rows:
-            by_chat[(row.channel, row.recipient)].append(row)
         sent: list[tuple[int, str | None]] = []
         try:
             counts = await asyncio.gather(*(self._send_chat(chat, contacts, sent) for chat in by_chat.values()))
@@ -174,14 +169,21 @@ class Dispatcher:
             state.marked.set()
             await committer
 
-    async def _start_chats(self, state: InFlight, limit: int) -> int:
+    async def _claim(self, limit: int) -> tuple[list[OutboxMessage], ByChat, Mapping[int, delivery.Contact]]:
+        """Claim due rows (this dispatcher's `recipient`'s only, when it has one), grouped by chat, with their contacts."""
         async with transaction(self.sessions) as session:
-            now = await now_in(session, self.clock)
-            rows = await outbox.claim_batch(session, channels=list(self.senders), now=now, limit=limit, lease=self.lease)
+            now = await now_in(session, self.clock)  # the database's time: leases agree across hosts
+            rows = await outbox.claim_batch(
+                session, channels=list(self.senders), now=now, limit=limit, lease=self.lease, recipient=self.recipient
+            )
             contacts = await delivery.contacts(session, citizen_ids={r.citizen_id for r in rows if r.citizen_id})
-        by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
+        by_chat: ByChat = defaultdict(list)
         for row in rows:
             by_chat[(row.channel, row.recipient)].append(row)
+        return rows, by_chat, contacts
+
+    async def _start_chats(self, state: InFlight, limit: int) -> int:
+        rows, by_chat, contacts = await self._claim(limit)
         state.in_flight += len(rows)
         for chat_rows in by_chat.values():
             task = asyncio.create_task(self._pipelined_chat(state, chat_rows, contacts))

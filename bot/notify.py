@@ -160,6 +160,10 @@ class Notifier:
             if op.id != but:
                 await self.tell(session, Recipient.of_operator(op), reply(op), now)
 
+    async def has_admins(self, session: AsyncSession) -> bool:
+        """Someone to tell about needs nobody covers: checked once at start (`ascolto run`, `ascolto chat`)."""
+        return bool(self.admins.recipients) or bool(await staff.granted_admins(session))
+
     async def tell_admins(self, session: AsyncSession, reply: Reply, now: datetime) -> None:
         """Unrouted needs and escalations: the admins of `[admin]` and those granted from the chat, once each.
 
@@ -172,7 +176,7 @@ class Notifier:
             if (row.channel, row.external_id) not in seen:
                 seen.add((row.channel, row.external_id))
                 recipients.append(Recipient(row.channel, row.external_id))
-        if not recipients:
-            logger.warning("no admins: set [admin] in config.toml")
+        if not recipients:  # said once at start (`has_admins`), not at every need
+            logger.debug("no admins to tell")
         for admin in recipients:
             await self.tell(session, admin, reply, now)

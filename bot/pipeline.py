@@ -197,7 +197,7 @@ class Pipeline:
             citizen.last_inbound_at = now
             citizen.is_unreachable = False
             return Handled(duplicate=False, replies=replies, citizen_id=citizen.id, deferred=True)
-        call = self.engine.recognise(event)  # the one parse of this message as a command
+        call = self.engine.recognise(event, state)  # the one parse of this message as a command
         ctx = await self._context(session, citizen, now)
         ctx = await self.reader.load(
             session, event=event, state=state, call=call, flow=self.engine.flow_reads(state), ctx=ctx, now=now

@@ -20,6 +20,7 @@ from conversations.effects import (
     Effect,
     HelpOffered,
 )
+from conversations.offered import recalled, remembered
 from conversations.flow import Flow, Step
 from conversations.ticket import is_ticket
 from conversations.understanding import NEGATORS, Intent, Polarity, intent_of, is_english, negated_positions, polarity
@@ -123,12 +124,36 @@ class Engine:
         """The command menu, in the order the commands were added."""
         return tuple(spec.menu for spec in self.commands if spec.menu is not None)
 
-    def recognise(self, inbound: Inbound) -> Call | None:
+    def recognise(self, inbound: Inbound, state: State | None = None) -> Call | None:
         """The command a message names, with its arguments, or None: the one parse of a message as a command.
 
         Whether it really is the command (a plain word followed by words, the sender's role) is
         decided in `step` with the state and the data its spec `reads`, which `bot/` loads first.
+        With the `state`, a message that names no command by itself but answers the choices the
+        last reply offered outside a flow ("1", "prendo in carico": `conversations.offered`) is
+        the command of the chosen option, as if its button had been pressed.
         """
+        call = self._named(inbound)
+        if state is None or (call is not None and (call.explicit or call.phrase)):
+            return call
+        picked = self._offered(state, inbound)
+        chosen = self._named(replace(inbound, text=None, choice=picked)) if picked is not None else None
+        if chosen is None:
+            return call
+        # "prendo in carico" is the offered /prendo; "nota K7M-R4P prendo le chiavi" stays /nota.
+        is_other_command = call is not None and call.spec is not chosen.spec and (call.args or call.spec.alone)
+        return call if is_other_command else chosen
+
+    def _offered(self, state: State, inbound: Inbound) -> str | None:
+        """The payload of the remembered choice this message picks (by number, words, yes/no, typo), or None."""
+        if state.is_active or is_explicit_command(inbound) or not inbound.text:
+            return None
+        choices = recalled(state.answers)
+        picked = match_option(choices, choice=None, text=clean(inbound.text)[:MAX_TEXT_CHARS]) if choices else None
+        return picked.payload if picked is not None else None
+
+    def _named(self, inbound: Inbound) -> Call | None:
+        """The command the message itself names: a "/command", a button, a command word, a phrase."""
         phrase = self._phrase(inbound)
         if phrase is not None:
             return phrase
@@ -172,10 +197,12 @@ class Engine:
     def step(self, state: State, inbound: Inbound, ctx: Context, call: Call | None | Unrecognised = UNRECOGNISED) -> Turn:
         """One turn; `call` is what `recognise` made of `inbound` (recognised here when not given)."""
         b = Builder(state=state, inbound=inbound)
-        b.call = self.recognise(inbound) if isinstance(call, Unrecognised) else call
+        b.call = self.recognise(inbound, state) if isinstance(call, Unrecognised) else call
         self._handle(b, inbound, ctx)
         if not b.replies:  # the contract: never silence
             self.prompt_current(b, ctx)
+        if not b.state.is_active:  # no question waits: the next message may answer the offered commands
+            b.state = replace(b.state, answers=remembered(b.replies))
         new_state = replace(b.state, version=state.version + 1, updated_at=ctx.now)
         return Turn(state=new_state, replies=tuple(b.replies), effects=tuple(b.effects))
 

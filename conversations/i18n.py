@@ -144,13 +144,17 @@ class Translator:
         hint = self.gettext("render.reply_with_number", lang) if options else ""
         return Rendered(text=self.format(reply.text, lang), options=options, number_hint=hint)
 
+    def moment(self, value: datetime, lang: str | None = None) -> str:
+        """A moment as people read it: in the configured time zone, "3 dicembre 2026, 18:22"."""
+        return format_datetime(value, DATE_FORMAT, tzinfo=self.tz, locale=self.language(lang))
+
     def _value(self, value: object, lang: str) -> object:
         if isinstance(value, Msg):
             return self.format(value, lang)
         if isinstance(value, tuple | list):
             return "\n".join(str(self._value(v, lang)) for v in value)
         if isinstance(value, datetime):
-            return format_datetime(value, DATE_FORMAT, tzinfo=self.tz, locale=lang)
+            return self.moment(value, lang)
         if isinstance(value, date):  # a calendar day, already in the reader's zone
             return format_date(value, DAY_FORMAT, locale=lang)
         if isinstance(value, bool):

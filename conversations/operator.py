@@ -104,11 +104,21 @@ def _words_for(name: str) -> ArgsCheck:
     return check
 
 
+CLAIM_WORDS: Final = ("prendo in carico", "prendi in carico", "presa in carico", "la prendo", "prendiamo", "me ne occupo", "ce ne occupiamo", "claim", "take")
+"""Typed instead of "1" under a routed need (the command's own name, "prendo", works too: `conversations.offered`)."""
+DECLINE_WORDS: Final = (
+    "non di nostra competenza", "non e di nostra competenza", "non e nostra competenza", "non ci compete",
+    "non e per noi", "non possiamo", "rifiuto", "rifiutiamo", "decline",
+)
+"""Typed instead of "2" under a routed need."""
+
+
 def claim_options(ticket: str) -> tuple[Option, ...]:
-    """The buttons under a routed need; their payloads are commands, so they work from any chat state."""
+    """The buttons under a routed need; their payloads are commands, so they work from any chat state,
+    and where there are no buttons the number or the words answer them (`conversations.offered`)."""
     return (
-        Option(f"/prendo {ticket}", Msg("op.option_claim")),
-        Option(f"/declino {ticket}", Msg("op.option_decline")),
+        Option(f"/prendo {ticket}", Msg("op.option_claim"), CLAIM_WORDS),
+        Option(f"/declino {ticket}", Msg("op.option_decline"), DECLINE_WORDS),
     )
 
 
@@ -156,6 +166,28 @@ def _refusal(desk: Desk, ctx: Context) -> tuple[str, str] | None:
     return None
 
 
+def asked_page(arg: str) -> int | None:
+    """The page `/richieste ARG` asks for: "2" → 2; a number past `MAX_PAGE` → `MAX_PAGE` (the reader
+    then shows the last page); None for no number, 0, "-1" or words (the first page is shown)."""
+    if arg.isascii() and arg.isdigit() and small_int(arg, MAX_PAGE) is None:
+        return MAX_PAGE
+    return small_int(arg, MAX_PAGE, minimum=1)
+
+
+def _page_note(arg: str, shown: int) -> Msg | None:
+    """Why the page shown is not the one asked for ("/richieste 2" when there is one page), or None."""
+    if not arg:
+        return None
+    asked = asked_page(arg)
+    if asked == shown:
+        return None
+    if asked is not None:
+        return Msg("op.page_beyond", {"asked": arg})
+    if arg.isascii() and arg.isdigit():
+        return Msg("op.page_from_one")
+    return Msg("op.page_not_number", {"asked": arg[:20]})
+
+
 def _list(e: Engine, b: Builder, ctx: Context) -> None:
     desk = ctx.desk
     assert desk.operator is not None
@@ -165,18 +197,19 @@ def _list(e: Engine, b: Builder, ctx: Context) -> None:
     pages = max(1, ceil(desk.open_total / desk.page_size))
     items = tuple(_list_item(n) for n in desk.open_needs)
     more: object = Msg("op.needs_more", {"next": desk.page + 1}) if desk.page < pages else ""
-    _say(
-        e,
-        b,
-        ctx,
+    page = Msg(
         "op.needs_page",
-        cooperative=desk.operator.cooperative_name,
-        total=desk.open_total,
-        page=desk.page,
-        pages=pages,
-        items=items,
-        more=more,
+        {
+            "cooperative": desk.operator.cooperative_name,
+            "total": desk.open_total,
+            "page": desk.page,
+            "pages": pages,
+            "items": items,
+            "more": more,
+        },
     )
+    note = _page_note(_command(b).arg, desk.page)
+    e.inform(b, ctx, Reply(page if note is None else Msg("common.lead", {"lead": note, "text": page})))
 
 
 def _list_item(n: NeedView) -> Msg:

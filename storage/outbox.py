@@ -106,6 +106,7 @@ async def claim_batch(
     limit: int,
     lease: timedelta,
     per_chat: int = PER_CHAT,
+    recipient: str | None = None,
 ) -> list[OutboxMessage]:
     """Claim due rows fairly: the oldest row of every chat that has one due, interactive chats first.
 
@@ -126,6 +127,9 @@ async def claim_batch(
     claimed, so replies never overtake each other; a row written for later (`is_scheduled`) is
     not in that order until its time, so it never holds what was written after it. On PostgreSQL, SKIP LOCKED lets several
     workers claim side by side.
+
+    With `recipient`, only that person's rows are claimed: a console session is one identity
+    (`ascolto chat --as NAME`), and everyone else's messages wait for their own session.
     """
     claim = _Claim(now=now, lease=lease, limit=limit)
     for interactive in (True, False):
@@ -133,7 +137,9 @@ async def claim_batch(
         if room <= 0:
             break
         # A chat seen in the first pass can come back as a broadcast head: ask for that many more.
-        chats = await _chats(session, interactive=interactive, channels=channels, now=now, limit=room + len(claim.seen))
+        chats = await _chats(
+            session, interactive=interactive, channels=channels, now=now, limit=room + len(claim.seen), recipient=recipient
+        )
         chats = [chat for chat in chats if chat not in claim.seen][:room]
         if chats:
             claim.take(chats, await _first_rows(session, chats, per_chat=per_chat))
@@ -150,7 +156,7 @@ def _is_postgresql(session: AsyncSession) -> bool:
 
 
 async def _chats(
-    session: AsyncSession, *, interactive: bool, channels: Sequence[str], now: datetime, limit: int
+    session: AsyncSession, *, interactive: bool, channels: Sequence[str], now: datetime, limit: int, recipient: str | None = None
 ) -> list[Chat]:
     """The chats to serve, oldest first: those whose oldest pending row of this kind is due and is the chat's turn.
 
@@ -169,9 +175,10 @@ async def _chats(
     same_kind = " AND p.broadcast_id IS NULL" if interactive else ""
     lock = " FOR UPDATE OF o SKIP LOCKED" if _is_postgresql(session) else ""
     o_where = " AND ".join(f"o.{term}" for term in where.split(" AND "))
+    only = " AND o.recipient = :recipient" if recipient is not None else ""
     query = text(
         f"SELECT o.channel, o.recipient FROM outbox AS o{hint}"
-        f" WHERE {o_where} AND o.channel IN :channels AND o.next_attempt_at <= :now"
+        f" WHERE {o_where} AND o.channel IN :channels AND o.next_attempt_at <= :now{only}"
         f" AND NOT EXISTS (SELECT 1 FROM outbox AS p{probe} WHERE p.{PENDING}"
         f" AND p.channel = o.channel AND p.recipient = o.recipient AND p.id < o.id{same_kind}"
         f" AND p.created_at <= :now)"
@@ -181,6 +188,8 @@ async def _chats(
         bindparam("now", now, type_=TABLE.c.next_attempt_at.type),
         bindparam("limit", limit),
     )
+    if recipient is not None:
+        query = query.bindparams(bindparam("recipient", recipient))
     return [(channel, recipient) for channel, recipient in (await session.execute(query)).all()]
 
 

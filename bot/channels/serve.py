@@ -62,6 +62,9 @@ async def serve(
         )
     jobs += [asyncio.create_task(work(stop), name=f"worker-{i}") for i, work in enumerate(workers)]
     logger.info("running: %s", ", ".join(c.name for c in channels))
+    async with core.sessions() as session:
+        if not await core.notifier.has_admins(session):  # once here, not at every need nobody covers
+            logger.warning("no admins: needs nobody covers wait unseen; set [admin] in config.toml or use /nomina_admin")
     try:
         await stop.wait()
     finally:

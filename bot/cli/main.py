@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ from bot import jobs
 from bot.cli import coops, workers
 from bot.config import ConfigError, Settings, load_settings
 from bot.core import Core
+from conversations import Msg
 from storage import needs as needs_repo
 from storage.db import session_factory
 
@@ -53,15 +55,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ascolto: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     quiet = args.command in {"chat", "run", "needs"} and settings.app.log_level == "INFO"
+    is_console = args.command == "chat" or (args.command == "run" and not has_remote_channel(settings))
     logging.basicConfig(
         level=logging.WARNING if quiet else settings.app.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[_log_handler(settings, is_console=is_console)],
     )
     try:
         return asyncio.run(_dispatch(args, settings))
     except KeyboardInterrupt:
         return 130
+
+
+def _log_handler(settings: Settings, *, is_console: bool) -> logging.Handler:
+    """Standard error, except for the console chat: there log lines went in the middle of the
+    conversation, so they go to `[app] console_log` (README "Try it")."""
+    if not is_console:
+        return logging.StreamHandler(sys.stderr)
+    path = settings.app.console_log
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return logging.FileHandler(path, encoding="utf-8")
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -77,6 +90,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(f"ascolto: configuration error: {exc}", file=sys.stderr)
             return EXIT_CONFIG
     core = await build_core(settings)
+    # The comuni, the dictionaries and the models live until exit: out of the collector's sight, so
+    # leaving (Ctrl+C, end of input) does not wait seconds for a last full collection of them.
+    gc.freeze()
     try:
         if args.command == "needs":
             return await _needs(core, as_json=args.json, limit=args.limit)
@@ -92,7 +108,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 async def _chat(core: Core, *, name: str) -> int:
     from bot.channels.console import chat
 
-    return await chat(core, name=name, stdin=sys.stdin, stdout=sys.stdout, interactive=sys.stdin.isatty())
+    return await chat(core, name=name, stdin=sys.stdin, stdout=sys.stdout, interactive=sys.stdin.isatty(), stderr=sys.stderr)
 
 
 async def _run(core: Core, *, listen_fd: int | None = None) -> int:
@@ -129,10 +145,12 @@ async def _needs(core: Core, *, as_json: bool, limit: int) -> int:
         }
         if as_json:
             print(json.dumps(record, ensure_ascii=False))
-        else:
+        else:  # as people read it: the configured time zone, the words the citizen sees for the status
+            t, lang = core.translator, core.settings.app.language
             print(
-                f"{need.ticket}  {need.created_at:%Y-%m-%d %H:%M}  {need.status:<16} {need.urgency:<6} "
-                f"{comune.name} ({comune.istat_code})  {category.slug}: {need.description[:60]}"
+                f"{need.ticket}  {t.moment(need.created_at, lang)}  {t.format(Msg(f'status.{need.status}'), lang)}  "
+                f"{t.format(Msg(f'urgency.{need.urgency}'), lang)}  {comune.name} ({comune.istat_code})  "
+                f"{category.slug}: {need.description[:60]}"
             )
     if not rows and not as_json:
         print("no needs yet")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from math import ceil
 
 from bot.reads.reading import Reading
-from conversations import AssignmentStatus, Context, HistoryItem, InviteView, NeedView, OperatorCommand, Reads, small_int
-from conversations.operator import MAX_PAGE
+from conversations import AssignmentStatus, Context, HistoryItem, InviteView, NeedView, OperatorCommand, Reads
+from conversations.operator import asked_page
 from conversations.ticket import compact_code
 from storage import cooperatives, operators, routing
 from storage.models import Category, ComuneRow, Need
@@ -49,11 +50,15 @@ async def invite(r: Reading, ctx: Context) -> Context:
 async def need_list(r: Reading, ctx: Context) -> Context:
     operator = ctx.desk.operator
     assert operator is not None  # the source admits operators only
-    arg = _command(r).arg
-    page = small_int(arg, MAX_PAGE, minimum=1) or 1
+    page = asked_page(_command(r).arg) or 1
     total, rows = await routing.open_needs(
         r.session, cooperative_id=operator.cooperative_id, offset=(page - 1) * r.page_size, limit=r.page_size
     )
+    if not rows and total > 0:  # past the last page ("/richieste 2" of one page): the last one instead
+        page = ceil(total / r.page_size)
+        total, rows = await routing.open_needs(
+            r.session, cooperative_id=operator.cooperative_id, offset=(page - 1) * r.page_size, limit=r.page_size
+        )
     items = tuple(
         _need_view(n, comune, category, r.sender.language, is_ours=n.claimed_by_cooperative_id == operator.cooperative_id)
         for n, comune, category in rows

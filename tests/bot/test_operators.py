@@ -189,3 +189,17 @@ async def test_a_page_number_int_refuses_lists_the_first_page(core: Core, clock:
     for page in ("፩", "²", "9" * 40, "1" * 5000):
         await core.pipeline.handle(say(core, "lucia", f"/richieste {page}"))
         assert "Richieste aperte di Il Cantiere: 1" in await last_to(core, "lucia"), page
+
+
+async def test_a_page_past_the_last_shows_the_last_one(core: Core, clock: FakeClock) -> None:
+    """"/richieste 2" with one page of open needs used to answer "pagina 2 di 1" and an empty list."""
+    coop = await add_coop(core, "cantiere", comuni=(RAVENNA,), name="Il Cantiere")
+    await add_operator(core, coop, "lucia")
+    await run_intake(core, clock, sender="anna")
+    t = (await the_need(core)).ticket
+    for text in ("/richieste 2", "/richieste 0"):
+        await core.pipeline.handle(say(core, "lucia", text))
+        listing = await last_to(core, "lucia")
+        assert "(pagina 1 di 1)" in listing and t in listing, listing
+    assert "La pagina 2 non c'è: ecco l'ultima." in (await outbox_to(core, "lucia"))[-2]
+    assert "Le pagine si contano da 1: ecco la prima." in listing

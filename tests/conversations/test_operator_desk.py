@@ -23,7 +23,7 @@ from conversations import (
     Option,
     StatusChanged,
 )
-from conversations.operator import MAX_NOTE_CHARS, claim_options
+from conversations.operator import CLAIM_WORDS, DECLINE_WORDS, MAX_NOTE_CHARS, MAX_PAGE, asked_page, claim_options
 from tests.conversations.test_operator import NEED, OP
 from tests.helpers.clock import START
 from tests.helpers.transcript import Chat
@@ -111,6 +111,31 @@ def test_list_items_and_the_last_page(engine: Engine, ctx: Context) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "shown", "note"),
+    [
+        pytest.param("/richieste 2", 1, Msg("op.page_beyond", {"asked": "2"}), id="past-the-last"),
+        pytest.param("/richieste 99999999999", 1, Msg("op.page_beyond", {"asked": "99999999999"}), id="huge"),
+        pytest.param("/richieste 0", 1, Msg("op.page_from_one"), id="zero"),
+        pytest.param("/richieste -1", 1, Msg("op.page_not_number", {"asked": "-1"}), id="negative"),
+        pytest.param("/richieste seconda", 1, Msg("op.page_not_number", {"asked": "seconda"}), id="words"),
+        pytest.param("/richieste 1", 1, None, id="the-page-asked"),
+        pytest.param("/richieste", 1, None, id="no-page"),
+    ],
+)
+def test_a_page_that_does_not_exist_says_so_and_shows_one_that_does(engine: Engine, ctx: Context, text: str, shown: int, note: Msg | None) -> None:
+    """The reader loaded the page it could (`bot/reads/desk.need_list`); the reply says why it is not the one asked."""
+    chat = desk(engine, ctx, open_needs=(NEW,), open_total=1, page=shown)
+    chat.citizen(text)
+    chat.bot_says("op.needs_page", page=shown, pages=1)
+    lead = chat.last.replies[-1].text
+    assert (lead.params.get("lead") if lead.id == "common.lead" else None) == note
+
+
+def test_the_page_asked_for_is_read_within_bounds() -> None:
+    assert [asked_page(arg) for arg in ("2", "0002", "0", "-1", "due", "", "²", "9" * 40)] == [2, 2, None, None, None, None, None, MAX_PAGE]
+
+
 def test_detail_of_a_new_need_offers_claim_and_decline(engine: Engine, ctx: Context) -> None:
     history = (HistoryItem(START, "nuova"), HistoryItem(START, "nota", "chiamare dopo le 17"))
     chat = desk(engine, ctx, need=replace(NEW, history=history))
@@ -159,8 +184,8 @@ def test_detail_of_our_need_shows_the_contact_and_no_buttons(engine: Engine, ctx
 
 def test_claim_options_are_commands() -> None:
     assert claim_options("K7M-R4P") == (
-        Option("/prendo K7M-R4P", Msg("op.option_claim")),
-        Option("/declino K7M-R4P", Msg("op.option_decline")),
+        Option("/prendo K7M-R4P", Msg("op.option_claim"), CLAIM_WORDS),
+        Option("/declino K7M-R4P", Msg("op.option_decline"), DECLINE_WORDS),
     )
 
 

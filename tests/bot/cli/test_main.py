@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
 
 import pytest
 
@@ -30,7 +35,10 @@ def ascolto(*args: str, stdin: str = "", env: dict[str, str] | None = None, cwd:
 
 @pytest.fixture
 def db_env(tmp_path: Path) -> dict[str, str]:
-    return {"ASCOLTO_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"}
+    return {
+        "ASCOLTO_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}",
+        "ASCOLTO_APP__CONSOLE_LOG": str(tmp_path / "console.log"),
+    }
 
 
 def test_scripted_chat_through_a_pipe_stores_exactly_one_need(db_env: dict[str, str]) -> None:
@@ -72,6 +80,49 @@ def test_piped_chat_answers_each_line_before_reading_the_next(db_env: dict[str, 
         proc.stdin.close()
         proc.wait(timeout=60)
     assert proc.returncode == 0
+
+
+def test_the_console_shows_no_log_lines_and_says_once_that_there_is_no_admin(db_env: dict[str, str], tmp_path: Path) -> None:
+    """A need nobody covers is told to the admins; with none, a WARNING log line used to appear mid-chat at every need."""
+    result = ascolto("chat", "--as", "mario", stdin=INTAKE, env=db_env)
+    assert result.returncode == 0, result.stderr
+    assert "Il tuo codice è" in result.stdout
+    assert "WARNING" not in result.stdout + result.stderr and " bot." not in result.stdout
+    assert result.stderr.count("nessun amministratore") == 1, result.stderr
+    assert (tmp_path / "console.log").exists()  # where the log lines go instead (README "Try it")
+
+
+def test_needs_shows_local_times_and_the_status_words_citizens_read(db_env: dict[str, str]) -> None:
+    assert ascolto("chat", "--as", "mario", stdin=INTAKE, env=db_env).returncode == 0
+    [row] = [json.loads(line) for line in ascolto("needs", "--json", env=db_env).stdout.splitlines()]
+    listed = ascolto("needs", env=db_env).stdout
+    rome = format_datetime(datetime.fromisoformat(row["created_at"]), "d MMMM y, HH:mm", tzinfo=ZoneInfo("Europe/Rome"), locale="it")
+    assert f"{row['ticket']}  {rome}  ricevuta  Urgente, entro 1-2 giorni  Ravenna (039014)" in listed, listed
+    assert "nuova" not in listed.split(row["ticket"])[1]  # the stored value is not what anyone reads
+
+
+def test_ctrl_c_leaves_at_once(db_env: dict[str, str]) -> None:
+    """The console's reader was a thread `asyncio.run` waited for: Ctrl+C left only after the next Enter."""
+    assert ascolto("db", "upgrade", env=db_env).returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASCOLTO_")} | db_env
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat", "--as", "pipe"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+    )
+    assert proc.stdin and proc.stdout
+    try:
+        proc.stdin.write("ciao\n")
+        proc.stdin.flush()
+        seen = ""
+        while "Rispondi con il numero." not in seen:  # started, answered, now waiting for the next line
+            line = proc.stdout.readline()
+            assert line, "the bot closed its output before answering"
+            seen += line
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 130  # stdin stays open: before the fix it waited for ever
+    finally:
+        proc.kill()
+        proc.stdin.close()
 
 
 def test_needs_lists_nothing_on_an_empty_database(db_env: dict[str, str]) -> None:
