@@ -48,21 +48,32 @@ def _target(ctx: Context, cmd: OperatorCommand) -> TargetView | None:
     return target if target is not None and target.slug == cmd.arg else None
 
 
-def _reopen(e: Engine, b: Builder, ctx: Context) -> None:
-    cmd, operator = _command(b), ctx.desk.operator
-    assert operator is not None  # the guard admits operators only
+def _held(
+    e: Engine, b: Builder, ctx: Context, cmd: OperatorCommand, usage: str, statuses: frozenset[NeedStatus], refusal: str
+) -> NeedView | None:
+    """The need the command names, when the operator's cooperative holds it in one of `statuses`;
+    otherwise None, once the reason is said (how to use it, unknown, not yours, wrong status)."""
     if not cmd.code:
-        _say(e, b, ctx, "op.usage_riapri")
-        return
+        _say(e, b, ctx, usage)
+        return None
     need = _need(ctx, cmd)
     if need is None:
         _say(e, b, ctx, "op.no_such_need", ticket=cmd.code)
-        return
+        return None
     if not need.is_ours:
         _say(e, b, ctx, "op.status_claim_first" if need.status == NeedStatus.NEW else "op.status_not_ours", ticket=need.ticket)
-        return
-    if need.status not in REOPENABLE:
-        _say(e, b, ctx, "op.reopen_open", ticket=need.ticket, status=Msg(f"status.{need.status}"))
+        return None
+    if need.status not in statuses:
+        _say(e, b, ctx, refusal, ticket=need.ticket, status=Msg(f"status.{need.status}"))
+        return None
+    return need
+
+
+def _reopen(e: Engine, b: Builder, ctx: Context) -> None:
+    cmd, operator = _command(b), ctx.desk.operator
+    assert operator is not None  # the guard admits operators only
+    need = _held(e, b, ctx, cmd, "op.usage_riapri", REOPENABLE, "op.reopen_open")
+    if need is None:
         return
     note = clean(cmd.rest)[:MAX_NOTE_CHARS] or None
     b.effects.append(
@@ -81,18 +92,11 @@ def _reopen(e: Engine, b: Builder, ctx: Context) -> None:
 def _transfer(e: Engine, b: Builder, ctx: Context) -> None:
     cmd, operator = _command(b), ctx.desk.operator
     assert operator is not None
-    if not cmd.code or not cmd.arg:
+    if not cmd.arg:  # no slug (and then no ticket either, perhaps)
         _say(e, b, ctx, "op.usage_trasferisci")
         return
-    need = _need(ctx, cmd)
+    need = _held(e, b, ctx, cmd, "op.usage_trasferisci", TRANSFERABLE, "op.transfer_ended")
     if need is None:
-        _say(e, b, ctx, "op.no_such_need", ticket=cmd.code)
-        return
-    if not need.is_ours:
-        _say(e, b, ctx, "op.status_claim_first" if need.status == NeedStatus.NEW else "op.status_not_ours", ticket=need.ticket)
-        return
-    if need.status not in TRANSFERABLE:
-        _say(e, b, ctx, "op.transfer_ended", ticket=need.ticket, status=Msg(f"status.{need.status}"))
         return
     target = _target(ctx, cmd)
     if target is None or not target.is_active:

@@ -4,6 +4,7 @@ reopening, transfers, and what the holding cooperative hears from the citizen's 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,25 +15,40 @@ from bot.notify import Notifier
 from conversations import NeedAssigned, NeedReopened, NeedTransferred, Reply, notifications
 from storage import audit, cooperatives, handover, needs
 from storage.audit import AuditAction
-from storage.models import Need
+from storage.models import Category, ComuneRow, Need
 
 logger = logging.getLogger(__name__)
 
 
-async def offer(session: AsyncSession, notifier: Notifier, need: Need, cooperative_ids: list[int], at: datetime) -> None:
-    """Tell the operators of these cooperatives about a need, as routing does when it arrives."""
-    comune, category = await needs.labels(session, comune_istat=need.comune_istat, category=need.category_slug)
+async def tell_routed(
+    session: AsyncSession,
+    notifier: Notifier,
+    cooperative_ids: Sequence[int],
+    *,
+    ticket: str,
+    comune: ComuneRow,
+    category: Category,
+    urgency: str,
+    description: str,
+    at: datetime,
+) -> None:
+    """Offer a need to the operators of these cooperatives, each in their language, with the claim buttons."""
     await notifier.tell_operators(
         session,
         cooperative_ids,
         lambda op: notifications.need_routed(
-            ticket=need.ticket,
-            category=category.name(op.language),
-            comune=comune.name,
-            urgency=need.urgency,
-            description=need.description,
+            ticket=ticket, category=category.name(op.language), comune=comune.name, urgency=urgency, description=description
         ),
         at,
+    )
+
+
+async def offer(session: AsyncSession, notifier: Notifier, need: Need, cooperative_ids: list[int], at: datetime) -> None:
+    """Tell the operators of these cooperatives about a stored need, as routing does when it arrives."""
+    comune, category = await needs.labels(session, comune_istat=need.comune_istat, category=need.category_slug)
+    await tell_routed(
+        session, notifier, cooperative_ids, ticket=need.ticket, comune=comune, category=category, urgency=need.urgency,
+        description=need.description, at=at,
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.effects.base import Applying, Conflict, Handler
-from bot.effects.handover import tell_holder
+from bot.effects.handover import tell_holder, tell_routed
 from bot.notify import Notifier
 from conversations import (
     OPEN_STATUSES,
@@ -68,17 +68,9 @@ class NeedEffects:
             await audit.record(session, actor="system", action=AuditAction.NEED_UNROUTED, need_id=need.need_id, at=need.at)
             return []
         await routing.assign(session, need_id=need.need_id, cooperative_ids=coop_ids, at=need.at)
-        await self.notifier.tell_operators(
-            session,
-            coop_ids,
-            lambda op: notifications.need_routed(
-                ticket=need.ticket,
-                category=category.name(op.language),
-                comune=comune.name,
-                urgency=need.urgency,
-                description=need.description,
-            ),
-            need.at,
+        await tell_routed(
+            session, self.notifier, coop_ids, ticket=need.ticket, comune=comune, category=category, urgency=need.urgency,
+            description=need.description, at=need.at,
         )
         logger.info("need %s routed to %s cooperative(s)", need.need_id, len(coop_ids))
         return coop_ids

@@ -4,42 +4,25 @@ needs a new or widened cooperative inherits, /trasferisci (and the old holder's 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
-from bot.app import build_core
 from bot.cli.coops import import_file
 from bot.core import Core
-from bot.config import AdminSettings
 from bot.jobs.followups import ask_satisfaction, send_follow_ups
 from storage import exports
 from storage.models import AuditLog, Need, NeedStatusChange
-from tests.bot.test_admin import ADMIN_ID, send
+from tests.bot.test_admin import send
+from tests.bot.test_admin_coops import core  # noqa: F401  (the core with an admin, "boss" on the console)
 from tests.bot.test_operators import outbox_to, the_need
 from tests.bot.test_pipeline import run_intake
-from tests.conftest import make_settings
 from tests.helpers.clock import FakeClock
 from tests.helpers.coops import CERVIA, RAVENNA, add_coop, add_need, add_operator, say
-from tests.helpers.entropy import seeded
 
 SEARCHING = "Stiamo cercando chi può aiutarti: ti scriviamo appena qualcuno la prende in carico"
 PROMISE = "Una cooperativa del tuo territorio ti contatterà"
-
-
-@pytest.fixture
-async def core(db_url: str, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Core]:
-    admin = AdminSettings(console_names=[ADMIN_ID["console"]], export_dir=tmp_path / "exports")
-    built = await build_core(make_settings(db_url, admin=admin), clock=clock)
-    built.pipeline.entropy = seeded()
-    try:
-        yield built
-    finally:
-        await built.pipeline.drain()
-        await built.close()
 
 
 async def op_says(core: Core, who: str, text: str) -> str:
