@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, exists, or_, update
+from sqlalchemy import exists, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from conversations.vocabulary import AssignmentStatus, NeedStatus, TerritoryKind
+from conversations.vocabulary import AssignmentStatus, NeedStatus
+from storage.routing import territory_contains
 from storage.models import (
     ComuneRow,
     Cooperative,
@@ -132,15 +133,10 @@ async def transfer(
 async def uncovered_for(session: AsyncSession, *, cooperative_id: int, limit: int = 500) -> Sequence[Need]:
     """New needs in this cooperative's territory and categories that nobody has now (never routed, or
     every cooperative declined), leaving out those this cooperative itself already had; oldest first."""
-    territory = or_(
-        and_(col(CooperativeTerritory.kind) == TerritoryKind.COMUNE, col(CooperativeTerritory.code) == ComuneRow.istat_code),
-        and_(col(CooperativeTerritory.kind) == TerritoryKind.PROVINCIA, col(CooperativeTerritory.code) == ComuneRow.province_code),
-        and_(col(CooperativeTerritory.kind) == TerritoryKind.REGIONE, col(CooperativeTerritory.code) == ComuneRow.region),
-    )
     covered = (
         select(CooperativeTerritory.id)
         .join(Cooperative, col(Cooperative.id) == col(CooperativeTerritory.cooperative_id))
-        .where(col(CooperativeTerritory.cooperative_id) == cooperative_id, col(Cooperative.is_active), territory)
+        .where(col(CooperativeTerritory.cooperative_id) == cooperative_id, col(Cooperative.is_active), territory_contains())
     )
     serves = select(CooperativeCategory.category_slug).where(col(CooperativeCategory.cooperative_id) == cooperative_id)
     someone_has = select(NeedAssignment.id).where(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, case, func, or_, update
+from sqlalchemy import ColumnElement
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -25,9 +26,9 @@ from storage.models import (
 )
 
 
-async def matching_cooperatives(session: AsyncSession, *, comune_istat: str, category: str) -> list[int]:
-    """Active cooperatives whose territory contains the comune (itself, its province or region) and that serve the category."""
-    territory = or_(
+def territory_contains() -> ColumnElement[bool]:
+    """A territory row contains a comune row: the comune itself, its province or its region."""
+    return or_(
         and_(col(CooperativeTerritory.kind) == TerritoryKind.COMUNE, col(CooperativeTerritory.code) == ComuneRow.istat_code),
         and_(
             col(CooperativeTerritory.kind) == TerritoryKind.PROVINCIA,
@@ -35,6 +36,11 @@ async def matching_cooperatives(session: AsyncSession, *, comune_istat: str, cat
         ),
         and_(col(CooperativeTerritory.kind) == TerritoryKind.REGIONE, col(CooperativeTerritory.code) == ComuneRow.region),
     )
+
+
+async def matching_cooperatives(session: AsyncSession, *, comune_istat: str, category: str) -> list[int]:
+    """Active cooperatives whose territory contains the comune (itself, its province or region) and that serve the category."""
+    territory = territory_contains()
     query = (
         select(Cooperative.id)
         .join(CooperativeCategory, col(CooperativeCategory.cooperative_id) == col(Cooperative.id))
