@@ -75,6 +75,9 @@ def _reopen(e: Engine, b: Builder, ctx: Context) -> None:
     need = _held(e, b, ctx, cmd, "op.usage_riapri", REOPENABLE, "op.reopen_open")
     if need is None:
         return
+    if need.is_erased:
+        _say(e, b, ctx, "op.reopen_erased", ticket=need.ticket)
+        return
     note = clean(cmd.rest)[:MAX_NOTE_CHARS] or None
     b.effects.append(
         NeedReopened(

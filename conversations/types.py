@@ -107,6 +107,8 @@ class NeedView:
     satisfaction: int | None = None
     """The citizen's score 1-5 after resolution; read only for the cooperative that holds it."""
     satisfaction_comment: str | None = None
+    is_erased: bool = False
+    """Retention or the citizen's erasure emptied it: there is nothing left to work on."""
 
 
 @dataclass(frozen=True, slots=True)

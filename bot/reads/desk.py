@@ -130,4 +130,5 @@ def need_view(
         is_ours=is_ours,
         is_offered=is_offered,
         history=history,
+        is_erased=need.anonymised_at is not None,
     )
