@@ -244,3 +244,24 @@ async def test_the_cooperative_hears_when_the_citizen_closes_at_the_follow_up(co
     await core.pipeline.handle(say(core, "anna", "si è risolta da sola"))
     assert (await outbox_to(core, "lucia"))[-1] == f"{t}: la persona ha risposto che si è risolta da sola. L'abbiamo chiusa."
     assert "non serve riaprirla" not in await op_says(core, "lucia", f"/riapri {t}")
+
+
+async def test_no_operator_gets_a_need_twice_across_backfill_assign_and_transfer(core: Core, clock: FakeClock, tmp_path: Path) -> None:
+    rete = await add_coop(core, "rete", comuni=(CERVIA,), name="Rete Romagna")
+    cantiere = await add_coop(core, "cantiere", comuni=("039016",), name="Il Cantiere")
+    await add_operator(core, rete, "pietro")
+    await add_operator(core, cantiere, "lucia")
+    await run_intake(core, clock)  # Ravenna, spesa: nobody yet
+    t = (await the_need(core)).ticket
+    assert await import_file(core, _coops_file(tmp_path, f'"{CERVIA}", "{RAVENNA}"')) == 0  # backfill: pietro
+    [refused] = await send(core, "boss", f"/assegna {t} rete")
+    assert "ha già" in refused
+    [given] = await send(core, "boss", f"/assegna {t} cantiere")  # still nobody's: a second cooperative
+    assert "Fatto" in given
+    await send(core, "boss", "/modifica_cooperativa cantiere territorio")
+    await send(core, "boss", "Russi, Ravenna")
+    await send(core, "boss", "sì")  # widened where it already has the need: nothing new
+    assert "è vostra" in await op_says(core, "pietro", f"/prendo {t}")
+    assert "ha già avuto" in await op_says(core, "pietro", f"/trasferisci {t} cantiere vicini a lei")
+    for who in ("pietro", "lucia"):
+        assert notices(await outbox_to(core, who), t) == 1, who
