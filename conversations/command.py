@@ -69,6 +69,12 @@ class Reads(StrEnum):
     """…with its status history."""
     NEED_PHONE = "need_phone"
     """…with the phone even before the need is ours: the reply to a winning claim."""
+    ANY_NEED = "any_need"
+    """The need whose ticket the arguments give, whoever holds it (admins: `/assegna`)."""
+    TARGET = "target_cooperative"
+    """The cooperative named after the ticket, and what it had of that need (read after the need)."""
+    COVERAGE = "coverage"
+    """Whether an active cooperative covers the comune and category of the need being confirmed."""
 
 
 Handler = Callable[[Any, Any, Context], None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from conversations import admin, operator, optout, rights
+from conversations import admin, handover, operator, optout, rights
 from conversations.command import CommandSpec, MenuEntry
 from conversations.effects import RightsExercised
 from conversations.engine import Builder, Engine
@@ -96,6 +96,6 @@ def build_engine(known_msgids: set[str] | None = None) -> Engine:
         },
         home=menu.FLOW_ID,
         entry=intake.FLOW_ID,
-        commands=(*SPECS, *operator.SPECS, *rights.SPECS, *admin.SPECS),
+        commands=(*SPECS, *operator.SPECS, *handover.SPECS, *rights.SPECS, *admin.SPECS),
         opening=menu.opening,
     )

@@ -141,6 +141,42 @@ class NoteAdded:
 
 
 @dataclass(frozen=True, slots=True)
+class NeedAssigned:
+    """``/assegna K7M-R4P cantiere``: an admin gives a need nobody covers, or everybody declined, to a cooperative."""
+
+    need_id: str
+    ticket: str
+    cooperative_id: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NeedReopened:
+    """A resolved or closed need is open again (``/riapri K7M-R4P``, or the citizen says it did not get resolved)."""
+
+    need_id: str
+    ticket: str
+    from_status: NeedStatus
+    operator_id: int | None
+    """None: the citizen reopened it from the follow-up."""
+    note: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NeedTransferred:
+    """``/trasferisci K7M-R4P rete motivo``: the holding cooperative passes the need on; it loses access."""
+
+    need_id: str
+    ticket: str
+    from_cooperative_id: int
+    to_cooperative_id: int
+    operator_id: int
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class FollowUpAnswered:
     """The citizen answered "is it still needed?": ``answer`` is ``si``, ``no`` or ``da_sola``."""
 
@@ -377,6 +413,9 @@ Effect = (
     | NeedDeclined
     | StatusChanged
     | NoteAdded
+    | NeedAssigned
+    | NeedReopened
+    | NeedTransferred
     | FollowUpAnswered
     | SatisfactionGiven
     | RightsExercised

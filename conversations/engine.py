@@ -192,7 +192,8 @@ class Engine:
         flow = self.flows.get(state.flow_id or "") if state.is_active else None
         if flow is None:
             return Who.ANYONE, frozenset()
-        return flow.who, flow.reads
+        step = flow.steps.get(state.step_id or "")
+        return flow.who, flow.reads | (step.reads if step is not None else frozenset())
 
     def step(self, state: State, inbound: Inbound, ctx: Context, call: Call | None | Unrecognised = UNRECOGNISED) -> Turn:
         """One turn; `call` is what `recognise` made of `inbound` (recognised here when not given)."""

@@ -61,6 +61,8 @@ class Step:
     otherwise: Parser | None = None
     """Parses typed words that matched no option (a need told in one's own words at the category
     question); without it, or when it returns a `Retry`, the question is asked again."""
+    reads: frozenset[Reads] = frozenset()
+    """What an answer to this step needs loaded first (the confirmation reads `Reads.COVERAGE`)."""
 
     def store(self, value: object, answers: Answers) -> Mapping[str, object]:
         if self.save is not None:

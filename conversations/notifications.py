@@ -60,3 +60,47 @@ def escalation(*, ticket: str, category: str, comune: str, since: datetime, hour
     return Reply(
         Msg("notify.escalation", {"ticket": ticket, "category": category, "comune": comune, "date": since, "hours": hours})
     )
+
+
+def transferred_in(
+    *, ticket: str, cooperative: str, reason: str, category: str, comune: str, urgency: str, description: str
+) -> Reply:
+    """To the operators of the cooperative a need was passed to: it is theirs now, and why."""
+    return Reply(
+        Msg(
+            "notify.transferred_in",
+            {
+                "ticket": ticket,
+                "cooperative": cooperative,
+                "reason": reason,
+                "category": category,
+                "comune": comune,
+                "urgency": Msg(f"urgency.{urgency}"),
+                "description": description,
+            },
+        )
+    )
+
+
+def citizen_transferred(*, ticket: str, cooperative: str) -> Reply:
+    return Reply(Msg("notify.citizen_transferred", {"ticket": ticket, "cooperative": cooperative}))
+
+
+def citizen_reopened(*, ticket: str) -> Reply:
+    return Reply(Msg("notify.citizen_reopened", {"ticket": ticket}))
+
+
+def coop_reopened(*, ticket: str) -> Reply:
+    """To the holding cooperative: the citizen said at the follow-up that it did not get resolved."""
+    return Reply(Msg("notify.coop_reopened", {"ticket": ticket}))
+
+
+def coop_closed(*, ticket: str, answer: str) -> Reply:
+    """To the holding cooperative: the citizen closed the need at the follow-up (``no`` or ``da_sola``)."""
+    return Reply(Msg(f"notify.coop_closed_{answer}", {"ticket": ticket}))
+
+
+def coop_rated(*, ticket: str, score: int, comment: str | None) -> Reply:
+    """To the holding cooperative: the citizen's score and, when they wrote one, their comment."""
+    said: object = Msg("notify.coop_rated_comment", {"comment": comment}) if comment else ""
+    return Reply(Msg("notify.coop_rated", {"ticket": ticket, "score": score, "comment": said}))

@@ -12,10 +12,12 @@ from conversations.command import ArgsCheck, CommandSpec, Handler, Reads, Who
 from conversations.engine import Builder, Engine
 from conversations.messages import Inbound, Msg, Option, Reply
 from conversations.ticket import compact_code, normalize_ticket
-from conversations.types import Context, Desk, NeedView, OperatorView
+from conversations.types import Context, Desk, HistoryItem, NeedView, OperatorView
 from conversations.vocabulary import NeedStatus
 
 ENROL: Final = "operatore"
+HISTORY_TRANSFER: Final = "trasferita"
+"""The history line of a transfer: the need went to `HistoryItem.cooperative`."""
 
 MAX_NOTE_CHARS: Final = 1000
 MAX_PAGE: Final = 9_999
@@ -56,7 +58,7 @@ def _with_arguments(name: str, rest: str) -> OperatorCommand:
     if name == "richieste":
         return OperatorCommand(name, arg=rest.split()[0] if rest.split() else "")
     tokens = rest.split()
-    ticket, used = _take_ticket(tokens)
+    ticket, used = take_ticket(tokens)
     remaining = tokens[used:]
     if name == "stato":
         status_words, note_start = _take_status(remaining)
@@ -64,7 +66,7 @@ def _with_arguments(name: str, rest: str) -> OperatorCommand:
     return OperatorCommand(name, code=ticket, rest=" ".join(remaining))
 
 
-def _take_ticket(tokens: list[str]) -> tuple[str, int]:
+def take_ticket(tokens: list[str]) -> tuple[str, int]:
     """A ticket typed as "K7M-R4P", "k7mr4p" or "K7M R4P"; returns it and how many tokens it used."""
     if not tokens:
         return "", 0
@@ -245,22 +247,39 @@ def _contact(need: NeedView) -> Msg:
     return Msg("op.contact_chat")
 
 
+def _history_item(h: HistoryItem) -> Msg:
+    """"• 3 dicembre 2026, 10:00 – in corso (operatore #4): chiamata la figlia"."""
+    if h.status == "nota":
+        label = Msg("op.history_note_label")
+    elif h.status == HISTORY_TRANSFER:
+        label = Msg("op.history_transferred", {"cooperative": h.cooperative or ""})
+    else:
+        label = Msg(f"status.{h.status}")
+    return Msg(
+        "op.history_item",
+        {
+            "date": h.at,
+            "status": label,
+            "by": Msg("op.history_by", {"operator": h.operator_id}) if h.operator_id is not None else "",
+            "note": Msg("op.history_note", {"note": h.note}) if h.note else "",
+        },
+    )
+
+
+def _rating(need: NeedView) -> tuple[Msg, ...]:
+    """The citizen's score and comment at the end of the history, for the cooperative that holds it."""
+    if need.satisfaction is None:
+        return ()
+    comment = Msg("op.history_note", {"note": need.satisfaction_comment}) if need.satisfaction_comment else ""
+    return (Msg("op.history_rating", {"score": need.satisfaction, "comment": comment}),)
+
+
 def _detail(e: Engine, b: Builder, ctx: Context) -> None:
     cmd = _command(b)
     need = _visible_need(e, b, ctx, cmd, "op.usage_richiesta")
     if need is None:
         return
-    history: object = tuple(
-        Msg(
-            "op.history_item",
-            {
-                "date": h.at,
-                "status": Msg("op.history_note_label") if h.status == "nota" else Msg(f"status.{h.status}"),
-                "note": Msg("op.history_note", {"note": h.note}) if h.note else "",
-            },
-        )
-        for h in need.history
-    )
+    history: object = (*(_history_item(h) for h in need.history), *_rating(need))
     if not need.is_ours:  # the loader reads none for them; never shown even if it did
         history = Msg("op.history_hidden")
     claimed: object = Msg("op.claimed_by", {"cooperative": need.claimed_by}) if need.claimed_by else ""

@@ -72,11 +72,15 @@ class InviteView:
 
 @dataclass(frozen=True, slots=True)
 class HistoryItem:
-    """One line of a need's history: a status (or ``"nota"``) and its note."""
+    """One line of a need's history: a status (or ``"nota"``, ``"trasferita"``) and its note, and who did it."""
 
     at: datetime
     status: str
     note: str | None = None
+    operator_id: int | None = None
+    """The operator behind the change, shown as "operatore #N"; None: the citizen, an admin or the system."""
+    cooperative: str | None = None
+    """Where a transfer sent the need."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,24 @@ class NeedView:
     is_offered: bool = False
     """Routed to the operator's cooperative and not declined."""
     history: tuple[HistoryItem, ...] = ()
+    satisfaction: int | None = None
+    """The citizen's score 1-5 after resolution; read only for the cooperative that holds it."""
+    satisfaction_comment: str | None = None
+    is_erased: bool = False
+    """Retention or the citizen's erasure emptied it: there is nothing left to work on."""
+
+
+@dataclass(frozen=True, slots=True)
+class TargetView:
+    """The cooperative a command names by slug (`/assegna`, `/trasferisci`), and what it already had of the need."""
+
+    id: int
+    slug: str
+    name: str
+    is_active: bool
+    operators: int = 0
+    had: str | None = None
+    """Its `AssignmentStatus` for the need in the same command; None when it never had it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +136,8 @@ class Desk:
     page: int = 1
     page_size: int = 5
     invite_locked: bool = False
+    target: TargetView | None = None
+    """The cooperative named after the ticket (`/assegna`, `/trasferisci`), if it exists."""
     """Too many refused invite codes from this sender in the last hour: the code is not even looked up."""
 
 
@@ -148,6 +172,9 @@ class Context:
     """New requests in 24 hours (``[limits]``); None: no cap (staff, or a tool)."""
     language: str = "it"
     """The language the citizen is written to in."""
+    covered: bool | None = None
+    """At the intake's confirmation: whether an active cooperative covers the comune and category
+    (`Reads.COVERAGE`); None when not read. False: the citizen is told we are still looking."""
     languages: tuple[str, ...] = ("it", "en")
     """The languages with a catalog (`Translator.languages`): the ones a citizen can be offered."""
     suggest: Suggest | None = None

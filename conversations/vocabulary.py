@@ -61,6 +61,8 @@ class AssignmentStatus(StrEnum):
 
     ROUTED = "inviata"
     DECLINED = "rifiutata"
+    TRANSFERRED = "trasferita"
+    """It held the need and passed it to another cooperative (`/trasferisci`): it no longer sees it."""
 
 
 class FollowUpKind(StrEnum):

@@ -8,6 +8,7 @@ from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from conversations.vocabulary import AssignmentStatus
 from storage.models import Category, ComuneRow, Cooperative, Need, NeedAssignment
 
 
@@ -27,7 +28,10 @@ async def rows(
         .order_by(col(Need.created_at), col(Need.id))
     )
     if cooperative_id is not None:
-        routed = select(col(NeedAssignment.need_id)).where(col(NeedAssignment.cooperative_id) == cooperative_id)
+        routed = select(col(NeedAssignment.need_id)).where(
+            col(NeedAssignment.cooperative_id) == cooperative_id,
+            col(NeedAssignment.status) != AssignmentStatus.TRANSFERRED,  # passed on: no longer theirs to see
+        )
         query = query.where(or_(col(Need.claimed_by_cooperative_id) == cooperative_id, col(Need.id).in_(routed)))
     out: list[list[object]] = []
     for need, category, comune, coop in (await session.execute(query)).all():

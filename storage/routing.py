@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, case, func, or_, update
+from sqlalchemy import ColumnElement
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -24,9 +26,9 @@ from storage.models import (
 )
 
 
-async def matching_cooperatives(session: AsyncSession, *, comune_istat: str, category: str) -> list[int]:
-    """Active cooperatives whose territory contains the comune (itself, its province or region) and that serve the category."""
-    territory = or_(
+def territory_contains() -> ColumnElement[bool]:
+    """A territory row contains a comune row: the comune itself, its province or its region."""
+    return or_(
         and_(col(CooperativeTerritory.kind) == TerritoryKind.COMUNE, col(CooperativeTerritory.code) == ComuneRow.istat_code),
         and_(
             col(CooperativeTerritory.kind) == TerritoryKind.PROVINCIA,
@@ -34,6 +36,11 @@ async def matching_cooperatives(session: AsyncSession, *, comune_istat: str, cat
         ),
         and_(col(CooperativeTerritory.kind) == TerritoryKind.REGIONE, col(CooperativeTerritory.code) == ComuneRow.region),
     )
+
+
+async def matching_cooperatives(session: AsyncSession, *, comune_istat: str, category: str) -> list[int]:
+    """Active cooperatives whose territory contains the comune (itself, its province or region) and that serve the category."""
+    territory = territory_contains()
     query = (
         select(Cooperative.id)
         .join(CooperativeCategory, col(CooperativeCategory.cooperative_id) == col(Cooperative.id))
@@ -102,7 +109,13 @@ async def claim(session: AsyncSession, *, need_id: str, cooperative_id: int, ope
         return False
     session.add(
         NeedStatusChange(
-            need_id=need_id, from_status=NeedStatus.NEW, to_status=NeedStatus.CLAIMED, actor=f"operator:{operator_id}", at=at
+            need_id=need_id,
+            from_status=NeedStatus.NEW,
+            to_status=NeedStatus.CLAIMED,
+            actor=f"operator:{operator_id}",
+            operator_id=operator_id,
+            cooperative_id=cooperative_id,
+            at=at,
         )
     )
     return True
@@ -117,6 +130,7 @@ async def change_status(
     actor: str,
     note: str | None,
     at: datetime,
+    operator_id: int | None = None,
 ) -> bool:
     """Move a need from `from_status` to `to_status` if nobody moved it meanwhile; records the history row."""
     values: dict[str, object] = {"status": to_status, "updated_at": at}
@@ -130,7 +144,9 @@ async def change_status(
     if int(getattr(result, "rowcount", 0) or 0) != 1:
         return False
     session.add(
-        NeedStatusChange(need_id=need_id, from_status=from_status, to_status=to_status, actor=actor, note=note, at=at)
+        NeedStatusChange(
+            need_id=need_id, from_status=from_status, to_status=to_status, actor=actor, operator_id=operator_id, note=note, at=at
+        )
     )
     return True
 
@@ -190,16 +206,30 @@ async def visible_to(session: AsyncSession, *, need: Need, cooperative_id: int) 
     return await is_assigned(session, need_id=need.id, cooperative_id=cooperative_id)
 
 
-async def history(session: AsyncSession, *, need_id: str) -> Sequence[tuple[datetime, str, str | None]]:
-    """Status changes and notes, oldest first: (at, status or "nota", note text)."""
+HISTORY_TRANSFER = "trasferita"
+"""The status a transfer shows in the history: its row keeps the status and names the cooperative."""
+
+
+async def history(session: AsyncSession, *, need_id: str) -> Sequence[tuple[datetime, str, str | None, int | None, str | None]]:
+    """Status changes, transfers and notes, oldest first: (at, status or "nota" or "trasferita",
+    note text, the operator behind it, the cooperative a transfer gave it to)."""
     changes = await session.execute(
-        select(NeedStatusChange.at, NeedStatusChange.to_status, NeedStatusChange.note).where(
-            NeedStatusChange.need_id == need_id
+        sa_select(  # sqlmodel's select takes at most four columns
+            col(NeedStatusChange.at),
+            col(NeedStatusChange.from_status),
+            col(NeedStatusChange.to_status),
+            col(NeedStatusChange.note),
+            col(NeedStatusChange.operator_id),
+            col(Cooperative.name),
         )
+        .outerjoin(Cooperative, col(Cooperative.id) == col(NeedStatusChange.cooperative_id))
+        .where(col(NeedStatusChange.need_id) == need_id)
     )
-    notes = await session.execute(select(NeedNote.at, NeedNote.text).where(NeedNote.need_id == need_id))
-    items: list[tuple[datetime, str, str | None]] = [(a, str(s), n) for a, s, n in changes.all()]
-    items += [(a, "nota", t) for a, t in notes.all()]
+    notes = await session.execute(select(NeedNote.at, NeedNote.text, NeedNote.operator_id).where(NeedNote.need_id == need_id))
+    items: list[tuple[datetime, str, str | None, int | None, str | None]] = [
+        (a, HISTORY_TRANSFER, n, o, c) if f == s else (a, str(s), n, o, None) for a, f, s, n, o, c in changes.all()
+    ]
+    items += [(a, "nota", t, o, None) for a, t, o in notes.all()]
     return sorted(items, key=lambda item: item[0])
 
 

@@ -13,6 +13,7 @@ from babel.dates import format_datetime
 
 from bot.cli import coops_file
 from bot.core import Core
+from bot.effects.handover import offer_uncovered
 from bot.jobs.digest import digest_reply, latest_period, send_digest
 from conversations import OperatorRole, make_invite_code
 from conversations.schedule import describe_schedule
@@ -71,7 +72,9 @@ async def import_file(core: Core, path: Path) -> int:
     async with transaction(core.sessions) as session:
         for spec in specs:
             existed = await cooperatives.by_slug(session, slug=spec.slug) is not None
-            _, changed = await cooperatives.upsert(session, spec=spec, now=now)
+            row, changed = await cooperatives.upsert(session, spec=spec, now=now)
+            if changed and row.id is not None:  # created or widened: it receives the needs nobody covered there
+                await offer_uncovered(session, core.notifier, cooperative_id=row.id, at=now)
             if not existed:
                 created += 1
             elif changed:

@@ -19,6 +19,7 @@ from bot.effects.citizens import CitizenEffects
 from bot.effects.cooperatives import CooperativeEffects
 from bot.effects.digests import DigestEffects, DigestSender
 from bot.effects.exports import ExportEffects
+from bot.effects.handover import HandoverEffects
 from bot.effects.needs import NeedEffects
 from bot.notify import Notifier
 from bot.roles import Roles
@@ -64,7 +65,8 @@ def build_registry(w: Wiring) -> Registry:
             *NeedEffects(w.notifier, fetch_media=w.fetch_media, wake_media=w.wake_media).handlers(),
             *operators.handlers(),
             *AdminEffects(invite_days=w.invite_days, categories_changed=w.categories_changed).handlers(),
-            *CooperativeEffects().handlers(),
+            *CooperativeEffects(w.notifier).handlers(),
+            *HandoverEffects(w.notifier).handlers(),
             *BroadcastEffects(w.notifier.translator).handlers(),
             *ExportEffects(w.notifier, export_dir=w.export_dir).handlers(),
             *DigestEffects(w.background, w.send_digest).handlers(),

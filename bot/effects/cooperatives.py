@@ -7,6 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 from bot.effects.base import Applying, Handler, admin
+from bot.effects.handover import offer_uncovered
+from bot.notify import Notifier
 from conversations import CooperativeDeactivated, CooperativeSaved, TerritoryKind
 from conversations.coop_rules import DEFAULT_DIGEST, DEFAULT_TIMEZONE
 from storage.audit import AuditAction
@@ -19,6 +21,11 @@ LANGUAGES = ("it", "en")
 
 
 class CooperativeEffects:
+    """`notifier`: a cooperative created or widened is told at once of the needs nobody covered there."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+
     def handlers(self) -> tuple[Handler[Any], ...]:
         return (
             Handler(CooperativeSaved, self.save, requires=admin),
@@ -55,6 +62,8 @@ class CooperativeEffects:
         _, changed = await cooperatives.upsert(a.session, spec=spec, now=effect.at)
         action = AuditAction.COOPERATIVE_EDITED if changed else AuditAction.COOPERATIVE_UNCHANGED
         await audit.record(a.session, actor=a.actor, action=action, cooperative_id=row.id, detail=fields or None, at=effect.at)
+        if changed and row.id is not None:
+            await offer_uncovered(a.session, self.notifier, cooperative_id=row.id, at=effect.at)
 
     async def deactivate(self, a: Applying, effect: CooperativeDeactivated) -> None:
         row = await cooperatives.by_slug(a.session, slug=effect.slug)
@@ -83,3 +92,5 @@ class CooperativeEffects:
         created, _ = await cooperatives.upsert(a.session, spec=spec, now=effect.at)
         await audit.record(a.session, actor=a.actor, action=AuditAction.COOPERATIVE_CREATED, cooperative_id=created.id, at=effect.at)
         logger.info("cooperative %s created by %s", created.id, a.actor)
+        if created.id is not None:
+            await offer_uncovered(a.session, self.notifier, cooperative_id=created.id, at=effect.at)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.effects.base import Applying, Conflict, Handler
+from bot.effects.handover import tell_holder, tell_routed
 from bot.notify import Notifier
 from conversations import (
     OPEN_STATUSES,
@@ -67,17 +68,9 @@ class NeedEffects:
             await audit.record(session, actor="system", action=AuditAction.NEED_UNROUTED, need_id=need.need_id, at=need.at)
             return []
         await routing.assign(session, need_id=need.need_id, cooperative_ids=coop_ids, at=need.at)
-        await self.notifier.tell_operators(
-            session,
-            coop_ids,
-            lambda op: notifications.need_routed(
-                ticket=need.ticket,
-                category=category.name(op.language),
-                comune=comune.name,
-                urgency=need.urgency,
-                description=need.description,
-            ),
-            need.at,
+        await tell_routed(
+            session, self.notifier, coop_ids, ticket=need.ticket, comune=comune, category=category, urgency=need.urgency,
+            description=need.description, at=need.at,
         )
         logger.info("need %s routed to %s cooperative(s)", need.need_id, len(coop_ids))
         return coop_ids
@@ -133,6 +126,7 @@ class NeedEffects:
             actor=effect.actor,
             note=effect.note,
             at=effect.at,
+            operator_id=_operator_of(effect.actor),
         ):
             raise Conflict("status changed meanwhile")
         await audit.record(a.session, actor=effect.actor, action=AuditAction.STATUS_CHANGED, need_id=effect.need_id, detail=effect.to_status, at=effect.at)
@@ -155,8 +149,20 @@ class NeedEffects:
                 a.session, need_id=need.id, from_status=need.status, to_status=NeedStatus.CLOSED, actor="citizen", note=note, at=effect.at
             ):
                 raise Conflict("status changed meanwhile")
+            told = notifications.coop_closed(ticket=need.ticket, answer=effect.answer)
+            await tell_holder(a.session, self.notifier, need.id, told, effect.at)
         await audit.record(a.session, actor="citizen", action=AuditAction.FOLLOW_UP_ANSWERED, need_id=need.id, detail=effect.answer, at=effect.at)
 
     async def rated(self, a: Applying, effect: SatisfactionGiven) -> None:
         await needs.rate(a.session, need_id=effect.need_id, score=effect.score, comment=effect.comment)
         await followups.answer(a.session, need_id=effect.need_id, kind=FollowUpKind.SATISFACTION, answer=str(effect.score), at=effect.at)
+        need = await needs.by_id(a.session, need_id=effect.need_id)
+        if need is not None:
+            told = notifications.coop_rated(ticket=need.ticket, score=effect.score, comment=effect.comment)
+            await tell_holder(a.session, self.notifier, need.id, told, effect.at)
+
+
+def _operator_of(actor: str) -> int | None:
+    """``"operator:12"`` -> 12: the history row names the operator behind the change."""
+    kind, _, ident = actor.partition(":")
+    return int(ident) if kind == "operator" and ident.isdigit() else None

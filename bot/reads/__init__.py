@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.reads import desk, staff
+from bot.reads import desk, handover, staff
 from bot.reads.reading import Reading
 from bot.roles import Roles, Sender
 from conversations import Call, Context, Desk, Inbound, Reads, Staff, State, Who
@@ -32,6 +32,8 @@ class Source:
     who: Who
     load: Loader | None
     """None: a modifier another loader reads from `Reading.reads` (a need's history, its phone)."""
+    by_role: bool = True
+    """False: the same for everyone, read without looking the sender up (a citizen's turn stays cheap)."""
 
 
 SOURCES: Mapping[Reads, Source] = {
@@ -48,6 +50,9 @@ SOURCES: Mapping[Reads, Source] = {
     Reads.NEED: Source(Who.OPERATOR, desk.need),
     Reads.NEED_HISTORY: Source(Who.OPERATOR, None),
     Reads.NEED_PHONE: Source(Who.OPERATOR, None),
+    Reads.ANY_NEED: Source(Who.ADMIN, handover.any_need),
+    Reads.TARGET: Source(Who.STAFF, handover.target),
+    Reads.COVERAGE: Source(Who.ANYONE, handover.coverage, by_role=False),
 }
 
 
@@ -77,15 +82,18 @@ class Reader:
         it may be the flow's answer, or a command whose reply asks the flow's question again."""
         flow_who, flow_reads = flow
         reads = flow_reads | (call.spec.reads if call is not None else frozenset())
-        needs_sender = bool(reads) or flow_who.needs_role or (call is not None and call.spec.who.needs_role)
-        if not needs_sender:
+        by_role = any(SOURCES[r].by_role for r in reads)
+        needs_sender = by_role or flow_who.needs_role or (call is not None and call.spec.who.needs_role)
+        if not needs_sender and not reads:
             return ctx
-        sender = await self.roles.of(session, channel=event.channel, external_id=event.sender)
-        ctx = replace(
-            ctx,
-            staff=Staff(role=sender.role, cooperative_id=sender.cooperative_id),
-            desk=Desk(operator=sender.operator, page_size=self.page_size),
-        )
+        sender = Sender()
+        if needs_sender:
+            sender = await self.roles.of(session, channel=event.channel, external_id=event.sender)
+            ctx = replace(
+                ctx,
+                staff=Staff(role=sender.role, cooperative_id=sender.cooperative_id),
+                desk=Desk(operator=sender.operator, page_size=self.page_size),
+            )
         reading = Reading(session, event, state, call, reads, sender, now, self.page_size, self.invite_attempts, self.digest_pause)
         for wanted in sorted(reads):  # a stable order: the same statements every time
             source = SOURCES[wanted]

@@ -60,7 +60,7 @@ async def need_list(r: Reading, ctx: Context) -> Context:
             r.session, cooperative_id=operator.cooperative_id, offset=(page - 1) * r.page_size, limit=r.page_size
         )
     items = tuple(
-        _need_view(n, comune, category, r.sender.language, is_ours=n.claimed_by_cooperative_id == operator.cooperative_id)
+        need_view(n, comune, category, r.sender.language, is_ours=n.claimed_by_cooperative_id == operator.cooperative_id)
         for n, comune, category in rows
     )
     return replace(ctx, desk=replace(ctx.desk, open_needs=items, open_total=total, page=page))
@@ -80,8 +80,8 @@ async def need(r: Reading, ctx: Context) -> Context:
         return ctx
     is_ours = row.claimed_by_cooperative_id == operator.cooperative_id
     offered = await routing.assignment_status(r.session, need_id=row.id, cooperative_id=operator.cooperative_id)
-    if not is_ours and offered is None:
-        return ctx
+    if not is_ours and offered in (None, AssignmentStatus.TRANSFERRED):
+        return ctx  # access follows the current assignment: a cooperative that passed the need on sees nothing
     comune, category = await routing.comune_and_category(r.session, need=row)
     claimed_by = None
     if row.claimed_by_cooperative_id is not None:
@@ -91,8 +91,8 @@ async def need(r: Reading, ctx: Context) -> Context:
     # Notes name people and doorbells ("Ho chiamato la signora…"): they never leave the database
     # for a cooperative that was only offered the need, declined it, or lost the claim.
     if Reads.NEED_HISTORY in r.reads and is_ours:
-        history = tuple(HistoryItem(at, status, note) for at, status, note in await routing.history(r.session, need_id=row.id))
-    view = _need_view(
+        history = tuple(HistoryItem(*item) for item in await routing.history(r.session, need_id=row.id))
+    view = need_view(
         row,
         comune,
         category,
@@ -103,10 +103,12 @@ async def need(r: Reading, ctx: Context) -> Context:
         history=history,
         show_phone=is_ours or Reads.NEED_PHONE in r.reads,
     )
+    if is_ours:  # the citizen's rating and comment, like the notes, only for the cooperative that holds it
+        view = replace(view, satisfaction=row.satisfaction, satisfaction_comment=row.satisfaction_comment)
     return replace(ctx, desk=replace(ctx.desk, need=view))
 
 
-def _need_view(
+def need_view(
     need: Need,
     comune: ComuneRow,
     category: Category,
@@ -133,4 +135,5 @@ def _need_view(
         is_ours=is_ours,
         is_offered=is_offered,
         history=history,
+        is_erased=need.anonymised_at is not None,
     )

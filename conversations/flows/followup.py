@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from conversations.effects import FollowUpAnswered, SatisfactionGiven
+from conversations.effects import FollowUpAnswered, NeedReopened, SatisfactionGiven
 from conversations.flow import Flow, Step
 from conversations.messages import Msg, Option, Reply
 from conversations.parsers import MAX_DESCRIPTION_CHARS
 from conversations._text import clean, fold
 from conversations.types import Answer, Answers, Context, Outcome, State
+from conversations.vocabulary import NeedStatus
 
 STILL_NEEDED_ID = "followup"
 SATISFACTION_ID = "satisfaction"
@@ -20,7 +21,16 @@ STILL_NEEDED_OPTIONS = (
     Option("no", Msg("followup.no"), ("no", "non serve", "non serve piu"), means="no"),
     Option("da_sola", Msg("followup.by_itself"), ("da sola", "risolta", "risolto", "sola", "resolved")),
 )
-SCORE_OPTIONS = tuple(Option(str(n), str(n), ()) for n in range(1, 6))
+NOT_RESOLVED = "non_risolta"
+SCORE_OPTIONS = (
+    *(Option(str(n), str(n), ()) for n in range(1, 6)),
+    Option(
+        NOT_RESOLVED,
+        Msg("satisfaction.not_resolved"),
+        ("non si è risolta", "non si e risolta", "non è risolta", "non risolta", "non risolto", "not resolved"),
+    ),
+)
+"""A score, or "6. Non si è risolta": then the need opens again and its cooperative is told."""
 NO_COMMENT = frozenset({"no", "niente", "nulla", "nessuno", "no grazie", "none"})
 
 
@@ -48,6 +58,13 @@ def _satisfaction_done(answers: Answers, ctx: Context) -> Outcome:
     comment = str(answers.get("comment") or "") or None
     effect = SatisfactionGiven(need_id=_need_id(answers), score=int(str(answers["score"])), comment=comment, at=ctx.now)
     return Outcome(replies=(Reply(Msg("satisfaction.thanks")),), effects=(effect,))
+
+
+def _reopened(answers: Answers, ctx: Context) -> Outcome:
+    effect = NeedReopened(
+        need_id=_need_id(answers), ticket=_ticket(answers), from_status=NeedStatus.RESOLVED, operator_id=None, note=None, at=ctx.now
+    )
+    return Outcome(replies=(Reply(Msg("satisfaction.reopened", {"ticket": _ticket(answers)})),), effects=(effect,))
 
 
 def build_still_needed(known_msgids: set[str] | None = None) -> Flow:
@@ -80,7 +97,7 @@ def build_satisfaction(known_msgids: set[str] | None = None) -> Flow:
                 prompt=lambda answers, ctx: Msg("satisfaction.ask", {"ticket": _ticket(answers)}),
                 options=SCORE_OPTIONS,
                 save_as="score",
-                next="comment",
+                next=lambda value, answers: "end.reopened" if value == NOT_RESOLVED else "comment",
                 help="satisfaction.help",
                 retry="satisfaction.retry",
             ),
@@ -93,7 +110,8 @@ def build_satisfaction(known_msgids: set[str] | None = None) -> Flow:
                 help="satisfaction.help_comment",
             ),
         ),
-        endings={"end.rated": _satisfaction_done},
+        endings={"end.rated": _satisfaction_done, "end.reopened": _reopened},
+        targets={"score": ("comment", "end.reopened")},
         known_msgids=known_msgids,
     )
 

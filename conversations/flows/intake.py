@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Final
 
+from conversations.command import Reads
 from conversations.comuni import Comune, ComuneLookup
 from conversations.effects import ConsentGiven, ConsentRefused, Effect, NeedCreated
 from conversations.flow import Flow, Step
@@ -245,7 +246,10 @@ def submit(answers: Answers, ctx: Context) -> Outcome:
         media=_media(answers),
         at=ctx.now,
     )
-    return Outcome(replies=(Reply(Msg("intake.done", {"ticket": ctx.ticket})),), effects=(need,))
+    # Honest at once: with nobody covering the comune and category (a fresh install too) we
+    # promise no call, and the citizen hears when an admin's choice or a new cooperative takes it.
+    done = "intake.done_searching" if ctx.covered is False else "intake.done"
+    return Outcome(replies=(Reply(Msg(done, {"ticket": ctx.ticket})),), effects=(need,))
 
 
 def daily_limit(ctx: Context) -> Reply | None:
@@ -363,6 +367,7 @@ STEPS = (
         save_as="confirmed",
         next=lambda v, a: "end.submit" if v == "invia" else "correct",
         help="intake.help_confirm",
+        reads=frozenset({Reads.COVERAGE}),
     ),
     Step(
         "correct",

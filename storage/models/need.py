@@ -56,6 +56,10 @@ class NeedStatusChange(SQLModel, table=True):
     to_status: str = Field(max_length=20)
     actor: str = Field(max_length=64)
     """"citizen", or "operator:<id>": never a name."""
+    operator_id: int | None = Field(default=None, foreign_key="operator.id", ondelete="SET NULL")
+    """The operator behind the change (`/richiesta` shows "operatore #N"); None: the citizen, an admin, the system."""
+    cooperative_id: int | None = Field(default=None, foreign_key="cooperative.id", ondelete="SET NULL")
+    """The cooperative the change gave the need to (a claim, an assignment, a transfer)."""
     note: str | None = Field(default=None, max_length=1000)
     at: datetime = utc_field()
 

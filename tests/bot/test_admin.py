@@ -49,6 +49,7 @@ STAFF_COMMANDS = (
     "/sposta_categoria spesa 1",
     "/disattiva_categoria spesa",
     "/digest_ora cantiere",
+    "/assegna K7M-R4P cantiere",
 )
 """Admins only; everyone else gets what an unknown command gets."""
 OPERATOR_COMMANDS = ("/esporta",)

@@ -189,12 +189,13 @@ async def test_a_reply_longer_than_the_channel_allows_is_split_on_lines(core: Co
 
 # --- statements per turn: a regression budget ------------------------------
 
-INTAKE_BUDGET = (10, 7, 7, 7, 7, 7, 7, 7, 16)
+INTAKE_BUDGET = (10, 7, 7, 7, 7, 7, 7, 7, 17)
 """SQL statements a turn of INTAKE may send (SQLite's BEGIN IMMEDIATE included, so PostgreSQL
 sends one fewer; COMMIT is no cursor call). Before issue 4's work: 13, 9, …, 9, 18 on SQLite.
 
 The first message also creates the citizen (savepoint, insert, release); the last files the
-need and routes it. Every other turn: BEGIN, citizen + conversation, inbound dedup, the
+need and routes it, after one read of whether anyone covers it (issue 15: the citizen is told
+honestly, before the step, whether a cooperative will call). Every other turn: BEGIN, citizen + conversation, inbound dedup, the
 citizen's needs, conversation upsert, outbox rows, citizen update. On SQLite each statement
 is a hand-off to aiosqlite's thread, the largest cost of a turn (docs/performance.md): raise
 these only with a reason, never for an N+1."""

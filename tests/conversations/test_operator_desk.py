@@ -147,14 +147,30 @@ def test_detail_of_a_new_need_offers_claim_and_decline(engine: Engine, ctx: Cont
     assert msg.params["history"] == Msg("op.history_hidden")
 
 
-def test_detail_of_our_need_shows_history_and_notes(engine: Engine, ctx: Context) -> None:
-    history = (HistoryItem(START, "nuova"), HistoryItem(START, "nota", "chiamare dopo le 17"))
+def test_detail_of_our_need_shows_history_and_notes_with_the_operator_behind_each(engine: Engine, ctx: Context) -> None:
+    history = (
+        HistoryItem(START, "nuova"),
+        HistoryItem(START, "presa_in_carico", operator_id=3),
+        HistoryItem(START, "nota", "chiamare dopo le 17", operator_id=4),
+    )
     chat = desk(engine, ctx, need=replace(OURS, history=history))
     chat.citizen("/richiesta K7M-R4P")
     msg = chat.bot_says("op.need_detail", ticket="K7M-R4P")
     assert msg.params["history"] == (
-        Msg("op.history_item", {"date": START, "status": Msg("status.nuova"), "note": ""}),
-        Msg("op.history_item", {"date": START, "status": Msg("op.history_note_label"), "note": Msg("op.history_note", {"note": "chiamare dopo le 17"})}),
+        Msg("op.history_item", {"date": START, "status": Msg("status.nuova"), "by": "", "note": ""}),
+        Msg(
+            "op.history_item",
+            {"date": START, "status": Msg("status.presa_in_carico"), "by": Msg("op.history_by", {"operator": 3}), "note": ""},
+        ),
+        Msg(
+            "op.history_item",
+            {
+                "date": START,
+                "status": Msg("op.history_note_label"),
+                "by": Msg("op.history_by", {"operator": 4}),
+                "note": Msg("op.history_note", {"note": "chiamare dopo le 17"}),
+            },
+        ),
     )
 
 
