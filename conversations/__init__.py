@@ -66,6 +66,8 @@ from conversations.i18n import Rendered, RenderedOption, Translator, compile_cat
 from conversations.messages import Inbound, Location, Media, MediaKind, Msg, Option, Reply
 from conversations.command import Call, CommandSpec, MenuEntry, Reads, Who
 from conversations.operator import OperatorCommand
+from conversations.thread import OPEN_FOR as THREAD_OPEN_FOR, reply_call
+from conversations.thread_effects import CitizenWrote, CooperativeWrote, NeedWithdrawn, ThreadClosed, ThreadOpened, WaitingShown
 from conversations.ticket import compact_code, make_invite_code, make_ticket, normalize_ticket
 from conversations.vocabulary import (
     ENDED_STATUSES,
@@ -92,7 +94,9 @@ from conversations.types import (
     Outcome,
     Retry,
     State,
+    ThreadItem,
     Turn,
+    WaitingMessage,
 )
 
 __all__ = [
@@ -113,6 +117,7 @@ __all__ = [
     "Channel",
     "ChannelHealth",
     "ChannelTraits",
+    "CitizenWrote",
     "CommandRefused",
     "CommandSpec",
     "Comune",
@@ -127,6 +132,7 @@ __all__ = [
     "CooperativeDetail",
     "CooperativeEntry",
     "CooperativeSaved",
+    "CooperativeWrote",
     "DataErasureRequested",
     "Desk",
     "DigestRequested",
@@ -158,6 +164,7 @@ __all__ = [
     "NeedStatus",
     "NeedSummary",
     "NeedView",
+    "NeedWithdrawn",
     "NoteAdded",
     "OPEN_STATUSES",
     "OperatorCommand",
@@ -187,11 +194,17 @@ __all__ = [
     "StatusChanged",
     "Step",
     "SystemStatus",
+    "THREAD_OPEN_FOR",
     "Tally",
     "TerritoryKind",
+    "ThreadClosed",
+    "ThreadItem",
+    "ThreadOpened",
     "Translator",
     "Turn",
     "Urgency",
+    "WaitingMessage",
+    "WaitingShown",
     "Who",
     "build_engine",
     "command_name",
@@ -204,6 +217,7 @@ __all__ = [
     "normalize_ticket",
     "notifications",
     "parse_period",
+    "reply_call",
     "small_int",
     "traits_of",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from conversations import admin, operator, optout, rights
+from conversations import admin, operator, optout, rights, thread
 from conversations.command import CommandSpec, MenuEntry
 from conversations.effects import RightsExercised
 from conversations.engine import Builder, Engine
@@ -49,9 +49,8 @@ def _mine(e: Engine, b: Builder, ctx: Context) -> None:
 
 
 def _ticket(e: Engine, b: Builder, ctx: Context) -> None:
-    """A ticket code typed on its own: that request, if it is one of the citizen's."""
-    code = normalize_ticket(" ".join(b.call.args) if b.call is not None else "")
-    e.inform(b, ctx, menu.one_need(ctx, code))
+    """A ticket code typed on its own: that request and what can be done with it, if it is one of the citizen's."""
+    thread.show_need(e, b, ctx, normalize_ticket(" ".join(b.call.args) if b.call is not None else ""))
 
 
 def _privacy(e: Engine, b: Builder, ctx: Context) -> None:
@@ -92,10 +91,13 @@ def build_engine(known_msgids: set[str] | None = None) -> Engine:
                 admin.build_broadcast(known_msgids),
                 admin.build_category(known_msgids),
                 admin.build_cooperative(known_msgids),
+                *thread.build(known_msgids),
             )
         },
         home=menu.FLOW_ID,
         entry=intake.FLOW_ID,
-        commands=(*SPECS, *operator.SPECS, *rights.SPECS, *admin.SPECS),
+        commands=(*SPECS, *operator.SPECS, *thread.SPECS, *rights.SPECS, *admin.SPECS),
         opening=menu.opening,
+        aside=thread.aside,
+        phrases=thread.withdraw_words,
     )

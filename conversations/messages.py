@@ -64,6 +64,8 @@ class Inbound:
     location: Location | None = None
     media: tuple[Media, ...] = ()
     is_unsupported: bool = False
+    reply_to: str | None = None
+    """The provider's id of our message this one answers (a Telegram reply); what it means is the engine's call."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from conversations.command import ArgsCheck, CommandSpec, Handler, Reads, Who
 from conversations.engine import Builder, Engine
 from conversations.messages import Inbound, Msg, Option, Reply
 from conversations.ticket import compact_code, normalize_ticket
-from conversations.types import Context, Desk, NeedView, OperatorView
+from conversations.types import Context, Desk, NeedView, OperatorView, ThreadItem
 from conversations.vocabulary import NeedStatus
 
 ENROL: Final = "operatore"
@@ -62,6 +62,10 @@ def _with_arguments(name: str, rest: str) -> OperatorCommand:
         status_words, note_start = _take_status(remaining)
         return OperatorCommand(name, code=ticket, arg=status_words, rest=" ".join(remaining[note_start:]))
     return OperatorCommand(name, code=ticket, rest=" ".join(remaining))
+
+
+parse_arguments: Final = _with_arguments
+"""``parse_arguments("scrivi", "K7M-R4P a domani")`` → code "K7M-R4P", rest "a domani" (`conversations/thread.py`)."""
 
 
 def _take_ticket(tokens: list[str]) -> tuple[str, int]:
@@ -250,6 +254,12 @@ def _detail(e: Engine, b: Builder, ctx: Context) -> None:
         options=claim_options(need.ticket) if need.status == NeedStatus.NEW else (),
     )
     e.inform(b, ctx, reply)
+    if need.is_ours and need.thread:  # the loader reads it for the holding cooperative only
+        b.replies.append(Reply(Msg("thread.op_thread", {"ticket": need.ticket, "items": tuple(_thread_item(m) for m in need.thread)})))
+
+
+def _thread_item(m: ThreadItem) -> Msg:
+    return Msg("thread.op_thread_item", {"date": m.at, "who": Msg(f"thread.who_{m.direction}"), "text": m.text})
 
 
 def _operator_and_need(

@@ -78,6 +78,7 @@ class NeedEffects:
                 description=need.description,
             ),
             need.at,
+            need_id=need.need_id,  # a Telegram reply to the alert is `/scrivi` to this need's citizen
         )
         logger.info("need %s routed to %s cooperative(s)", need.need_id, len(coop_ids))
         return coop_ids

@@ -6,10 +6,10 @@ from dataclasses import replace
 from datetime import timedelta
 
 from bot.reads.reading import Reading
-from conversations import AssignmentStatus, Context, HistoryItem, InviteView, NeedView, OperatorCommand, Reads, small_int
+from conversations import AssignmentStatus, Context, HistoryItem, InviteView, NeedView, OperatorCommand, Reads, ThreadItem, small_int
 from conversations.operator import MAX_PAGE
 from conversations.ticket import compact_code
-from storage import cooperatives, operators, routing
+from storage import cooperatives, operators, routing, threads
 from storage.models import Category, ComuneRow, Need
 
 INVITE_WINDOW = timedelta(hours=1)
@@ -83,10 +83,12 @@ async def need(r: Reading, ctx: Context) -> Context:
         names = await cooperatives.names(r.session, ids=[row.claimed_by_cooperative_id])
         claimed_by = names.get(row.claimed_by_cooperative_id)
     history: tuple[HistoryItem, ...] = ()
+    view_thread: tuple[ThreadItem, ...] = ()  # the thread too: only the holder takes part (docs/privacy.md)
     # Notes name people and doorbells ("Ho chiamato la signora…"): they never leave the database
     # for a cooperative that was only offered the need, declined it, or lost the claim.
     if Reads.NEED_HISTORY in r.reads and is_ours:
         history = tuple(HistoryItem(at, status, note) for at, status, note in await routing.history(r.session, need_id=row.id))
+        view_thread = tuple(ThreadItem(at, direction, text) for at, direction, text in await threads.of_need(r.session, need_id=row.id))
     view = _need_view(
         row,
         comune,
@@ -98,7 +100,7 @@ async def need(r: Reading, ctx: Context) -> Context:
         history=history,
         show_phone=is_ours or Reads.NEED_PHONE in r.reads,
     )
-    return replace(ctx, desk=replace(ctx.desk, need=view))
+    return replace(ctx, desk=replace(ctx.desk, need=replace(view, thread=view_thread)))
 
 
 def _need_view(
