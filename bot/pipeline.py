@@ -306,7 +306,7 @@ class Pipeline:
             row
             for reply in turn.replies
             for row in rows_for(
-                self.translator, to=to, reply=reply, now=now, conversation_version=turn.state.version, purge_recipient=purge
+                self.translator, to=to, reply=reply, now=now, conversation_version=turn.state.version, purge_recipient=purge, need_id=reply.about
             )
         ]
         await outbox.enqueue_many(session, rows)  # one statement for all of a turn's replies

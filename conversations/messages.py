@@ -90,3 +90,5 @@ class Reply:
 
     text: Msg
     options: tuple[Option, ...] = ()
+    about: str | None = None
+    """The need this message is about (its id): a Telegram reply to it is about that need too."""

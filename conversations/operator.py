@@ -255,7 +255,8 @@ def _detail(e: Engine, b: Builder, ctx: Context) -> None:
     )
     e.inform(b, ctx, reply)
     if need.is_ours and need.thread:  # the loader reads it for the holding cooperative only
-        b.replies.append(Reply(Msg("thread.op_thread", {"ticket": need.ticket, "items": tuple(_thread_item(m) for m in need.thread)})))
+        items = tuple(_thread_item(m) for m in need.thread)
+        b.replies.append(Reply(Msg("thread.op_thread", {"ticket": need.ticket, "items": items}), about=need.id))
 
 
 def _thread_item(m: ThreadItem) -> Msg:

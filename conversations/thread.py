@@ -153,7 +153,7 @@ def _write(e: Engine, b: Builder, ctx: Context) -> None:
             need_id=need.id, ticket=need.ticket, operator_id=operator.id, cooperative_id=operator.cooperative_id, text=text, at=ctx.now
         )
     )
-    e.inform(b, ctx, Reply(Msg("thread.op_sent", {"ticket": need.ticket})))
+    e.inform(b, ctx, Reply(Msg("thread.op_sent", {"ticket": need.ticket}), about=need.id))
 
 
 def _write_words(args: tuple[str, ...], ctx: Context) -> bool:
@@ -229,10 +229,10 @@ def _menu_prompt(answers: Answers, ctx: Context) -> Msg:
 
 def _menu_options(answers: Answers, ctx: Context) -> tuple[Option, ...]:
     need = _need(answers, ctx)
-    options = [Option("aggiungi", Msg("thread.option_add"), ("aggiungi", "aggiungere", "informazioni", "aggiungi informazioni"))]
+    options = [Option("informazioni", Msg("thread.option_add"), ("aggiungi", "aggiungere", "informazioni", "aggiungi informazioni"))]
     if _can_write(need):
-        options.append(Option("scrivi", Msg("thread.option_write"), ("scrivi", "scrivere", "cooperativa", "messaggio")))
-    options.append(Option("ritira", Msg("thread.option_withdraw"), ("ritira", "ritirare", "ritiro", "ritirala")))
+        options.append(Option("messaggio", Msg("thread.option_write"), ("scrivi", "scrivere", "cooperativa", "messaggio")))
+    options.append(Option("ritirare", Msg("thread.option_withdraw"), ("ritira", "ritirare", "ritiro", "ritirala")))
     return tuple(options)
 
 
@@ -281,7 +281,8 @@ def _kept(answers: Answers, ctx: Context) -> Outcome:
 
 
 def build(known_msgids: set[str] | None = None) -> tuple[Flow, ...]:
-    """The request's menu, adding information, and the withdrawal's confirmation."""
+    """The request's menu, adding information, and the withdrawal's confirmation. The menu's payloads are
+    no command's name: a button press that names a command runs the command ("ritira" is `/ritira`)."""
     menu = Flow.build(
         MENU_FLOW,
         1,
@@ -295,11 +296,11 @@ def build(known_msgids: set[str] | None = None) -> tuple[Flow, ...]:
             ),
         ),
         endings={
-            "end.aggiungi": lambda a, ctx: Outcome(start=INFO_FLOW, answers=a),
-            "end.scrivi": _open_for_writing,
-            "end.ritira": lambda a, ctx: Outcome(start=WITHDRAW_FLOW, answers=a),
+            "end.informazioni": lambda a, ctx: Outcome(start=INFO_FLOW, answers=a),
+            "end.messaggio": _open_for_writing,
+            "end.ritirare": lambda a, ctx: Outcome(start=WITHDRAW_FLOW, answers=a),
         },
-        targets={"choose": ("end.aggiungi", "end.scrivi", "end.ritira")},
+        targets={"choose": ("end.informazioni", "end.messaggio", "end.ritirare")},
         known_msgids=known_msgids,
     )
     info = Flow.build(

@@ -226,7 +226,7 @@ def test_typing_a_ticket_code_shows_that_request(chat: Chat, typed: str) -> None
     chat.citizen(typed)
     shown = chat.bot_says("thread.need_menu")  # the request and what can be done with it (issue 15)
     assert shown.params["item"].params["ticket"] == "K7M-R4P"  # type: ignore[union-attr]
-    chat.bot_asks("thread.need_menu", options=["aggiungi", "ritira"])  # nobody to write to without an id
+    chat.bot_asks("thread.need_menu", options=["informazioni", "ritirare"])  # nobody to write to without an id
 
 
 def test_a_ticket_code_that_is_not_theirs_says_so_kindly(chat: Chat) -> None:
