@@ -45,7 +45,7 @@ def _back(e: Engine, b: Builder, ctx: Context) -> None:
 
 def _mine(e: Engine, b: Builder, ctx: Context) -> None:
     b.effects.append(RightsExercised(right="accesso", at=ctx.now))
-    e.inform(b, ctx, menu.my_needs(ctx))
+    thread.mine(e, b, ctx)
 
 
 def _ticket(e: Engine, b: Builder, ctx: Context) -> None:

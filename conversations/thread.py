@@ -9,7 +9,7 @@ from typing import Final
 
 from conversations._text import clean
 from conversations.command import Call, CommandSpec, Reads, Who
-from conversations.engine import Builder, Engine
+from conversations.engine import Builder, Engine, match_option
 from conversations.flow import Flow, Step
 from conversations.messages import Inbound, Msg, Option, Reply
 from conversations.operator import OperatorCommand, parse_arguments
@@ -25,6 +25,7 @@ MAX_MESSAGE_CHARS: Final = 2000
 OPEN_FOR: Final = timedelta(hours=24)
 """How long a conversation with the cooperative stays open after its last message, either way."""
 WRITE: Final = "scrivi"
+MINE_FLOW: Final = "mie_richieste"
 MENU_FLOW: Final = "richiesta_persona"
 INFO_FLOW: Final = "aggiungi_informazioni"
 WITHDRAW_FLOW: Final = "ritiro"
@@ -71,6 +72,30 @@ def item(need: NeedSummary) -> Msg:
     )
 
 
+def _open_ones(ctx: Context) -> tuple[NeedSummary, ...]:
+    return tuple(n for n in ctx.needs if n.status in OPEN_STATUSES)
+
+
+def needs_list(ctx: Context) -> Reply:
+    """`/miei`: every request with its holder, status and since when; how to act on an open one."""
+    if not ctx.needs:
+        return Reply(Msg("needs.none"))
+    hint: object = Msg("needs.pick_hint") if _open_ones(ctx) else ""
+    return Reply(Msg("needs.list", {"items": tuple(item(n) for n in ctx.needs), "hint": hint}))
+
+
+def mine(e: Engine, b: Builder, ctx: Context) -> None:
+    """The list; with open requests, each one is an option that opens its menu."""
+    if _open_ones(ctx):
+        e.start(b, MINE_FLOW, ctx)
+    else:
+        e.inform(b, ctx, needs_list(ctx))
+
+
+def _pick_options(answers: Answers, ctx: Context) -> tuple[Option, ...]:
+    return tuple(Option(n.ticket, f"{n.ticket} – {n.category_label}", (n.ticket.replace("-", ""),)) for n in _open_ones(ctx))
+
+
 # --- what happens aside from the flow: held messages, replies, the open conversation ---------
 
 
@@ -91,7 +116,7 @@ def aside(e: Engine, b: Builder, inbound: Inbound, ctx: Context) -> bool:
     need: NeedSummary | None = None
     if inbound.reply_to is not None and ctx.replied_need_id is not None:
         need = theirs(ctx, need_id=ctx.replied_need_id)
-    elif not b.state.is_active or b.state.flow_id == e.home:
+    elif not b.state.is_active or (b.state.flow_id in (e.home, MINE_FLOW) and not _picks_an_option(e, b, text, ctx)):
         need = open_thread(ctx)
     if need is None or not _can_write(need):
         return False
@@ -99,6 +124,16 @@ def aside(e: Engine, b: Builder, inbound: Inbound, ctx: Context) -> bool:
     b.effects.append(ThreadOpened(need_id=need.id, until=ctx.now + OPEN_FOR))
     e.inform(b, ctx, Reply(Msg("thread.sent", {"cooperative": need.cooperative})))
     return True
+
+
+def _picks_an_option(e: Engine, b: Builder, text: str, ctx: Context) -> bool:
+    """At the home menu or the list of requests, "2" or "le mie richieste" still answer the question."""
+    here = e.current(b)
+    if here is None:
+        return False
+    step = here[1]
+    options = step.options(b.state.answers, ctx) if callable(step.options) else step.options
+    return match_option(options, choice=None, text=text) is not None
 
 
 def _show_waiting(e: Engine, b: Builder, ctx: Context) -> None:
@@ -281,8 +316,25 @@ def _kept(answers: Answers, ctx: Context) -> Outcome:
 
 
 def build(known_msgids: set[str] | None = None) -> tuple[Flow, ...]:
-    """The request's menu, adding information, and the withdrawal's confirmation. The menu's payloads are
-    no command's name: a button press that names a command runs the command ("ritira" is `/ritira`)."""
+    """`/miei` with its open requests to pick, a request's menu, adding information, and the withdrawal's
+    confirmation. The menu's payloads are no command's name: a button press that names a command runs
+    the command ("ritira" is `/ritira`)."""
+    pick = Flow.build(
+        MINE_FLOW,
+        1,
+        (
+            Step(
+                "pick",
+                prompt=lambda a, ctx: needs_list(ctx).text,
+                options=_pick_options,
+                save_as="ticket",
+                next="end.picked",
+                help="thread.help_pick",
+            ),
+        ),
+        endings={"end.picked": lambda a, ctx: Outcome(start=MENU_FLOW, answers={"ticket": a.get("ticket", "")})},
+        known_msgids=known_msgids,
+    )
     menu = Flow.build(
         MENU_FLOW,
         1,
@@ -327,4 +379,4 @@ def build(known_msgids: set[str] | None = None) -> tuple[Flow, ...]:
         targets={"confirm": ("end.withdrawn", "end.kept")},
         known_msgids=known_msgids,
     )
-    return menu, info, withdraw
+    return pick, menu, info, withdraw

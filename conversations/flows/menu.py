@@ -9,6 +9,7 @@ from conversations.messages import Msg, Option, Reply
 from conversations.effects import Effect, LanguageChanged
 from conversations.rights import OFFER_FLOW, language_offer
 from conversations.types import Answer, Answers, Context, Outcome, Retry
+from conversations.vocabulary import OPEN_STATUSES
 
 FLOW_ID = "menu"
 VERSION = 1
@@ -22,9 +23,7 @@ OPTIONS = (
 
 def my_needs(ctx: Context) -> Reply:
     """The citizen's needs, newest first: who holds each, its status and since when (the pipeline loads them into ctx)."""
-    if not ctx.needs:
-        return Reply(Msg("needs.none"))
-    return Reply(Msg("needs.list", {"items": tuple(thread.item(n) for n in ctx.needs)}))
+    return thread.needs_list(ctx)
 
 
 def privacy_notice(ctx: Context) -> Reply:
@@ -32,6 +31,8 @@ def privacy_notice(ctx: Context) -> Reply:
 
 
 def _mine(answers: Answers, ctx: Context) -> Outcome:
+    if any(n.status in OPEN_STATUSES for n in ctx.needs):  # each open one can be picked (conversations/thread.py)
+        return Outcome(start=thread.MINE_FLOW)
     return Outcome(replies=(my_needs(ctx),))
 
 

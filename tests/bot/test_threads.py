@@ -205,3 +205,22 @@ async def test_erasure_deletes_the_thread(core: Core, clock: FakeClock) -> None:
         assert row.thread_need_id is None and row.waiting_messages == 0
         texts = (await session.execute(select(OutboxMessage.text))).scalars().all()
     assert not any("via Roma" in text for text in texts)
+
+
+async def test_from_mine_a_citizen_picks_a_request_and_writes_to_its_cooperative(core: Core, clock: FakeClock) -> None:
+    t = await held_by_cantiere(core, clock)
+    await say(core, "anna", "/miei")
+    assert "sceglila" in await last(core, "anna") and await last_options(core, "anna") == [f"{t} – Spesa e beni di prima necessità"]
+    await say(core, "anna", "1")
+    assert await last_options(core, "anna") == ["Aggiungi informazioni", "Scrivi alla cooperativa", "Ritira la richiesta"]
+    await say(core, "anna", "scrivi alla cooperativa")
+    await say(core, "anna", "Potete venire dopo le 17?")
+    assert "Potete venire dopo le 17?" in await last(core, "lucia")
+
+
+async def test_while_talking_to_the_cooperative_the_list_of_requests_does_not_swallow_a_message(core: Core, clock: FakeClock) -> None:
+    t = await held_by_cantiere(core, clock)
+    await say(core, "lucia", f"/scrivi {t} Le serve altro?")
+    await say(core, "anna", "/miei")
+    await say(core, "anna", "Sì, anche il latte")  # no request is called that: it goes to the cooperative
+    assert "anche il latte" in await last(core, "lucia")

@@ -141,7 +141,7 @@ CITIZEN_SCRIPTS = (
 )
 
 HELD = NeedSummary(ticket="K7M-R4P", category_label="Spesa", status="presa_in_carico", created_at=START, id="n1", cooperative="Il Cantiere")
-THREAD_SCRIPTS = (("K7M-R4P",), ("K7M-R4P", "1"), ("/ritira K7M-R4P",))
+THREAD_SCRIPTS = (("/miei",), ("K7M-R4P",), ("K7M-R4P", "1"), ("/ritira K7M-R4P",))
 """A citizen's own request (issue 15): its menu, adding information, the withdrawal's confirmation."""
 
 
