@@ -183,6 +183,9 @@ def _write(e: Engine, b: Builder, ctx: Context) -> None:
     if not text:
         e.inform(b, ctx, Reply(Msg("thread.usage_scrivi")))
         return
+    if need.status == NeedStatus.CLOSED:  # the citizen could not answer it: both sides stop together
+        e.inform(b, ctx, Reply(Msg("thread.op_closed", {"ticket": need.ticket})))
+        return
     b.effects.append(
         CooperativeWrote(
             need_id=need.id, ticket=need.ticket, operator_id=operator.id, cooperative_id=operator.cooperative_id, text=text, at=ctx.now

@@ -68,6 +68,16 @@ def test_anyone_else_hears_what_an_unknown_ticket_gets(engine: Engine, ctx: Cont
     assert sara.said() == ["op.no_such_need"] and sara.effects() == []
 
 
+def test_a_closed_request_takes_no_more_messages(engine: Engine, ctx: Context) -> None:
+    lucia = Chat(engine, replace(ctx, desk=Desk(operator=OP, need=replace(OURS, status="chiusa"))))
+    lucia.citizen("/scrivi K7M-R4P Ancora una cosa")
+    lucia.bot_says("thread.op_closed", ticket="K7M-R4P")
+    assert lucia.effects() == []
+    anna = Chat(engine, replace(ctx, needs=(replace(HELD, status="chiusa"),), thread_need_id="n1", thread_until=START + OPEN_FOR))
+    anna.citizen("grazie ancora")
+    assert not anna.effects(CitizenWrote)
+
+
 def test_a_citizen_typing_scrivi_is_not_writing_to_anyone(engine: Engine, ctx: Context) -> None:
     anna = citizen(engine, ctx)
     anna.citizen("/scrivi K7M-R4P ciao")
