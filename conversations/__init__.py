@@ -66,7 +66,8 @@ from conversations.i18n import Rendered, RenderedOption, Translator, compile_cat
 from conversations.messages import Inbound, Location, Media, MediaKind, Msg, Option, Reply
 from conversations.command import Call, CommandSpec, MenuEntry, Reads, Who
 from conversations.operator import OperatorCommand
-from conversations.thread import OPEN_FOR as THREAD_OPEN_FOR, reply_call
+from conversations.flows.request import OPEN_FOR as THREAD_OPEN_FOR
+from conversations.thread import reply_call
 from conversations.thread_effects import CitizenWrote, CooperativeWrote, NeedWithdrawn, ThreadClosed, ThreadOpened, WaitingShown
 from conversations.ticket import compact_code, make_invite_code, make_ticket, normalize_ticket
 from conversations.vocabulary import (

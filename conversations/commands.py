@@ -8,7 +8,7 @@ from conversations import admin, operator, optout, rights, thread
 from conversations.command import CommandSpec, MenuEntry
 from conversations.effects import RightsExercised
 from conversations.engine import Builder, Engine
-from conversations.flows import followup, intake, menu
+from conversations.flows import followup, intake, menu, request
 from conversations.messages import Msg, Reply
 from conversations.ticket import is_ticket, normalize_ticket
 from conversations.types import Context
@@ -45,12 +45,12 @@ def _back(e: Engine, b: Builder, ctx: Context) -> None:
 
 def _mine(e: Engine, b: Builder, ctx: Context) -> None:
     b.effects.append(RightsExercised(right="accesso", at=ctx.now))
-    thread.mine(e, b, ctx)
+    request.mine(e, b, ctx)
 
 
 def _ticket(e: Engine, b: Builder, ctx: Context) -> None:
     """A ticket code typed on its own: that request and what can be done with it, if it is one of the citizen's."""
-    thread.show_need(e, b, ctx, normalize_ticket(" ".join(b.call.args) if b.call is not None else ""))
+    request.show_need(e, b, ctx, normalize_ticket(" ".join(b.call.args) if b.call is not None else ""))
 
 
 def _privacy(e: Engine, b: Builder, ctx: Context) -> None:
@@ -91,7 +91,7 @@ def build_engine(known_msgids: set[str] | None = None) -> Engine:
                 admin.build_broadcast(known_msgids),
                 admin.build_category(known_msgids),
                 admin.build_cooperative(known_msgids),
-                *thread.build(known_msgids),
+                *request.build(known_msgids),
             )
         },
         home=menu.FLOW_ID,

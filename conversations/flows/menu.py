@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from conversations.flow import Flow, Step
-from conversations import thread
-from conversations.flows import intake
+from conversations.flows import intake, request
 from conversations.messages import Msg, Option, Reply
 from conversations.effects import Effect, LanguageChanged
 from conversations.rights import OFFER_FLOW, language_offer
@@ -23,7 +22,7 @@ OPTIONS = (
 
 def my_needs(ctx: Context) -> Reply:
     """The citizen's needs, newest first: who holds each, its status and since when (the pipeline loads them into ctx)."""
-    return thread.needs_list(ctx)
+    return request.needs_list(ctx)
 
 
 def privacy_notice(ctx: Context) -> Reply:
@@ -32,7 +31,7 @@ def privacy_notice(ctx: Context) -> Reply:
 
 def _mine(answers: Answers, ctx: Context) -> Outcome:
     if any(n.status in OPEN_STATUSES for n in ctx.needs):  # each open one can be picked (conversations/thread.py)
-        return Outcome(start=thread.MINE_FLOW)
+        return Outcome(start=request.MINE_FLOW)
     return Outcome(replies=(my_needs(ctx),))
 
 

@@ -23,7 +23,8 @@ from conversations import (
     WaitingShown,
     reply_call,
 )
-from conversations.thread import OPEN_FOR, withdraw_words
+from conversations.flows.request import OPEN_FOR
+from conversations.thread import withdraw_words
 from tests.conversations.test_operator import NEED, OP
 from tests.helpers.clock import START
 from tests.helpers.transcript import Chat
