@@ -4,6 +4,7 @@ information or withdraws the request. Who takes part is computed from the need's
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from bot.effects.base import Applying, Conflict, Handler
@@ -29,6 +30,9 @@ from storage.models import Direction
 logger = logging.getLogger(__name__)
 
 WITHDRAWN_NOTE = "ritirata dalla persona"
+WINDOW_MARGIN = timedelta(minutes=10)
+"""A message written this close to the end of WhatsApp's window waits for the citizen like one outside it:
+sent freeform it could fail 63016 and be resent inside the window template, words and all."""
 
 
 def of_that_cooperative(sender: Sender, effect: CooperativeWrote) -> bool:
@@ -60,7 +64,7 @@ class ThreadEffects:
         if citizen is None or citizen.id is None or citizen.erased_at is not None:
             logger.info("need %s: its citizen erased their data, message not stored", effect.need_id)
             return
-        waiting = not is_window_open(citizen.channel, citizen.last_inbound_at, a.now)
+        waiting = not is_window_open(citizen.channel, citizen.last_inbound_at, a.now + WINDOW_MARGIN)
         await threads.add(
             session,
             need_id=effect.need_id,

@@ -224,3 +224,17 @@ async def test_while_talking_to_the_cooperative_the_list_of_requests_does_not_sw
     await say(core, "anna", "/miei")
     await say(core, "anna", "Sì, anche il latte")  # no request is called that: it goes to the cooperative
     assert "anche il latte" in await last(core, "lucia")
+
+
+@pytest.mark.parametrize(("quiet", "waits"), [(timedelta(hours=23, minutes=40), False), (timedelta(hours=23, minutes=55), True)])
+async def test_on_whatsapp_a_message_near_the_end_of_the_window_waits_for_the_citizen(
+    core: Core, clock: FakeClock, quiet: timedelta, waits: bool
+) -> None:
+    t = await held_by_cantiere(core, clock, channel="whatsapp", claim_after=timedelta(0))
+    clock.advance(seconds=quiet.total_seconds())
+    await say(core, "lucia", f"/scrivi {t} Passiamo alle 10")
+    told = await last(core, "anna")
+    async with core.sessions() as session:
+        held = (await session.execute(select(NeedMessage.waiting))).scalar_one()
+    assert held is waits
+    assert ("rispondi per leggerlo" in told) is waits and ("Passiamo alle 10" in told) is not waits
