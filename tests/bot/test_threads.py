@@ -238,3 +238,19 @@ async def test_on_whatsapp_a_message_near_the_end_of_the_window_waits_for_the_ci
         held = (await session.execute(select(NeedMessage.waiting))).scalar_one()
     assert held is waits
     assert ("rispondi per leggerlo" in told) is waits and ("Passiamo alle 10" in told) is not waits
+
+
+async def test_information_added_before_anyone_holds_the_request_reaches_the_cooperatives_offered_it(core: Core, clock: FakeClock) -> None:
+    cantiere = await add_coop(core, "cantiere", comuni=(RAVENNA,), name="Il Cantiere")
+    await add_operator(core, cantiere, "lucia")
+    for text in INTAKE:
+        await say(core, "anna", text)
+    t = (await need(core)).ticket
+    await say(core, "anna", t)
+    assert await last_options(core, "anna") == ["Aggiungi informazioni", "Ritira la richiesta"]  # nobody to write to yet
+    await say(core, "anna", "1")
+    await say(core, "anna", "Abita al terzo piano senza ascensore")
+    assert f"Nuove informazioni sulla richiesta {t}" in await last(core, "lucia")
+    await say(core, "lucia", f"/prendo {t}")
+    await say(core, "lucia", f"/richiesta {t}")
+    assert "la persona (informazioni aggiunte): Abita al terzo piano" in await last(core, "lucia")
