@@ -252,6 +252,7 @@ def _detail(e: Engine, b: Builder, ctx: Context) -> None:
             },
         ),
         options=claim_options(need.ticket) if need.status == NeedStatus.NEW else (),
+        about=need.id,
     )
     e.inform(b, ctx, reply)
     if need.is_ours and need.thread:  # the loader reads it for the holding cooperative only
@@ -293,7 +294,8 @@ def _claim(e: Engine, b: Builder, ctx: Context) -> None:
         )
     )
     phone = Msg("op.contact_phone", {"phone": need.contact_phone}) if need.contact_phone else Msg("op.contact_chat")
-    _say(e, b, ctx, "op.claim_ok", ticket=need.ticket, description=need.description, contact=phone)
+    claimed = Msg("op.claim_ok", {"ticket": need.ticket, "description": need.description, "contact": phone})
+    e.inform(b, ctx, Reply(claimed, about=need.id))  # a Telegram reply to it writes to the citizen
 
 
 def _decline(e: Engine, b: Builder, ctx: Context) -> None:

@@ -88,3 +88,11 @@ async def test_the_ticket_menu_and_withdrawal_with_buttons(db_url: str, fake: Fa
         assert f"La persona ha ritirato la richiesta {t}" in (fake.messages_to(LUCIA)[-1].text or "")
         async with tg.core.sessions() as session:
             assert (await session.execute(select(Need.status))).scalar_one() == "chiusa"
+
+
+async def test_replying_to_the_claim_confirmation_writes_to_the_citizen(db_url: str, fake: FakeTelegram) -> None:
+    async with running_telegram(db_url, fake) as tg:
+        t = await a_held_need(tg)
+        confirmation = last_with(fake, LUCIA, f"{t} è vostra")
+        await reply(tg, LUCIA, confirmation, "Ci sentiamo oggi pomeriggio")
+        assert "Ci sentiamo oggi pomeriggio" in (last_with(fake, CHAT, "Il Cantiere ti scrive").text or "")
