@@ -15,7 +15,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 logger = logging.getLogger(__name__)
 
-COLUMNS: Final = ("ticket", "created_at", "category", "comune", "istat", "urgency", "status", "cooperative", "claimed_at", "resolved_at", "satisfaction")
+COLUMNS: Final = ("ticket", "created_at", "category", "comune", "istat", "urgency", "status", "cooperative", "claimed_at", "resolved_at", "satisfaction", "messages")
 PERSONAL: Final = ("description", "contact_method", "phone", "latitude", "longitude")
 """Only admins get these: operators see contacts only for needs they claimed, in the chat."""
 CSV_TYPE: Final = "text/csv"

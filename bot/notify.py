@@ -66,12 +66,14 @@ def rows_for(
     conversation_version: int | None = None,
     attachment: Attachment | None = None,
     purge_recipient: bool = False,
+    need_id: str | None = None,
 ) -> list[dict[str, object]]:
     """The outbox rows of one reply: rendered in the recipient's language, split to the channel's limit.
 
     A reply to the recipient's own message (`conversation_version` given) keeps its options on
     every channel, drawn as a numbered list where there are no buttons; a message nobody's
-    inbound triggered keeps them only where they are buttons.
+    inbound triggered keeps them only where they are buttons. `need_id`: the need the message is
+    about, so a Telegram reply to it finds the need (`storage/threads.replied_to`).
     """
     rendered = translator.render(reply, to.language)
     traits = traits_of(to.channel)
@@ -100,6 +102,7 @@ def rows_for(
             conversation_version=conversation_version,
             now=now,
             purge_recipient=purge_recipient,
+            need_id=need_id,
         )
         if is_last and attachment is not None:
             row.update(attachment_path=attachment.path, attachment_type=attachment.content_type)
@@ -116,6 +119,7 @@ async def enqueue(
     now: datetime,
     conversation_version: int | None = None,
     attachment: Attachment | None = None,
+    need_id: str | None = None,
 ) -> int:
     """Queue a message nobody's inbound triggered (notifications, follow-ups, digests); returns rows written.
 
@@ -126,7 +130,9 @@ async def enqueue(
     the citizen row of that identity when there is one (`_with_citizen_row`).
     """
     to = await _with_citizen_row(session, to)
-    rows = rows_for(translator, to=to, reply=reply, now=now, conversation_version=conversation_version, attachment=attachment)
+    rows = rows_for(
+        translator, to=to, reply=reply, now=now, conversation_version=conversation_version, attachment=attachment, need_id=need_id
+    )
     await outbox.enqueue_many(session, rows)
     return len(rows)
 
@@ -145,20 +151,32 @@ class Notifier:
         self.translator = translator
         self.admins = admins
 
-    async def tell(self, session: AsyncSession, to: Recipient, reply: Reply, now: datetime, attachment: Attachment | None = None) -> int:
-        return await enqueue(session, self.translator, to=to, reply=reply, now=now, attachment=attachment)
+    async def tell(
+        self, session: AsyncSession, to: Recipient, reply: Reply, now: datetime, attachment: Attachment | None = None, *, need_id: str | None = None
+    ) -> int:
+        return await enqueue(session, self.translator, to=to, reply=reply, now=now, attachment=attachment, need_id=need_id)
 
-    async def tell_citizen_of(self, session: AsyncSession, need_id: str, reply: Reply, now: datetime) -> None:
-        """The citizen behind a need, unless their data was erased."""
+    async def tell_citizen_of(self, session: AsyncSession, need_id: str, reply: Reply, now: datetime, *, about: bool = False) -> None:
+        """The citizen behind a need, unless their data was erased; `about`: a Telegram reply to it finds the need."""
         citizen = await needs.citizen_of(session, need_id=need_id)
         if citizen is not None:
-            await self.tell(session, Recipient.of_citizen(citizen), reply, now)
+            await self.tell(session, Recipient.of_citizen(citizen), reply, now, need_id=need_id if about else None)
 
-    async def tell_operators(self, session: AsyncSession, cooperative_ids: Sequence[int], reply: Callable[[Operator], Reply], now: datetime, *, but: int | None = None) -> None:
-        """Each active operator of these cooperatives, in their own language (`reply` is built per operator)."""
+    async def tell_operators(
+        self,
+        session: AsyncSession,
+        cooperative_ids: Sequence[int],
+        reply: Callable[[Operator], Reply],
+        now: datetime,
+        *,
+        but: int | None = None,
+        need_id: str | None = None,
+    ) -> None:
+        """Each active operator of these cooperatives, in their own language (`reply` is built per operator);
+        `need_id`: the need the message is about, so replying to it on Telegram writes to that need's citizen."""
         for op in await operators.of_cooperatives(session, cooperative_ids=cooperative_ids):
             if op.id != but:
-                await self.tell(session, Recipient.of_operator(op), reply(op), now)
+                await self.tell(session, Recipient.of_operator(op), reply(op), now, need_id=need_id)
 
     async def has_admins(self, session: AsyncSession) -> bool:
         """Someone to tell about needs nobody covers: checked once at start (`ascolto run`, `ascolto chat`)."""

@@ -19,7 +19,7 @@ from bot.clock import utc_now
 from bot.effects import Applying, Conflict, Registry
 from bot.notify import Recipient, rows_for
 from bot.pacing import Pacer, TurnBudget
-from bot.reads import Reader
+from bot.reads import Reader, thread
 from bot.suggest import LanguageDetector, Suggester
 from conversations import Category, Context, Engine, Gazetteer, Inbound, NeedSummary, Role, Translator, Turn, make_ticket
 from storage import conversations, inbound, needs, outbox, reference
@@ -198,7 +198,7 @@ class Pipeline:
             citizen.is_unreachable = False
             return Handled(duplicate=False, replies=replies, citizen_id=citizen.id, deferred=True)
         call = self.engine.recognise(event, state)  # the one parse of this message as a command
-        ctx = await self._context(session, citizen, now)
+        ctx, call = await thread.load(session, self.engine, event, citizen, await self._context(session, citizen, now), call)
         ctx = await self.reader.load(
             session, event=event, state=state, call=call, flow=self.engine.flow_reads(state), ctx=ctx, now=now
         )
@@ -259,6 +259,9 @@ class Pipeline:
                 category_label=labels.get(n.category_slug, n.category_slug),
                 status=n.status,
                 created_at=n.created_at,
+                id=n.id,
+                cooperative=n.name,
+                changed_at=n.updated_at,
             )
             for n in await needs.summaries_of_citizen(
                 session, citizen_id=citizen.id, limit=max(10, self.config.needs_per_day or 0)
@@ -303,7 +306,7 @@ class Pipeline:
             row
             for reply in turn.replies
             for row in rows_for(
-                self.translator, to=to, reply=reply, now=now, conversation_version=turn.state.version, purge_recipient=purge
+                self.translator, to=to, reply=reply, now=now, conversation_version=turn.state.version, purge_recipient=purge, need_id=reply.about
             )
         ]
         await outbox.enqueue_many(session, rows)  # one statement for all of a turn's replies

@@ -69,6 +69,9 @@ from conversations.i18n import Rendered, RenderedOption, Translator, compile_cat
 from conversations.messages import Inbound, Location, Media, MediaKind, Msg, Option, Reply
 from conversations.command import Call, CommandSpec, MenuEntry, Reads, Who
 from conversations.operator import OperatorCommand
+from conversations.flows.request import OPEN_FOR as THREAD_OPEN_FOR
+from conversations.thread import reply_call
+from conversations.thread_effects import CitizenWrote, CooperativeWrote, NeedWithdrawn, ThreadClosed, ThreadOpened, WaitingShown
 from conversations.ticket import compact_code, make_invite_code, make_ticket, normalize_ticket
 from conversations.vocabulary import (
     ENDED_STATUSES,
@@ -96,7 +99,9 @@ from conversations.types import (
     Retry,
     State,
     TargetView,
+    ThreadItem,
     Turn,
+    WaitingMessage,
 )
 
 __all__ = [
@@ -117,6 +122,7 @@ __all__ = [
     "Channel",
     "ChannelHealth",
     "ChannelTraits",
+    "CitizenWrote",
     "CommandRefused",
     "CommandSpec",
     "Comune",
@@ -131,6 +137,7 @@ __all__ = [
     "CooperativeDetail",
     "CooperativeEntry",
     "CooperativeSaved",
+    "CooperativeWrote",
     "DataErasureRequested",
     "Desk",
     "DigestRequested",
@@ -165,6 +172,7 @@ __all__ = [
     "NeedSummary",
     "NeedTransferred",
     "NeedView",
+    "NeedWithdrawn",
     "NoteAdded",
     "OPEN_STATUSES",
     "OperatorCommand",
@@ -194,12 +202,18 @@ __all__ = [
     "StatusChanged",
     "Step",
     "SystemStatus",
+    "THREAD_OPEN_FOR",
     "Tally",
     "TargetView",
     "TerritoryKind",
+    "ThreadClosed",
+    "ThreadItem",
+    "ThreadOpened",
     "Translator",
     "Turn",
     "Urgency",
+    "WaitingMessage",
+    "WaitingShown",
     "Who",
     "build_engine",
     "command_name",
@@ -212,6 +226,7 @@ __all__ = [
     "normalize_ticket",
     "notifications",
     "parse_period",
+    "reply_call",
     "small_int",
     "traits_of",
 ]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from conversations import admin, handover, operator, optout, rights
+from conversations import admin, handover, operator, optout, rights, thread
 from conversations.command import CommandSpec, MenuEntry
 from conversations.effects import RightsExercised
 from conversations.engine import Builder, Engine
-from conversations.flows import followup, intake, menu
+from conversations.flows import followup, intake, menu, request
 from conversations.messages import Msg, Reply
 from conversations.ticket import is_ticket, normalize_ticket
 from conversations.types import Context
@@ -45,13 +45,12 @@ def _back(e: Engine, b: Builder, ctx: Context) -> None:
 
 def _mine(e: Engine, b: Builder, ctx: Context) -> None:
     b.effects.append(RightsExercised(right="accesso", at=ctx.now))
-    e.inform(b, ctx, menu.my_needs(ctx))
+    request.mine(e, b, ctx)
 
 
 def _ticket(e: Engine, b: Builder, ctx: Context) -> None:
-    """A ticket code typed on its own: that request, if it is one of the citizen's."""
-    code = normalize_ticket(" ".join(b.call.args) if b.call is not None else "")
-    e.inform(b, ctx, menu.one_need(ctx, code))
+    """A ticket code typed on its own: that request and what can be done with it, if it is one of the citizen's."""
+    request.show_need(e, b, ctx, normalize_ticket(" ".join(b.call.args) if b.call is not None else ""))
 
 
 def _privacy(e: Engine, b: Builder, ctx: Context) -> None:
@@ -92,10 +91,13 @@ def build_engine(known_msgids: set[str] | None = None) -> Engine:
                 admin.build_broadcast(known_msgids),
                 admin.build_category(known_msgids),
                 admin.build_cooperative(known_msgids),
+                *request.build(known_msgids),
             )
         },
         home=menu.FLOW_ID,
         entry=intake.FLOW_ID,
-        commands=(*SPECS, *operator.SPECS, *handover.SPECS, *rights.SPECS, *admin.SPECS),
+        commands=(*SPECS, *operator.SPECS, *handover.SPECS, *thread.SPECS, *rights.SPECS, *admin.SPECS),
         opening=menu.opening,
+        aside=thread.aside,
+        phrases=thread.withdraw_words,
     )

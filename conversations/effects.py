@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from conversations.messages import Location, Media
+from conversations.thread_effects import CitizenWrote, CooperativeWrote, NeedWithdrawn, ThreadClosed, ThreadOpened, WaitingShown
 from conversations.vocabulary import NeedStatus, Role
 
 
@@ -436,4 +437,10 @@ Effect = (
     | CategoryMoved
     | CategoryDisabled
     | DigestRequested
+    | CooperativeWrote
+    | CitizenWrote
+    | ThreadOpened
+    | ThreadClosed
+    | WaitingShown
+    | NeedWithdrawn
 )

@@ -65,6 +65,12 @@ class Unrecognised:
 
 UNRECOGNISED: Final = Unrecognised()
 
+Aside = Callable[["Engine", "Builder", Inbound, Context], bool]
+"""A message that belongs elsewhere than the current question (a need's thread, `conversations/thread.py`):
+handled (True) after the commands and before the flow."""
+Phrases = Callable[[str], tuple[str, str] | None]
+"""A whole message that asks for a command in words, with its argument: "voglio ritirare K7M-R4P" → ("ritira", "K7M-R4P")."""
+
 Opening = Callable[[str, Context], Outcome | None]
 """What the first message of a conversation (no flow running) means, when it is more than a greeting:
 a need told at once, a message in another language. None: the home menu, as for "ciao"."""
@@ -92,8 +98,12 @@ class Engine:
         entry: str,
         commands: Iterable[CommandSpec] = (),
         opening: Opening | None = None,
+        aside: Aside | None = None,
+        phrases: Phrases | None = None,
     ) -> None:
         self.flows = dict(flows)
+        self.aside = aside
+        self.phrases = phrases
         self.home = home
         self.entry = entry
         self.opening = opening
@@ -181,6 +191,9 @@ class Engine:
             return None
         if is_ticket(inbound.text) and TICKET_COMMAND in self.specs:
             return Call(spec=self.specs[TICKET_COMMAND], args=(inbound.text.strip(),), rest=inbound.text.strip(), phrase=True)
+        asked = self.phrases(inbound.text) if self.phrases is not None else None
+        if asked is not None and fold(asked[0]) in self.specs:
+            return Call(spec=self.specs[fold(asked[0])], args=tuple(asked[1].split()), rest=asked[1], phrase=True)
         wanted = intent_of(inbound.text)
         spec = self.specs.get(INTENT_COMMANDS[wanted]) if wanted is not None else None
         if spec is None:
@@ -286,6 +299,8 @@ class Engine:
                 self.prompt_current(b, ctx)
             return
         if self._run_command(b, inbound, ctx):
+            return
+        if self.aside is not None and self.aside(self, b, inbound, ctx):
             return
         if not s.is_active:
             b.replies.append(Reply(Msg("common.welcome")))

@@ -64,6 +64,8 @@ class Inbound:
     location: Location | None = None
     media: tuple[Media, ...] = ()
     is_unsupported: bool = False
+    reply_to: str | None = None
+    """The provider's id of our message this one answers (a Telegram reply); what it means is the engine's call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +90,5 @@ class Reply:
 
     text: Msg
     options: tuple[Option, ...] = ()
+    about: str | None = None
+    """The need this message is about (its id): a Telegram reply to it is about that need too."""

@@ -12,7 +12,7 @@ from conversations.command import ArgsCheck, CommandSpec, Handler, Reads, Who
 from conversations.engine import Builder, Engine
 from conversations.messages import Inbound, Msg, Option, Reply
 from conversations.ticket import compact_code, normalize_ticket
-from conversations.types import Context, Desk, HistoryItem, NeedView, OperatorView
+from conversations.types import Context, Desk, HistoryItem, NeedView, OperatorView, ThreadItem
 from conversations.vocabulary import NeedStatus
 
 ENROL: Final = "operatore"
@@ -64,6 +64,10 @@ def _with_arguments(name: str, rest: str) -> OperatorCommand:
         status_words, note_start = _take_status(remaining)
         return OperatorCommand(name, code=ticket, arg=status_words, rest=" ".join(remaining[note_start:]))
     return OperatorCommand(name, code=ticket, rest=" ".join(remaining))
+
+
+parse_arguments: Final = _with_arguments
+"""``parse_arguments("scrivi", "K7M-R4P a domani")`` → code "K7M-R4P", rest "a domani" (`conversations/thread.py`)."""
 
 
 def take_ticket(tokens: list[str]) -> tuple[str, int]:
@@ -300,8 +304,16 @@ def _detail(e: Engine, b: Builder, ctx: Context) -> None:
             },
         ),
         options=claim_options(need.ticket) if need.status == NeedStatus.NEW else (),
+        about=need.id,
     )
     e.inform(b, ctx, reply)
+    if need.is_ours and need.thread:  # the loader reads it for the holding cooperative only
+        items = tuple(_thread_item(m) for m in need.thread)
+        b.replies.append(Reply(Msg("thread.op_thread", {"ticket": need.ticket, "items": items}), about=need.id))
+
+
+def _thread_item(m: ThreadItem) -> Msg:
+    return Msg("thread.op_thread_item", {"date": m.at, "who": Msg(f"thread.who_{m.direction}"), "text": m.text})
 
 
 def _operator_and_need(
@@ -334,7 +346,8 @@ def _claim(e: Engine, b: Builder, ctx: Context) -> None:
         )
     )
     phone = Msg("op.contact_phone", {"phone": need.contact_phone}) if need.contact_phone else Msg("op.contact_chat")
-    _say(e, b, ctx, "op.claim_ok", ticket=need.ticket, description=need.description, contact=phone)
+    claimed = Msg("op.claim_ok", {"ticket": need.ticket, "description": need.description, "contact": phone})
+    e.inform(b, ctx, Reply(claimed, about=need.id))  # a Telegram reply to it writes to the citizen
 
 
 def _decline(e: Engine, b: Builder, ctx: Context) -> None:

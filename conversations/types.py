@@ -46,6 +46,31 @@ class NeedSummary:
     category_label: str
     status: str
     created_at: datetime
+    id: str = ""
+    cooperative: str | None = None
+    """The name of the cooperative that holds it; None while we look for one."""
+    changed_at: datetime | None = None
+    """When its status last changed (the creation, until it changes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingMessage:
+    """A cooperative's message held behind WhatsApp's template, shown at the citizen's next message."""
+
+    id: int
+    need_id: str
+    ticket: str
+    cooperative: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadItem:
+    """One message of a need's thread as the holding cooperative reads it; `direction` is a stored `Direction`."""
+
+    at: datetime
+    direction: str
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +129,8 @@ class NeedView:
     is_offered: bool = False
     """Routed to the operator's cooperative and not declined."""
     history: tuple[HistoryItem, ...] = ()
+    thread: tuple[ThreadItem, ...] = ()
+    """What the cooperative and the citizen wrote to each other: loaded only for the holding cooperative."""
     satisfaction: int | None = None
     """The citizen's score 1-5 after resolution; read only for the cooperative that holds it."""
     satisfaction_comment: str | None = None
@@ -181,6 +208,13 @@ class Context:
     """Suggests a category from a description (issue 14); None where no model is loaded."""
     detect_language: DetectLanguage | None = None
     """Tells the language of a message (issue 14); None where no detector is loaded."""
+    thread_need_id: str | None = None
+    """The need whose cooperative the citizen has a conversation open with (until `thread_until`)."""
+    thread_until: datetime | None = None
+    waiting: tuple[WaitingMessage, ...] = ()
+    """Cooperative messages held behind WhatsApp's template: shown at this message."""
+    replied_need_id: str | None = None
+    """The citizen's need that the message they reply to (Telegram) was about."""
 
 
 @dataclass(frozen=True, slots=True)

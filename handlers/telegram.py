@@ -86,7 +86,10 @@ def read_update(update: Update, *, received_at: datetime) -> Inbound | GroupMess
     text = message.text or message.caption or None
     if text is None and location is None and not media:
         return replace(base, is_unsupported=True)
-    return replace(base, text=text, location=location, media=media)
+    # A reply to one of our messages: its id, as `sendMessage` returned it and the outbox stored it.
+    replied = message.reply_to_message
+    reply_to = str(replied.message_id) if replied is not None else None
+    return replace(base, text=text, location=location, media=media, reply_to=reply_to)
 
 
 def _location(message: Message) -> Location | None:

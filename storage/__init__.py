@@ -18,6 +18,7 @@ from storage import (
     outbox,
     reference,
     routing,
+    threads,
 )
 from storage.db import create_engine, is_sqlite, session_factory, transaction
 
@@ -40,5 +41,6 @@ __all__ = [
     "reference",
     "routing",
     "session_factory",
+    "threads",
     "transaction",
 ]

@@ -10,7 +10,7 @@ from sqlalchemy import delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage import deferred
+from storage import deferred, threads
 from storage.models import (
     Citizen,
     Conversation,
@@ -52,6 +52,7 @@ async def erase_citizen(session: AsyncSession, *, citizen: Citizen, now: datetim
         await session.execute(delete(NeedAttachment).where(col(NeedAttachment.need_id).in_(need_ids)))
         await session.execute(update(NeedNote).where(col(NeedNote.need_id).in_(need_ids)).values(text=""))
         await session.execute(update(NeedStatusChange).where(col(NeedStatusChange.need_id).in_(need_ids)).values(note=None))
+        await threads.erase(session, need_ids=need_ids)  # what they and the cooperative wrote to each other
     await session.execute(
         update(Conversation).where(col(Conversation.citizen_id) == citizen.id).values(answers={}, history=[])
     )
@@ -78,6 +79,8 @@ async def erase_citizen(session: AsyncSession, *, citizen: Citizen, now: datetim
     # Messages still waiting for their turn (storage/deferred.py) hold their words whole.
     await deferred.erase(session, citizen_id=citizen.id)
     citizen.deferred_inbounds = 0
+    citizen.waiting_messages = 0
+    threads.close_for(citizen)
     citizen.erased_at = now
     citizen.consent_version = None
     citizen.consent_at = None

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from conversations.vocabulary import ENDED_STATUSES, OPEN_STATUSES, FollowUpKind, NeedStatus, Urgency
+from storage import threads
 from storage.models import FollowUp, Need, NeedAttachment, NeedNote, NeedStatusChange
 
 
@@ -59,6 +60,7 @@ async def anonymise(session: AsyncSession, *, closed_before: datetime, now: date
     await session.execute(delete(NeedAttachment).where(col(NeedAttachment.need_id).in_(target)))
     await session.execute(update(NeedNote).where(col(NeedNote.need_id).in_(target)).values(text=""))
     await session.execute(update(NeedStatusChange).where(col(NeedStatusChange.need_id).in_(target)).values(note=None))
+    await threads.erase(session, need_ids=target)  # the messages between the cooperative and the citizen
     result = await session.execute(
         update(Need)
         .where(col(Need.id).in_(target))

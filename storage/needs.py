@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import Row, update
+from sqlalchemy import select as select_columns  # sqlmodel's select is typed for at most four columns
 from sqlmodel import col, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations import NeedCreated
 from conversations.vocabulary import NeedStatus
-from storage.models import Category, Citizen, ComuneRow, FetchStatus, Need, NeedAttachment, NeedStatusChange
+from storage.models import Category, Citizen, ComuneRow, Cooperative, FetchStatus, Need, NeedAttachment, NeedStatusChange
 
 
 CONTENT_TYPE_CHARS: Final = 100
@@ -72,11 +73,15 @@ async def create(session: AsyncSession, *, citizen_id: int, need: NeedCreated, f
 
 
 async def summaries_of_citizen(session: AsyncSession, *, citizen_id: int, limit: int = 10) -> Sequence[Row[Any]]:
-    """A citizen's latest needs as rows of ``ticket, category_slug, status, created_at``: what a
-    turn shows, read on every message, so without building ORM objects."""
+    """A citizen's latest needs as rows of ``ticket, category_slug, status, created_at, id, cooperative
+    (the holder's name or None), updated_at`` (the last status change): what a turn shows, read on
+    every message, so without building ORM objects, in one statement."""
     result = await session.execute(
-        select(Need.ticket, Need.category_slug, Need.status, Need.created_at)
-        .where(Need.citizen_id == citizen_id)
+        select_columns(
+            col(Need.ticket), col(Need.category_slug), col(Need.status), col(Need.created_at), col(Need.id), col(Cooperative.name), col(Need.updated_at)
+        )
+        .outerjoin(Cooperative, col(Cooperative.id) == col(Need.claimed_by_cooperative_id))
+        .where(col(Need.citizen_id) == citizen_id)
         .order_by(col(Need.created_at).desc())
         .limit(limit)
     )

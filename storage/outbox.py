@@ -67,6 +67,7 @@ def row(
     conversation_version: int | None = None,
     now: datetime,
     purge_recipient: bool = False,
+    need_id: str | None = None,
 ) -> dict[str, object]:
     """The column values of a pending reply, for `enqueue_many` (the other columns take their defaults)."""
     return {
@@ -80,6 +81,7 @@ def row(
         "next_attempt_at": now,
         "created_at": now,
         "purge_recipient": purge_recipient,
+        "need_id": need_id,
     }
 
 

@@ -21,6 +21,7 @@ from bot.effects.digests import DigestEffects, DigestSender
 from bot.effects.exports import ExportEffects
 from bot.effects.handover import HandoverEffects
 from bot.effects.needs import NeedEffects
+from bot.effects.threads import ThreadEffects
 from bot.notify import Notifier
 from bot.roles import Roles
 
@@ -70,6 +71,7 @@ def build_registry(w: Wiring) -> Registry:
             *BroadcastEffects(w.notifier.translator).handlers(),
             *ExportEffects(w.notifier, export_dir=w.export_dir).handlers(),
             *DigestEffects(w.background, w.send_digest).handlers(),
+            *ThreadEffects(w.notifier).handlers(),
         ),
         w.roles,
     )

@@ -31,6 +31,7 @@ async def tell_routed(
     urgency: str,
     description: str,
     at: datetime,
+    need_id: str | None = None,
 ) -> None:
     """Offer a need to the operators of these cooperatives, each in their language, with the claim buttons."""
     await notifier.tell_operators(
@@ -40,6 +41,7 @@ async def tell_routed(
             ticket=ticket, category=category.name(op.language), comune=comune.name, urgency=urgency, description=description
         ),
         at,
+        need_id=need_id,
     )
 
 
@@ -48,7 +50,7 @@ async def offer(session: AsyncSession, notifier: Notifier, need: Need, cooperati
     comune, category = await needs.labels(session, comune_istat=need.comune_istat, category=need.category_slug)
     await tell_routed(
         session, notifier, cooperative_ids, ticket=need.ticket, comune=comune, category=category, urgency=need.urgency,
-        description=need.description, at=at,
+        description=need.description, at=at, need_id=need.id,
     )
 
 

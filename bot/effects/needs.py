@@ -71,6 +71,7 @@ class NeedEffects:
         await tell_routed(
             session, self.notifier, coop_ids, ticket=need.ticket, comune=comune, category=category, urgency=need.urgency,
             description=need.description, at=need.at,
+            need_id=need.need_id,  # a Telegram reply to the alert is `/scrivi` to this need's citizen
         )
         logger.info("need %s routed to %s cooperative(s)", need.need_id, len(coop_ids))
         return coop_ids

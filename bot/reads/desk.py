@@ -7,10 +7,10 @@ from datetime import timedelta
 from math import ceil
 
 from bot.reads.reading import Reading
-from conversations import AssignmentStatus, Context, HistoryItem, InviteView, NeedView, OperatorCommand, Reads
+from conversations import AssignmentStatus, Context, HistoryItem, InviteView, NeedView, OperatorCommand, Reads, ThreadItem
 from conversations.operator import asked_page
 from conversations.ticket import compact_code
-from storage import cooperatives, operators, routing
+from storage import cooperatives, operators, routing, threads
 from storage.models import Category, ComuneRow, Need
 
 INVITE_WINDOW = timedelta(hours=1)
@@ -88,10 +88,12 @@ async def need(r: Reading, ctx: Context) -> Context:
         names = await cooperatives.names(r.session, ids=[row.claimed_by_cooperative_id])
         claimed_by = names.get(row.claimed_by_cooperative_id)
     history: tuple[HistoryItem, ...] = ()
+    view_thread: tuple[ThreadItem, ...] = ()  # the thread too: only the holder takes part (docs/privacy.md)
     # Notes name people and doorbells ("Ho chiamato la signora…"): they never leave the database
     # for a cooperative that was only offered the need, declined it, or lost the claim.
     if Reads.NEED_HISTORY in r.reads and is_ours:
         history = tuple(HistoryItem(*item) for item in await routing.history(r.session, need_id=row.id))
+        view_thread = tuple(ThreadItem(at, direction, text) for at, direction, text in await threads.of_need(r.session, need_id=row.id))
     view = need_view(
         row,
         comune,
@@ -105,7 +107,7 @@ async def need(r: Reading, ctx: Context) -> Context:
     )
     if is_ours:  # the citizen's rating and comment, like the notes, only for the cooperative that holds it
         view = replace(view, satisfaction=row.satisfaction, satisfaction_comment=row.satisfaction_comment)
-    return replace(ctx, desk=replace(ctx.desk, need=view))
+    return replace(ctx, desk=replace(ctx.desk, need=replace(view, thread=view_thread)))
 
 
 def need_view(

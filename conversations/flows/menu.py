@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from conversations.flow import Flow, Step
-from conversations.flows import intake
+from conversations.flows import intake, request
 from conversations.messages import Msg, Option, Reply
 from conversations.effects import Effect, LanguageChanged
 from conversations.rights import OFFER_FLOW, language_offer
 from conversations.types import Answer, Answers, Context, Outcome, Retry
+from conversations.vocabulary import OPEN_STATUSES
 
 FLOW_ID = "menu"
 VERSION = 1
@@ -20,29 +21,8 @@ OPTIONS = (
 
 
 def my_needs(ctx: Context) -> Reply:
-    """The citizen's needs with their status, newest first (the pipeline loads them into ctx)."""
-    if not ctx.needs:
-        return Reply(Msg("needs.none"))
-    items = tuple(
-        Msg(
-            "needs.item",
-            {"ticket": n.ticket, "category": n.category_label, "status": Msg(f"status.{n.status}"), "date": n.created_at},
-        )
-        for n in ctx.needs
-    )
-    return Reply(Msg("needs.list", {"items": items}))
-
-
-def one_need(ctx: Context, ticket: str) -> Reply:
-    """One of the citizen's needs by its ticket, or a kind word when the code is not theirs."""
-    need = next((n for n in ctx.needs if n.ticket == ticket), None)
-    if need is None:
-        return Reply(Msg("needs.not_found", {"ticket": ticket}))
-    item = Msg(
-        "needs.item",
-        {"ticket": need.ticket, "category": need.category_label, "status": Msg(f"status.{need.status}"), "date": need.created_at},
-    )
-    return Reply(Msg("needs.one", {"item": item}))
+    """The citizen's needs, newest first: who holds each, its status and since when (the pipeline loads them into ctx)."""
+    return request.needs_list(ctx)
 
 
 def privacy_notice(ctx: Context) -> Reply:
@@ -50,6 +30,8 @@ def privacy_notice(ctx: Context) -> Reply:
 
 
 def _mine(answers: Answers, ctx: Context) -> Outcome:
+    if any(n.status in OPEN_STATUSES for n in ctx.needs):  # each open one can be picked (conversations/thread.py)
+        return Outcome(start=request.MINE_FLOW)
     return Outcome(replies=(my_needs(ctx),))
 
 

@@ -17,6 +17,7 @@ from storage.models.need import FetchStatus, Need, NeedAttachment, NeedStatusCha
 from storage.models.operator import Invite, Operator
 from storage.models.outbox import OutboxMessage, OutboxStatus
 from storage.models.staff import Broadcast, StaffRole
+from storage.models.thread import Direction, NeedMessage
 
 __all__ = [
     "AuditLog",
@@ -31,6 +32,7 @@ __all__ = [
     "DeadLetter",
     "DeferredInbound",
     "DigestRun",
+    "Direction",
     "FetchStatus",
     "FollowUp",
     "InboundEvent",
@@ -38,6 +40,7 @@ __all__ = [
     "Need",
     "NeedAssignment",
     "NeedAttachment",
+    "NeedMessage",
     "NeedNote",
     "NeedStatusChange",
     "Operator",

@@ -37,3 +37,10 @@ class Citizen(SQLModel, table=True):
     is answered now if this is at most `turn_burst` − 1 intervals ahead of now."""
     deferred_inbounds: int = 0
     """Messages stored in `deferred_inbound` and not yet answered: while there are any, new ones wait behind them."""
+    thread_need_id: str | None = Field(default=None, max_length=32)
+    """The need whose cooperative the citizen is talking to: their plain messages go there (`thread_until`).
+    No foreign key: `need.citizen_id` already points here, and a cycle would leave no order to create tables in."""
+    thread_until: datetime | None = utc_field(nullable=True, default=None)
+    """The conversation with the cooperative stays open until then; each message moves it on."""
+    waiting_messages: int = 0
+    """Cooperative messages held behind WhatsApp's template: shown at the citizen's next message."""

@@ -82,3 +82,5 @@ class OutboxMessage(SQLModel, table=True):
     """The `/annuncio` this row belongs to, so its progress can be tallied."""
     purge_recipient: bool = False
     """The last message to a citizen who erased their data: once sent, the recipient becomes a pseudonym."""
+    need_id: str | None = Field(default=None, foreign_key="need.id", max_length=32, ondelete="SET NULL")
+    """The need this message is about (an alert, a thread message): a Telegram reply to it finds the need."""

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from conversations import (
     Context,
     Desk,
+    NeedSummary,
     Engine,
     Gazetteer,
     Inbound,
@@ -139,6 +140,10 @@ CITIZEN_SCRIPTS = (
     ("ciao", "1", "1", "mia mamma ha novant'anni e si sente sola, avrebbe bisogno di compagnia"),  # a category suggested
 )
 
+HELD = NeedSummary(ticket="K7M-R4P", category_label="Spesa", status="presa_in_carico", created_at=START, id="n1", cooperative="Il Cantiere")
+THREAD_SCRIPTS = (("/miei",), ("K7M-R4P",), ("K7M-R4P", "1"), ("/ritira K7M-R4P",))
+"""A citizen's own request (issue 15): its menu, adding information, the withdrawal's confirmation."""
+
 
 def _full_staff() -> Staff:
     return replace(
@@ -182,6 +187,7 @@ def every_step(engine: Engine, base_ctx: Context) -> Reached:
         (CITIZEN_SCRIPTS, suggesting),
         (ADMIN_SCRIPTS, _staff_ctx(base)),
         ((("Hello, I need help please. I don't speak Italian.",),), english),
+        (THREAD_SCRIPTS, replace(base, needs=(HELD,))),
     ):
         for script in scripts:
             state = State()

@@ -224,9 +224,9 @@ MINE = (NeedSummary(ticket="K7M-R4P", category_label="Spesa", status="presa_in_c
 def test_typing_a_ticket_code_shows_that_request(chat: Chat, typed: str) -> None:
     chat.ctx = replace(chat.ctx, needs=MINE)
     chat.citizen(typed)
-    shown = chat.bot_says("needs.one")
+    shown = chat.bot_says("thread.need_menu")  # the request and what can be done with it (issue 15)
     assert shown.params["item"].params["ticket"] == "K7M-R4P"  # type: ignore[union-attr]
-    assert not chat.state.is_active or chat.state.flow_id == "menu"
+    chat.bot_asks("thread.need_menu", options=["informazioni", "ritirare"])  # nobody to write to without an id
 
 
 def test_a_ticket_code_that_is_not_theirs_says_so_kindly(chat: Chat) -> None:

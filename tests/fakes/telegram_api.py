@@ -712,11 +712,15 @@ class FakeTelegram:
         user_id: int | None = None,
         chat_type: str = "private",
         message_id: int | None = None,
+        reply_to: int | None = None,
     ) -> int:
-        """A user writes ``text``; a leading ``/command`` gets its bot_command entity."""
+        """A user writes ``text``; a leading ``/command`` gets its bot_command entity. `reply_to`: the id
+        of a message in this chat they answer (Telegram's "Rispondi"), sent back whole as Telegram does."""
         content: JSON = {"text": text}
         if match := re.match(r"/[A-Za-z0-9_]+(@\w+)?", text):
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": match.end()}]
+        if reply_to is not None:
+            content["reply_to_message"] = self._messages[(chat_id, reply_to)]
         return self._push_content(
             chat_id, content, user_id=user_id, chat_type=chat_type, message_id=message_id
         )

@@ -112,7 +112,10 @@ async def play(scene: Scene, told: Told, citizen: str) -> None:
         need = (await session.execute(select(Need))).scalar_one()
     assert need.latitude == told.lat and need.contact_phone and need.contact_phone.endswith(told.phone)
     for text in (f"/prendo {need.ticket}", f"/nota {need.ticket} ho parlato con {told.note}",
-                 f"/stato {need.ticket} in corso {told.status_note}", f"/richiesta {need.ticket}", f"/stato {need.ticket} risolta"):
+                 f"/stato {need.ticket} in corso {told.status_note}", f"/scrivi {need.ticket} Passo io, {told.note}?"):
+        await scene.say("lucia", text)
+    await scene.say(citizen, f"Sì, suonate a {told.words[1]}")  # the thread (issue 15): kept with the need, then gone
+    for text in (f"/richiesta {need.ticket}", f"/stato {need.ticket} risolta"):
         await scene.say("lucia", text)
     await scene.say("boss", "/esporta 7g")
     await scene.say("boss", "sì")
@@ -120,8 +123,9 @@ async def play(scene: Scene, told: Told, citizen: str) -> None:
         await scene.say("bruno", text)  # ...and never confirms
     await scene.flush()
     everything = await scene.everything()
-    # The scene really spread the words: in outbox texts, notes, the conversation and the export files.
+    # The scene really spread the words: in outbox texts, notes, the thread, the conversation and the export files.
     assert dump.holding(everything, told.first()) and dump.holding(everything, told.second())
+    assert told.words[1] in everything["need_message"]
     assert any(told.words[0] in text for path, text in everything.items() if path.endswith(".csv"))
 
 
