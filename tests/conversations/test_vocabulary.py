@@ -22,7 +22,7 @@ from conversations.operator import STATUS_WORDS, TRANSITIONS
 
 STORED: dict[type[StrEnum], list[str]] = {
     NeedStatus: ["nuova", "presa_in_carico", "in_corso", "risolta", "chiusa"],
-    AssignmentStatus: ["inviata", "rifiutata"],
+    AssignmentStatus: ["inviata", "rifiutata", "trasferita"],
     FollowUpKind: ["ancora_attuale", "soddisfazione", "promemoria", "segnalazione_admin"],
     TerritoryKind: ["comune", "provincia", "regione"],
     Role: ["citizen", "operator", "admin"],
