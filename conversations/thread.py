@@ -39,6 +39,11 @@ def aside(e: Engine, b: Builder, inbound: Inbound, ctx: Context) -> bool:
         _show_waiting(e, b, ctx)
         return True
     text = clean(inbound.text or "")[:MAX_MESSAGE_CHARS]
+    if not text and (inbound.media or inbound.location) and not b.state.is_active:
+        talking = open_thread(ctx)
+        if talking is not None and can_write(talking):  # a photo for the cooperative, not a new request
+            e.inform(b, ctx, Reply(Msg("thread.text_only", {"cooperative": talking.cooperative})))
+            return True
     if not text or inbound.choice is not None:
         return False
     need: NeedSummary | None = None

@@ -14,6 +14,8 @@ from conversations import (
     Desk,
     Engine,
     Inbound,
+    Media,
+    MediaKind,
     NeedSummary,
     NeedWithdrawn,
     ThreadClosed,
@@ -195,3 +197,10 @@ def test_someone_elses_ticket_is_not_found(engine: Engine, ctx: Context) -> None
     bruno.citizen("/ritira K7M-R4P")
     bruno.bot_says("needs.not_found", ticket="K7M-R4P")
     assert bruno.effects() == []
+
+
+def test_a_photo_during_the_conversation_is_not_a_new_request(engine: Engine, ctx: Context) -> None:
+    anna = citizen(engine, ctx, talking=True)
+    anna.citizen(media=[Media(MediaKind.PHOTO, "file-1")])
+    anna.bot_says("thread.text_only", cooperative="Il Cantiere")
+    assert anna.is_idle() and anna.effects() == []
