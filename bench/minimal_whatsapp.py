@@ -13,6 +13,7 @@ No status callback is asked for: the fake posts none back.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import sqlite3
 from urllib.parse import parse_qsl
@@ -55,7 +56,8 @@ def app() -> Starlette:
         db.execute("COMMIT")
         if inserted:
             if not http:
-                http.append(aiohttp.ClientSession(auth=aiohttp.BasicAuth(sid, token)))
+                basic = base64.b64encode(f"{sid}:{token}".encode()).decode()
+                http.append(aiohttp.ClientSession(headers={"Authorization": f"Basic {basic}"}))
             reply = {"To": form["From"], "From": f"whatsapp:{sender.removeprefix('whatsapp:')}", "Body": "Ricevuto."}
             async with http[0].post(messages_url, data=reply) as answer:
                 await answer.read()
@@ -68,8 +70,9 @@ def app() -> Starlette:
 
 
 def main() -> None:
-    # The options of bot/channels/web.py's uvicorn.Config: whatever HTTP parser it picks, this picks too.
-    config = uvicorn.Config(app(), host="127.0.0.1", port=int(os.environ["ASCOLTO_WEB__PORT"]), log_level="warning", lifespan="off")
+    # The options of bot/channels/web.py's uvicorn.Config, HTTP parser (h11) included.
+    port = int(os.environ["ASCOLTO_WEB__PORT"])
+    config = uvicorn.Config(app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     asyncio.run(uvicorn.Server(config).serve())
 
 
