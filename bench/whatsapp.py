@@ -35,7 +35,7 @@ import aiohttp
 import httpx
 
 from bench import Row
-from bench.load import ROOT, STATUS_CALLBACKS, _cpu_seconds, _free_port, _TimedTwilio
+from bench.load import ROOT, STATUS_CALLBACKS, _cpu_seconds, _free_port, _TimedTwilio, server_env
 from handlers import whatsapp_web
 
 SCRIPT: Final = ("ciao", "1", "1", "5", "Mi serve aiuto per la spesa, abito da sola", "Ravenna", "1", "1", "1")
@@ -126,18 +126,7 @@ async def _process(fake: _TimedTwilio, argv: list[str], url: str, label: str, cw
     """A server as its own process, configured as bench/load.py configures `ascolto run`."""
     port = _free_port()
     root = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASCOLTO_", "TWILIO_"))}
-    env |= {
-        "ASCOLTO_DATABASE__URL": url,
-        "ASCOLTO_APP__LOG_LEVEL": "ERROR",
-        "ASCOLTO_WEB__PORT": str(port),
-        "ASCOLTO_WHATSAPP__ACCOUNT_SID": fake.account_sid,
-        "ASCOLTO_WHATSAPP__AUTH_TOKEN": fake.auth_token,
-        "ASCOLTO_WHATSAPP__FROM_NUMBER": fake.sender,
-        "ASCOLTO_WHATSAPP__PUBLIC_BASE_URL": root,
-        "ASCOLTO_WHATSAPP__API_BASE_URL": fake.base_url,
-        "ASCOLTO_WHATSAPP__MESSAGES_PER_SECOND": "400",  # the sender's own pacing out of the way
-    }
+    env = server_env(url, fake, port)
     if os.environ.get("ASCOLTO_BENCH_PROFILE") and label == "ascolto":  # diagnosis only
         argv = ["-m", "cProfile", "-o", os.environ["ASCOLTO_BENCH_PROFILE"], *argv]
     proc = await asyncio.create_subprocess_exec(sys.executable, *argv, cwd=cwd, env=env, stdout=asyncio.subprocess.DEVNULL)
