@@ -80,7 +80,7 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """Send one batch of due rows; returns how many rows were attempted."""
-        async with transaction(self.sessions, on_the_loop=True) as session:
+        async with transaction(self.sessions) as session:
             now = await now_in(session, self.clock)  # the database's time: leases agree across hosts
             rows = await outbox.claim_batch(
                 session, channels=list(self.senders), now=now, limit=self.batch_size, lease=self.lease
@@ -111,7 +111,7 @@ class Dispatcher:
         deadline = asyncio.get_running_loop().time() + self.lease.total_seconds() / 2
         for attempt, delay in enumerate(_MARK_SENT_RETRIES, start=1):
             try:
-                async with transaction(self.sessions, on_the_loop=True) as session:
+                async with transaction(self.sessions) as session:
                     await outbox.mark_many_sent(session, sent=sent, now=now)
                     # The last message to a citizen who erased their data: now it is out, forget the chat id.
                     await erasure.purge_sent(session, message_ids=[m for m, _ in sent])
@@ -174,7 +174,7 @@ class Dispatcher:
             await committer
 
     async def _start_chats(self, state: InFlight, limit: int) -> int:
-        async with transaction(self.sessions, on_the_loop=True) as session:
+        async with transaction(self.sessions) as session:
             now = await now_in(session, self.clock)
             rows = await outbox.claim_batch(session, channels=list(self.senders), now=now, limit=limit, lease=self.lease)
             contacts = await delivery.contacts(session, citizen_ids={r.citizen_id for r in rows if r.citizen_id})

@@ -8,7 +8,6 @@ from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage.db import off_the_loop
 from storage.models import Category, ComuneRow, Cooperative, Need, NeedAssignment
 
 
@@ -19,7 +18,6 @@ def _iso(value: datetime | None) -> str:
 async def rows(
     session: AsyncSession, *, since: datetime, until: datetime, include_personal: bool, cooperative_id: int | None
 ) -> list[list[object]]:
-    await off_the_loop(session)  # a period's needs, with their names: long on a large table
     query = (
         select(Need, Category.slug, ComuneRow.name, Cooperative.name)
         .join(Category, col(Category.slug) == col(Need.category_slug))

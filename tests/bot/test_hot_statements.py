@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import aiosqlite
-import pytest
 from sqlalchemy import event, select
 
 from bot.channels.whatsapp import apply_status
@@ -20,7 +18,6 @@ from storage import outbox
 from storage.db import transaction
 from storage.models import Citizen, OutboxMessage
 from tests.bot.test_dispatcher import ScriptedSender, enqueue, rows
-from tests.bot.test_pipeline import INTAKE, inbound, run_intake
 from tests.helpers.clock import FakeClock
 
 
@@ -121,25 +118,3 @@ async def test_the_dispatchers_statements_are_built_once(core: Core, clock: Fake
     async with core.sessions() as session:
         assert len((await session.execute(select(OutboxMessage))).all()) == 2
 
-
-async def test_an_intake_turn_on_sqlite_hands_off_to_the_drivers_thread_twice(core: Core, clock: FakeClock) -> None:
-    """BEGIN IMMEDIATE (which may wait for the write lock) and COMMIT (the fsync); every statement
-    between them runs on the event loop's thread. Before issue 18: one hand-off a statement, 8 a
-    turn, and one more for the pool's rollback of the committed connection."""
-    if core.db.dialect.name != "sqlite":
-        pytest.skip("SQLite's driver thread")
-    await run_intake(core, clock, sender="warm")
-    hand_offs: list[str] = []
-    real = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        hand_offs.append(getattr(fn, "__name__", "?"))
-        return await real(self, fn, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(aiosqlite.Connection, "_execute", counted)
-        for i, text in enumerate(INTAKE):
-            hand_offs.clear()
-            await core.pipeline.handle(inbound(f"anna-{i}", text, clock=clock))
-            assert hand_offs == ["_execute", "commit"], (text, hand_offs)  # BEGIN IMMEDIATE, COMMIT
-            clock.advance(seconds=5)
