@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import Row, format_table
-from bench import answers, comuni, digest, edge, flood, load, telegram, understanding
+from bench import answers, comuni, digest, edge, flood, load, telegram, understanding, whatsapp
 
 BENCHMARKS: dict[str, Callable[[], Coroutine[Any, Any, list[Row]]]] = {
     "telegram": telegram.run,
+    "whatsapp": whatsapp.run,
     "digest": digest.run,
     "load": load.run,
     "comuni": comuni.run,

@@ -176,24 +176,29 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-@contextlib.asynccontextmanager
-async def _server(url: str, fake: FakeTwilio, *, workers: int) -> AsyncIterator[tuple[str, list[int]]]:
-    """`ascolto run --workers N` as its own processes (as production runs it, and as
-    tests/faults/test_worker_killed.py does), replying to the fake; yields its URL and worker pids."""
-    port = _free_port()
-    root = f"http://127.0.0.1:{port}"
+def server_env(url: str, fake: FakeTwilio, port: int) -> dict[str, str]:
+    """The environment of `ascolto run` on loopback `port`, on database `url`, replying to `fake`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASCOLTO_", "TWILIO_"))}
-    env |= {
+    return env | {
         "ASCOLTO_DATABASE__URL": url,
         "ASCOLTO_APP__LOG_LEVEL": "ERROR",
         "ASCOLTO_WEB__PORT": str(port),
         "ASCOLTO_WHATSAPP__ACCOUNT_SID": fake.account_sid,
         "ASCOLTO_WHATSAPP__AUTH_TOKEN": fake.auth_token,
         "ASCOLTO_WHATSAPP__FROM_NUMBER": fake.sender,
-        "ASCOLTO_WHATSAPP__PUBLIC_BASE_URL": root,
+        "ASCOLTO_WHATSAPP__PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "ASCOLTO_WHATSAPP__API_BASE_URL": fake.base_url,
         "ASCOLTO_WHATSAPP__MESSAGES_PER_SECOND": "400",  # the setting's maximum: the sender's own pacing out of the way
     }
+
+
+@contextlib.asynccontextmanager
+async def _server(url: str, fake: FakeTwilio, *, workers: int) -> AsyncIterator[tuple[str, list[int]]]:
+    """`ascolto run --workers N` as its own processes (as production runs it, and as
+    tests/faults/test_worker_killed.py does), replying to the fake; yields its URL and worker pids."""
+    port = _free_port()
+    root = f"http://127.0.0.1:{port}"
+    env = server_env(url, fake, port)
     argv = ["-m", "bot", "run", "--workers", str(workers)] if workers else ["-m", "bot", "run"]
     if profile := os.environ.get("ASCOLTO_BENCH_PROFILE"):  # one process under cProfile (diagnosis only)
         argv = ["-m", "cProfile", "-o", profile, *argv]

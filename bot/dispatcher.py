@@ -107,8 +107,7 @@ class Dispatcher:
         for attempt, delay in enumerate(_MARK_SENT_RETRIES, start=1):
             try:
                 async with transaction(self.sessions) as session:
-                    for message_id, provider_id in sent:
-                        await outbox.mark_sent(session, message_id=message_id, provider_message_id=provider_id, now=now)
+                    await outbox.mark_many_sent(session, sent=sent, now=now)
                     # The last message to a citizen who erased their data: now it is out, forget the chat id.
                     await erasure.purge_sent(session, message_ids=[m for m, _ in sent])
                 return

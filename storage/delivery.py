@@ -8,7 +8,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Final
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, case, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -44,12 +44,16 @@ class StatusUpdate:
     previous_error_code: str | None = None
 
 
+_CONTACTS: Final = select(Citizen.id, Citizen.last_inbound_at, Citizen.opted_out_at).where(
+    col(Citizen.id).in_(bindparam("ids", expanding=True))
+)
+"""Built once: the dispatcher asks on every claim, and building a statement cost more than running it."""
+
+
 async def contacts(session: AsyncSession, *, citizen_ids: Collection[int]) -> dict[int, Contact]:
     if not citizen_ids:
         return {}
-    result = await session.execute(
-        select(Citizen.id, Citizen.last_inbound_at, Citizen.opted_out_at).where(col(Citizen.id).in_(citizen_ids))
-    )
+    result = await session.execute(_CONTACTS, {"ids": list(citizen_ids)})
     return {int(cid): Contact(last, out) for cid, last, out in result.all() if cid is not None}
 
 
@@ -59,6 +63,42 @@ async def attachment(session: AsyncSession, *, outbox_id: int) -> tuple[str, str
     if row is None or row.attachment_path is None:
         return None
     return row.attachment_path, row.attachment_type
+
+
+_TABLE: Final = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
+_RANK_OF_ROW: Final = case({status.value: rank for status, rank in STATUS_RANK.items()}, value=_TABLE.c.status, else_=0)
+_ADVANCE: Final = update(_TABLE).values(status=bindparam("new_status"), provider_message_id=bindparam("sid"))
+_ADVANCE_BY_ID: Final = _ADVANCE.where(
+    _TABLE.c.id == bindparam("outbox_id"),
+    or_(_TABLE.c.provider_message_id.is_(None), _TABLE.c.provider_message_id == bindparam("sid")),
+    _RANK_OF_ROW < bindparam("rank"),
+)
+_ADVANCE_BY_SID: Final = _ADVANCE.where(_TABLE.c.provider_message_id == bindparam("sid"), _RANK_OF_ROW < bindparam("rank"))
+
+
+def is_plain_progress(status: str, error_code: str | None) -> bool:
+    """A report that only moves a row up the ladder (sent, delivered, read): `advance_status` applies it."""
+    return error_code is None and status in (OutboxStatus.SENT, OutboxStatus.DELIVERED, OutboxStatus.READ)
+
+
+async def advance_status(session: AsyncSession, *, provider_message_id: str, status: str, outbox_id: int | None = None) -> bool:
+    """`record_status` for a plain progress report, as one guarded UPDATE; True when the row moved.
+
+    The same rules as `record_status` (found by `outbox_id`, else by the provider's id; a report
+    about another attempt of the row is ignored; only forwards), in the statement's WHERE: no
+    read, no lock held between a read and a write, and a report that changes nothing writes
+    nothing. Two callbacks racing cannot move a row backwards: each one's condition is checked
+    against the row as it is when its UPDATE runs (SQLite has one writer; PostgreSQL re-checks
+    the WHERE of an UPDATE that waited for another's lock).
+    """
+    if not is_plain_progress(status, None):
+        raise ValueError(f"not a plain progress status: {status!r}")
+    params = {"new_status": status, "sid": provider_message_id, "rank": STATUS_RANK[OutboxStatus(status)]}
+    if outbox_id is not None:
+        result = await session.execute(_ADVANCE_BY_ID, params | {"outbox_id": outbox_id})
+    else:
+        result = await session.execute(_ADVANCE_BY_SID, params)
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def record_status(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import bindparam, delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -93,17 +93,17 @@ async def tickets_of(session: AsyncSession, *, citizen_id: int) -> list[str]:
     return [str(t) for t in rows.scalars()]
 
 
+_TO_PURGE: Final = select(OutboxMessage.id, OutboxMessage.citizen_id).where(
+    col(OutboxMessage.id).in_(bindparam("ids", expanding=True)), col(OutboxMessage.purge_recipient).is_(True)
+)
+"""Built once: the dispatcher asks after every commit of sent messages."""
+
+
 async def purge_sent(session: AsyncSession, *, message_ids: Sequence[int]) -> int:
     """After the last message to an erased citizen left: pseudonymise the row and the citizen's chat id."""
     if not message_ids:
         return 0
-    rows = (
-        await session.execute(
-            select(OutboxMessage.id, OutboxMessage.citizen_id).where(
-                col(OutboxMessage.id).in_(message_ids), col(OutboxMessage.purge_recipient).is_(True)
-            )
-        )
-    ).all()
+    rows = (await session.execute(_TO_PURGE, {"ids": list(message_ids)})).all()
     for row_id, citizen_id in rows:
         name = pseudonym(citizen_id) if citizen_id is not None else f"erased-row-{row_id}"
         await session.execute(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Integer, bindparam, case, column, func, insert, text, update
+from sqlalchemy import Executable, Integer, TextClause, bindparam, case, column, func, insert, text, update
 from sqlmodel import col, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -149,12 +150,8 @@ async def claim_batch(
     return claim.claimed
 
 
-def _is_sqlite(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "sqlite"
-
-
-def _is_postgresql(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else ""
 
 
 async def _chats(
@@ -171,14 +168,24 @@ async def _chats(
     another worker claiming the same chat now makes us skip it. An older row written for later
     (`created_at` after now: a scheduled send) is not in the chat's queue yet, so it holds nothing.
     """
+    query = _chats_query(interactive, _dialect(session), recipient is not None)
+    params: dict[str, object] = {"channels": list(channels), "now": now, "limit": limit}
+    if recipient is not None:
+        params["recipient"] = recipient
+    return [(channel, recipient) for channel, recipient in (await session.execute(query, params)).all()]
+
+
+@functools.cache
+def _chats_query(interactive: bool, dialect: str, one_recipient: bool) -> TextClause:
+    """`_chats`'s statement, built once a kind and dialect: SQLAlchemy then reuses its compiled form."""
     index, where = PENDING_INDEXES[interactive]
-    hint = f" INDEXED BY {index}" if _is_sqlite(session) else ""
-    probe = " INDEXED BY ix_outbox_pending_chat" if _is_sqlite(session) else ""
+    hint = f" INDEXED BY {index}" if dialect == "sqlite" else ""
+    probe = " INDEXED BY ix_outbox_pending_chat" if dialect == "sqlite" else ""
     same_kind = " AND p.broadcast_id IS NULL" if interactive else ""
-    lock = " FOR UPDATE OF o SKIP LOCKED" if _is_postgresql(session) else ""
+    lock = " FOR UPDATE OF o SKIP LOCKED" if dialect == "postgresql" else ""
     o_where = " AND ".join(f"o.{term}" for term in where.split(" AND "))
-    only = " AND o.recipient = :recipient" if recipient is not None else ""
-    query = text(
+    only = " AND o.recipient = :recipient" if one_recipient else ""
+    return text(
         f"SELECT o.channel, o.recipient FROM outbox AS o{hint}"
         f" WHERE {o_where} AND o.channel IN :channels AND o.next_attempt_at <= :now{only}"
         f" AND NOT EXISTS (SELECT 1 FROM outbox AS p{probe} WHERE p.{PENDING}"
@@ -186,13 +193,10 @@ async def _chats(
         f" AND p.created_at <= :now)"
         f" ORDER BY o.id LIMIT :limit{lock}"
     ).bindparams(
-        bindparam("channels", list(channels), expanding=True),
-        bindparam("now", now, type_=TABLE.c.next_attempt_at.type),
-        bindparam("limit", limit),
+        bindparam("channels", expanding=True),
+        bindparam("now", type_=TABLE.c.next_attempt_at.type),
+        bindparam("limit"),
     )
-    if recipient is not None:
-        query = query.bindparams(bindparam("recipient", recipient))
-    return [(channel, recipient) for channel, recipient in (await session.execute(query)).all()]
 
 
 async def _first_rows(session: AsyncSession, chats: Sequence[Chat], *, per_chat: int) -> list[tuple[int, OutboxMessage]]:
@@ -203,8 +207,19 @@ async def _first_rows(session: AsyncSession, chats: Sequence[Chat], *, per_chat:
     and the chat is served only up to it. Rows of other chats that share a channel or a recipient
     with a chosen one (the IN lists' cross product) are dropped by the caller.
     """
-    hint = " INDEXED BY ix_outbox_pending_chat" if _is_sqlite(session) else ""
-    lock = " FOR UPDATE OF o SKIP LOCKED" if _is_postgresql(session) else ""
+    params = {
+        "channels": sorted({channel for channel, _ in chats}),
+        "recipients": sorted({recipient for _, recipient in chats}),
+        "per_chat": per_chat,
+    }
+    return [(int(rank), row) for row, rank in (await session.execute(_first_rows_query(_dialect(session)), params)).all()]
+
+
+@functools.cache
+def _first_rows_query(dialect: str) -> Executable:
+    """`_first_rows`'s statement, built once a dialect."""
+    hint = " INDEXED BY ix_outbox_pending_chat" if dialect == "sqlite" else ""
+    lock = " FOR UPDATE OF o SKIP LOCKED" if dialect == "postgresql" else ""
     columns = ", ".join(f"o.{column.name}" for column in TABLE.c)
     query = (
         text(
@@ -217,16 +232,13 @@ async def _first_rows(session: AsyncSession, chats: Sequence[Chat], *, per_chat:
             f" AND o.channel IN :channels AND o.recipient IN :recipients ORDER BY o.id{lock}"
         )
         .bindparams(
-            bindparam("channels", sorted({channel for channel, _ in chats}), expanding=True),
-            bindparam("recipients", sorted({recipient for _, recipient in chats}), expanding=True),
-            bindparam("per_chat", per_chat),
+            bindparam("channels", expanding=True),
+            bindparam("recipients", expanding=True),
+            bindparam("per_chat"),
         )
         .columns(*TABLE.c, column("rank", Integer))
     )
-    statement = (
-        select(OutboxMessage, column("rank", Integer)).from_statement(query).execution_options(populate_existing=True)
-    )
-    return [(int(rank), row) for row, rank in (await session.execute(statement)).all()]
+    return select(OutboxMessage, column("rank", Integer)).from_statement(query).execution_options(populate_existing=True)
 
 
 def is_scheduled(row: OutboxMessage, now: datetime) -> bool:
@@ -277,18 +289,28 @@ class _Claim:
             self.claimed.append(row)
 
 
-async def mark_sent(session: AsyncSession, *, message_id: int, provider_message_id: str | None, now: datetime) -> None:
-    await session.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id) == message_id)
-        .values(
-            # A delivery callback can land before this commit (WhatsApp): never move it backwards.
-            status=case((col(OutboxMessage.status) == OutboxStatus.PENDING, OutboxStatus.SENT), else_=col(OutboxMessage.status)),
-            provider_message_id=provider_message_id,
-            sent_at=now,
-            last_error=None,
-        )
+_MARK_SENT: Final = (
+    update(TABLE)
+    .where(TABLE.c.id == bindparam("row_id"))
+    .values(
+        # A delivery callback can land before this commit (WhatsApp): never move it backwards.
+        status=case((TABLE.c.status == OutboxStatus.PENDING, OutboxStatus.SENT), else_=TABLE.c.status),
+        provider_message_id=bindparam("provider_id", type_=TABLE.c.provider_message_id.type),
+        sent_at=bindparam("sent_at", type_=TABLE.c.sent_at.type),
+        last_error=None,
     )
+)
+"""Built once: the dispatcher marks every message it sends, and building the statement cost more than running it."""
+
+
+async def mark_sent(session: AsyncSession, *, message_id: int, provider_message_id: str | None, now: datetime) -> None:
+    await mark_many_sent(session, sent=[(message_id, provider_message_id)], now=now)
+
+
+async def mark_many_sent(session: AsyncSession, *, sent: Sequence[tuple[int, str | None]], now: datetime) -> None:
+    """`mark_sent` for each (outbox id, provider id) of `sent`, as one executemany."""
+    if sent:
+        await session.execute(_MARK_SENT, [{"row_id": m, "provider_id": p, "sent_at": now} for m, p in sent])
 
 
 async def retry_at(

@@ -146,6 +146,15 @@ async def apply_status(
     now: datetime,
 ) -> bool:
     """Record a delivery status; a 63016 failure is resent as the template (or held). True if resent."""
+    if delivery.is_plain_progress(report.status, report.error_code):
+        # Two of every three callbacks (sent, delivered): one guarded UPDATE, no read-modify-write.
+        async with transaction(core.sessions) as session:
+            moved = await delivery.advance_status(
+                session, provider_message_id=report.message_sid, status=report.status, outbox_id=outbox_id
+            )
+        if not moved:
+            logger.info("whatsapp: status %s of %s ignored (unknown or not newer)", report.status, report.message_sid)
+        return False
     async with transaction(core.sessions) as session:
         update = await delivery.record_status(
             session,
