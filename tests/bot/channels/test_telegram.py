@@ -572,7 +572,7 @@ class LongReplyEngine:
     def __init__(self, size: int) -> None:
         self.size = size
 
-    def recognise(self, inbound: Any) -> None:
+    def recognise(self, inbound: Any, state: Any = None) -> None:
         return None
 
     def flow_reads(self, state: State) -> tuple[Who, frozenset[Reads]]:
