@@ -70,6 +70,8 @@ class PipelineConfig:
     attachments_per_need: int | None = None
     needs_per_day: int | None = None
     """Staff are not limited (docs/architecture.md "Flood control")."""
+    listens: frozenset[str] = frozenset()
+    """Channels whose voice notes are transcribed (``[voice] enabled``; `bot/voice.py`)."""
 
 
 class CategoryCache:
@@ -283,6 +285,7 @@ class Pipeline:
             languages=self.translator.languages,
             suggest=self.suggester.for_turn(categories) if self.suggester is not None else None,
             detect_language=self.detector.detect if self.detector is not None else None,
+            listens=citizen.channel in self.config.listens,
         )
 
     async def _needs_per_day(

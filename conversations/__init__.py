@@ -46,6 +46,7 @@ from conversations.effects import (
     CategoryRenamed,
     CategorySynonymsSet,
     DigestRequested,
+    VoiceNoteQueued,
 )
 from conversations.period import parse_period
 from conversations.staff import (
@@ -63,7 +64,7 @@ from conversations.staff import (
 from conversations.engine import Engine, command_name, is_explicit_command, match_option
 from conversations.flow import Flow, FlowError, Step
 from conversations.i18n import Rendered, RenderedOption, Translator, compile_catalogs
-from conversations.messages import Inbound, Location, Media, MediaKind, Msg, Option, Reply
+from conversations.messages import HeardOutcome, Inbound, Location, Media, MediaKind, Msg, Option, Reply, Transcript
 from conversations.command import Call, CommandSpec, MenuEntry, Reads, Who
 from conversations.operator import OperatorCommand
 from conversations.ticket import compact_code, make_invite_code, make_ticket, normalize_ticket
@@ -97,6 +98,9 @@ from conversations.types import (
 
 __all__ = [
     "Answer",
+    "HeardOutcome",
+    "Transcript",
+    "VoiceNoteQueued",
     "AssignmentStatus",
     "AuditEntry",
     "BroadcastRequested",

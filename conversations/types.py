@@ -154,6 +154,9 @@ class Context:
     """Suggests a category from a description (issue 14); None where no model is loaded."""
     detect_language: DetectLanguage | None = None
     """Tells the language of a message (issue 14); None where no detector is loaded."""
+    listens: bool = False
+    """Voice notes on this channel are transcribed on our server (``[voice] enabled``): the bot says it is
+    listening and waits for the transcript instead of asking to write."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from sqlalchemy import delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage import deferred
+from storage import deferred, voice
 from storage.models import (
     Citizen,
     Conversation,
@@ -77,6 +77,7 @@ async def erase_citizen(session: AsyncSession, *, citizen: Citizen, now: datetim
     )
     # Messages still waiting for their turn (storage/deferred.py) hold their words whole.
     await deferred.erase(session, citizen_id=citizen.id)
+    await voice.erase(session, citizen_id=citizen.id)  # voice notes and their words (issue 16)
     citizen.deferred_inbounds = 0
     citizen.erased_at = now
     citizen.consent_version = None

@@ -20,6 +20,7 @@ from bot.effects.cooperatives import CooperativeEffects
 from bot.effects.digests import DigestEffects, DigestSender
 from bot.effects.exports import ExportEffects
 from bot.effects.needs import NeedEffects
+from bot.effects.voice import VoiceEffects
 from bot.notify import Notifier
 from bot.roles import Roles
 
@@ -49,6 +50,7 @@ class Wiring:
     fetch_media: frozenset[str] = frozenset()
     """Channels whose media are downloaded after the commit (``[whatsapp] download_media``)."""
     wake_media: Callable[[], None] = _nothing
+    wake_voice: Callable[[], None] = _nothing
     sweep_media: Callable[[], Awaitable[object]] | None = None
     forget_exports: Callable[[Collection[str]], object] | None = None
     categories_changed: Callable[[], None] = _nothing
@@ -68,6 +70,7 @@ def build_registry(w: Wiring) -> Registry:
             *BroadcastEffects(w.notifier.translator).handlers(),
             *ExportEffects(w.notifier, export_dir=w.export_dir).handlers(),
             *DigestEffects(w.background, w.send_digest).handlers(),
+            *VoiceEffects(w.wake_voice).handlers(),
         ),
         w.roles,
     )

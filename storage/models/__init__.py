@@ -17,6 +17,7 @@ from storage.models.need import FetchStatus, Need, NeedAttachment, NeedStatusCha
 from storage.models.operator import Invite, Operator
 from storage.models.outbox import OutboxMessage, OutboxStatus
 from storage.models.staff import Broadcast, StaffRole
+from storage.models.voice import VoiceNote
 
 __all__ = [
     "AuditLog",
@@ -44,4 +45,5 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "StaffRole",
+    "VoiceNote",
 ]
