@@ -212,6 +212,14 @@ def _contact(need: NeedView) -> Msg:
     return Msg("op.contact_chat")
 
 
+def _with_voice(need: NeedView) -> object:
+    """The description, and under it the words of each voice note next to it (issue 16)."""
+    if not need.voice_notes:
+        return need.description
+    notes = tuple(Msg("op.voice_note", {"text": t}) if t else Msg("op.voice_note_unheard") for t in need.voice_notes)
+    return Msg("op.description_with_voice", {"description": need.description, "voice": notes})
+
+
 def _detail(e: Engine, b: Builder, ctx: Context) -> None:
     cmd = _command(b)
     need = _visible_need(e, b, ctx, cmd, "op.usage_richiesta")
@@ -242,7 +250,7 @@ def _detail(e: Engine, b: Builder, ctx: Context) -> None:
                 "status": Msg(f"status.{need.status}"),
                 "claimed": claimed,
                 "date": need.created_at,
-                "description": need.description,
+                "description": _with_voice(need),
                 "contact": _contact(need),
                 "history": history,
             },

@@ -100,6 +100,8 @@ class NeedView:
     is_offered: bool = False
     """Routed to the operator's cooperative and not declined."""
     history: tuple[HistoryItem, ...] = ()
+    voice_notes: tuple[str | None, ...] = ()
+    """The words of each voice note sent with it (issue 16), None where none were heard."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,3 +145,13 @@ async def purge_before(session: AsyncSession, *, before: datetime) -> int:
     """Notes older than `before` (retention: `privacy.files_days`); a sent need keeps its words with its attachment."""
     result = await session.execute(delete(VoiceNote).where(col(VoiceNote.created_at) < before))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def of_need(session: AsyncSession, *, need_id: str) -> list[str | None]:
+    """The words of each voice note sent with a need, in order (None: not heard), for the operator's view."""
+    rows = await session.execute(
+        select(NeedAttachment.transcript)
+        .where(col(NeedAttachment.need_id) == need_id, col(NeedAttachment.kind) == "voice")
+        .order_by(col(NeedAttachment.id))
+    )
+    return list(rows.scalars())

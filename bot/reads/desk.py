@@ -9,7 +9,7 @@ from bot.reads.reading import Reading
 from conversations import AssignmentStatus, Context, HistoryItem, InviteView, NeedView, OperatorCommand, Reads, small_int
 from conversations.operator import MAX_PAGE
 from conversations.ticket import compact_code
-from storage import cooperatives, operators, routing
+from storage import cooperatives, operators, routing, voice
 from storage.models import Category, ComuneRow, Need
 
 INVITE_WINDOW = timedelta(hours=1)
@@ -97,6 +97,7 @@ async def need(r: Reading, ctx: Context) -> Context:
         claimed_by=claimed_by,
         history=history,
         show_phone=is_ours or Reads.NEED_PHONE in r.reads,
+        voice_notes=tuple(await voice.of_need(r.session, need_id=row.id)),
     )
     return replace(ctx, desk=replace(ctx.desk, need=view))
 
@@ -112,6 +113,7 @@ def _need_view(
     claimed_by: str | None = None,
     history: tuple[HistoryItem, ...] = (),
     show_phone: bool = False,
+    voice_notes: tuple[str | None, ...] = (),
 ) -> NeedView:
     return NeedView(
         id=need.id,
@@ -128,4 +130,5 @@ def _need_view(
         is_ours=is_ours,
         is_offered=is_offered,
         history=history,
+        voice_notes=voice_notes,
     )

@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from bot.core import Core
+from bot.jobs.retention import apply_retention
 from bot.speech import Heard, Speech, is_installed
 from bot.voice import Transcriber, VoicePolicy
 from conversations import HeardOutcome, Urgency
+from storage import conversations, voice
+from storage.db import transaction
 from storage.models import Conversation, Need, NeedAttachment, VoiceNote
 from tests.bot.channels.test_telegram import CHAT, Running, count, running_telegram
 from tests.fakes.telegram_api import FakeTelegram
+from tests.helpers.clock import FakeClock
 
 CLIPS = Path(__file__).resolve().parents[1] / "data" / "voice"
 CACHE = Path(__file__).resolve().parents[2] / "var" / "cache"
@@ -211,3 +217,14 @@ async def test_erasure_deletes_voice_notes_and_their_words(sqlite_url: str, fake
         await tg.say("sì")
         assert await count(tg.core, VoiceNote) == 0
         assert await count(tg.core, NeedAttachment) == 0
+
+
+async def test_retention_deletes_voice_notes_after_the_files_period(core: Core, clock: FakeClock) -> None:
+    async with transaction(core.sessions) as session:
+        citizen, _ = await conversations.with_citizen(session, channel="telegram", external_id="77", now=clock.now, language="it")
+        assert citizen.id is not None
+        await voice.queue(session, citizen_id=citizen.id, ref="FAKE-1", content_type="audio/ogg", step="description", now=clock.now)
+    await apply_retention(core, clock.now + timedelta(days=core.settings.privacy.files_days - 1))
+    assert await count(core, VoiceNote) == 1
+    await apply_retention(core, clock.now + timedelta(days=core.settings.privacy.files_days + 1))
+    assert await count(core, VoiceNote) == 0

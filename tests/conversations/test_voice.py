@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from conversations import HeardOutcome, Media, MediaKind, NeedCreated, VoiceNoteQueued
+from conversations import Context, Engine, HeardOutcome, Media, MediaKind, Msg, NeedCreated, VoiceNoteQueued
 from tests.helpers.transcript import Chat
 
 SAID = "Mi serve aiuto per fare la spesa, mia madre non esce di casa."
@@ -130,3 +130,15 @@ def test_where_notes_are_not_heard_the_bot_asks_to_write_as_before(chat: Chat) -
     chat.bot_says("common.voice_received")
     chat.bot_asks("intake.ask_description")
     assert chat.effects(VoiceNoteQueued) == []
+
+
+def test_operators_read_the_words_next_to_the_audio(engine: Engine, ctx: Context) -> None:
+    from tests.conversations.test_operator_desk import OURS, desk
+
+    chat = desk(engine, ctx, need=replace(OURS, description=SAID, voice_notes=(SAID, None)))
+    chat.citizen("/richiesta K7M-R4P")
+    msg = chat.bot_says("op.need_detail", ticket="K7M-R4P")
+    assert msg.params["description"] == Msg(
+        "op.description_with_voice",
+        {"description": SAID, "voice": (Msg("op.voice_note", {"text": SAID}), Msg("op.voice_note_unheard"))},
+    )
