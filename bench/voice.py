@@ -28,7 +28,7 @@ from typing import Final
 
 from bench import Row
 from bot.app import build_core
-from bot.config import DatabaseSettings, Settings, VoiceSettings
+from bot.config import DatabaseSettings, Settings
 from bot.speech import Speech
 from conversations import HeardOutcome, Inbound
 
@@ -37,7 +37,8 @@ CACHE: Final = Path(__file__).resolve().parent.parent / "var" / "cache"
 RUNS: Final = 3
 TURNS: Final = 150
 TARGET_SECONDS: Final = 8.0
-THREADS: Final = VoiceSettings().cpu_threads
+THREADS: Final = Settings().voice.cpu_threads
+"""`[voice] cpu_threads` as `ascolto run` reads it (config.toml, ASCOLTO_VOICE__CPU_THREADS)."""
 
 
 def words(text: str) -> list[str]:

@@ -24,6 +24,9 @@ from storage import conversations, voice
 from storage.db import transaction
 from storage.models import Conversation, Need, NeedAttachment, VoiceNote
 from tests.bot.channels.test_telegram import CHAT, Running, count, running_telegram
+from tests.bot.channels.test_whatsapp import BY_NUMBERS
+from tests.bot.test_media import files, media_rig
+from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS
 from tests.fakes.telegram_api import FakeTelegram
 from tests.helpers.clock import FakeClock
 
@@ -228,3 +231,33 @@ async def test_retention_deletes_voice_notes_after_the_files_period(core: Core, 
     assert await count(core, VoiceNote) == 1
     await apply_retention(core, clock.now + timedelta(days=core.settings.privacy.files_days + 1))
     assert await count(core, VoiceNote) == 0
+
+
+@TWILIO_AIOHTTP_DEPRECATIONS
+async def test_whatsapp_audio_comes_through_the_authenticated_download_and_is_deleted(
+    db_url: str, clock: FakeClock, tmp_path: Path
+) -> None:
+    class Hears:
+        def hear(self, audio: Path, *, max_seconds: float) -> Heard:
+            assert audio.read_bytes() == clip  # the note itself, downloaded with the account's credentials
+            return Heard(HeardOutcome.HEARD, "Non è urgente.", 2.5)
+
+    clip = (CLIPS / "non_urgente.ogg").read_bytes()
+    async with media_rig(db_url, clock, tmp_path, download_media=False) as rig:
+        assert rig.channel.fetch_audio is not None and not rig.core.wakeups.has_media_worker
+        for text in BY_NUMBERS[:6]:
+            await rig.write(text)
+        url, content_type = rig.fake.add_media(clip, "audio/ogg")
+        await rig.write(media=[(url, content_type)])
+        assert rig.bodies()[-1] == rig.core.translator.gettext("voice.listening", "it")
+        policy = VoicePolicy(audio_dir=tmp_path / "voice", max_attempts=1)
+        heard = Transcriber(rig.core.sessions, Hears(), rig.core.pipeline.handle, {"whatsapp": rig.channel.fetch_audio}, policy=policy)
+        assert await heard.flush() == 1
+        await rig.dispatcher.flush()
+        assert rig.core.translator.gettext("intake.ask_contact", "it") in rig.bodies()[-1]
+        async with rig.core.sessions() as session:
+            [conversation] = (await session.execute(select(Conversation))).scalars().all()
+        assert conversation.answers["urgency"] == Urgency.LOW
+    [fetch] = rig.fake.media_fetches
+    assert fetch.authorization is None  # the storage host never saw the credentials (bot/media.py)
+    assert files(tmp_path) == []  # the copy is gone once heard: download_media is off
