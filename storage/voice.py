@@ -10,6 +10,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from storage import leases
 from storage.models import Citizen, Need, NeedAttachment, VoiceNote
 
 PENDING: Final = "pending"
@@ -47,24 +48,17 @@ async def claim_due(session: AsyncSession, *, now: datetime, lease_until: dateti
     A conditional update, as `storage.media.claim_due`: two workers never listen to the same note,
     and a worker that dies mid-way leaves a lease that runs out.
     """
-    candidates = (
-        await session.execute(
-            select(VoiceNote.id, VoiceNote.due_at)
-            .where(col(VoiceNote.status) == PENDING, col(VoiceNote.due_at) <= now)
-            .order_by(col(VoiceNote.due_at), col(VoiceNote.id))
-            .limit(limit)
-        )
-    ).all()
-    claimed: list[int] = []
-    for note_id, due_at in candidates:
-        result = await session.execute(
-            update(VoiceNote)
-            .where(col(VoiceNote.id) == note_id, col(VoiceNote.status) == PENDING, col(VoiceNote.due_at) == due_at)
-            .values(due_at=lease_until, attempts=col(VoiceNote.attempts) + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(result, "rowcount", 0) == 1 and note_id is not None:
-            claimed.append(note_id)
+    claimed = await leases.claim(
+        session,
+        id_=VoiceNote.id,  # type: ignore[arg-type]
+        status=VoiceNote.status,  # type: ignore[arg-type]
+        due=VoiceNote.due_at,  # type: ignore[arg-type]
+        attempts=VoiceNote.attempts,  # type: ignore[arg-type]
+        pending=PENDING,
+        now=now,
+        lease_until=lease_until,
+        limit=limit,
+    )
     if not claimed:
         return []
     rows = await session.execute(
