@@ -19,12 +19,14 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Final, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -61,6 +63,16 @@ class VoicePolicy:
     idle_poll: float = 30.0
 
 
+NICENESS: Final = 10
+"""The transcriber's thread (and the model's threads it starts) yields the CPU to the event loop's replies."""
+
+
+def yield_cpu() -> None:
+    """Lower this thread's priority (Linux: per thread; the threads it creates inherit it). Best effort."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+
+
 class Transcriber:
     """One per process; several processes share the queue safely (leased claims)."""
 
@@ -82,7 +94,7 @@ class Transcriber:
         self.clock = clock or DatabaseClock()
         self._wake = asyncio.Event()
         # One thread: at most one transcription at a time in this process, off the event loop.
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcriber")
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcriber", initializer=yield_cpu)
 
     def wake(self) -> None:
         self._wake.set()

@@ -8,6 +8,8 @@ The model is loaded once for the module; where it is not installed these tests s
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +20,7 @@ from sqlalchemy import select
 from bot.core import Core
 from bot.jobs.retention import apply_retention
 from bot.speech import Heard, Speech, is_installed
-from bot.voice import Transcriber, VoicePolicy
+from bot.voice import NICENESS, Transcriber, VoicePolicy
 from conversations import HeardOutcome, Urgency
 from storage import conversations, voice
 from storage.db import transaction
@@ -261,3 +263,15 @@ async def test_whatsapp_audio_comes_through_the_authenticated_download_and_is_de
     [fetch] = rig.fake.media_fetches
     assert fetch.authorization is None  # the storage host never saw the credentials (bot/media.py)
     assert files(tmp_path) == []  # the copy is gone once heard: download_media is off
+
+
+def test_the_transcriber_thread_yields_the_cpu_to_the_replies(tmp_path: Path) -> None:
+    async def deliver(event: object) -> None:
+        raise AssertionError("nothing is heard here")
+
+    heard = Transcriber(None, Crashing(), deliver, {}, policy=VoicePolicy(audio_dir=tmp_path))  # type: ignore[arg-type]
+    try:
+        in_thread = heard._pool.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result()
+    finally:
+        heard.close()
+    assert in_thread >= NICENESS > os.getpriority(os.PRIO_PROCESS, 0)  # the event loop's thread keeps its priority
