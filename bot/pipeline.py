@@ -211,7 +211,7 @@ class Pipeline:
         applying = Applying(session, citizen, now, after)
         for effect in turn.effects:
             await self.registry.apply(applying, effect)
-        if deferred_id is None:  # a stored message came when it was stored: that is when they last wrote
+        if deferred_id is None and event.transcript is None:  # a stored message came when it was stored; a transcript is not them writing
             citizen.last_inbound_at = now
             citizen.is_unreachable = False
         self.pacer.spend(citizen, event.channel, now, resumed=deferred_id is not None)

@@ -24,7 +24,7 @@ from bot.voice import NICENESS, Transcriber, VoicePolicy
 from conversations import HeardOutcome, Urgency
 from storage import conversations, voice
 from storage.db import transaction
-from storage.models import Conversation, Need, NeedAttachment, VoiceNote
+from storage.models import Citizen, Conversation, Need, NeedAttachment, VoiceNote
 from tests.bot.channels.test_telegram import CHAT, Running, count, running_telegram
 from tests.bot.channels.test_whatsapp import BY_NUMBERS
 from tests.bot.test_media import files, media_rig
@@ -87,6 +87,11 @@ async def the_need(tg: Running) -> tuple[Need, list[NeedAttachment]]:
         need = (await session.execute(select(Need))).scalar_one()
         files = list((await session.execute(select(NeedAttachment))).scalars())
     return need, files
+
+
+async def last_wrote(tg: Running) -> object:
+    async with tg.core.sessions() as session:
+        return (await session.execute(select(Citizen.last_inbound_at))).scalar_one()
 
 
 # --- the model on the clips ----------------------------------------------------------------------
@@ -213,8 +218,10 @@ async def test_erasure_deletes_voice_notes_and_their_words(sqlite_url: str, fake
     async with running_telegram(sqlite_url, fake) as tg:
         await to_description(tg)
         await send_clip(tg, "descrizione")
+        wrote = await last_wrote(tg)
         await transcriber(tg, Hears(), tmp_path / "voice").flush()
         await tg.settled()
+        assert await last_wrote(tg) == wrote  # the words coming back are not the citizen writing (WhatsApp's window)
         await tg.tap("Sì")
         await finish(tg)
         assert await count(tg.core, VoiceNote) == 1
