@@ -230,6 +230,21 @@ class WebSettings(_Section):
     """A webhook body not received within this is refused (408): a client trickling bytes holds nothing long."""
 
 
+class VoiceSettings(_Section):
+    """Voice notes transcribed on this server (issue 16; docs/privacy.md)."""
+
+    enabled: bool = True
+    model_path: Path | None = None
+    """A CTranslate2 Whisper folder (a larger model); unset: the base model that comes with the install."""
+    cache_dir: Path = Path("var/cache")
+    """Where the base model's two parts are joined once (about 150 MB)."""
+    cpu_threads: Annotated[int, Field(ge=1, le=64)] = 2
+    max_seconds: Annotated[float, Field(gt=0, le=3600)] = 180.0
+    """Longer notes are kept for an operator, not transcribed."""
+    audio_dir: Path = Path("var/voice")
+    """Audio being transcribed; each file is deleted once its note is heard."""
+
+
 class Settings(BaseSettings):
     """All of Ascolto's settings; built once in `bot.app`, passed down as plain values."""
 
@@ -253,6 +268,7 @@ class Settings(BaseSettings):
     admin: AdminSettings = AdminSettings()
     operators: OperatorsSettings = OperatorsSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    voice: VoiceSettings = VoiceSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -61,6 +61,11 @@ async def serve(
             asyncio.create_task(serve_web(web, host=web_settings.host, port=web_settings.port, stop=stop, sock=sock))
         )
     jobs += [asyncio.create_task(work(stop), name=f"worker-{i}") for i, work in enumerate(workers)]
+    fetchers = {c.name: c.fetch_audio for c in channels if c.fetch_audio is not None}
+    if core.settings.voice.enabled and fetchers:  # voice notes heard on this server, one at a time (issue 16)
+        transcriber = core.transcriber(fetchers)
+        core.wakeups.on_voice(transcriber.wake)
+        jobs.append(asyncio.create_task(transcriber.run_forever(stop), name="transcriber"))
     logger.info("running: %s", ", ".join(c.name for c in channels))
     async with core.sessions() as session:
         if not await core.notifier.has_admins(session):  # once here, not at every need nobody covers
