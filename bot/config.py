@@ -226,6 +226,24 @@ class WebSettings(_Section):
     """A webhook body not received within this is refused (408): a client trickling bytes holds nothing long."""
 
 
+class PublicSettings(_Section):
+    """The public pages of aggregated demand, their open data and the co-programming dossier."""
+
+    enabled: bool = True
+    threshold: Annotated[int, Field(ge=3, le=100)] = 5
+    """Counts above zero and under this are never published (shown as "< 5"); Italy's statistical rules require at least 3."""
+    months: Annotated[int, Field(ge=1, le=36)] = 12
+    """How many months a page covers, up to the last complete month."""
+    cache_seconds: Annotated[int, Field(ge=0, le=86_400)] = 600
+    """How long a territory's figures for the running period are kept before they are read again (past periods: kept)."""
+    licence_name: str = "CC BY 4.0"
+    licence_url: str = "https://creativecommons.org/licenses/by/4.0/"
+    publisher: str = "Ascolto"
+    """Who publishes the open data (DCAT-AP_IT `dct:publisher`): the network or the comune running the service."""
+    base_url: str | None = None
+    """Absolute address of the pages for the DCAT-AP_IT metadata (e.g. ``https://ascolto.example.it``); unset: the request's."""
+
+
 class Settings(BaseSettings):
     """All of Ascolto's settings; built once in `bot.app`, passed down as plain values."""
 
@@ -246,6 +264,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     whatsapp: WhatsAppSettings = WhatsAppSettings()
     web: WebSettings = WebSettings()
+    public: PublicSettings = PublicSettings()
     admin: AdminSettings = AdminSettings()
     operators: OperatorsSettings = OperatorsSettings()
     scheduler: SchedulerSettings = SchedulerSettings()

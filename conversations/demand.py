@@ -38,6 +38,8 @@ class Territory:
     level: Level
     code: str
     name: str
+    parent: str = ""
+    """The province code of a comune, the region of a province: where a page too small to publish sends you."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,8 @@ class PublishedDemand:
     satisfaction: float | None
     threshold: int
     slugs: tuple[str, ...] = field(default=())
+    comune_keys: tuple[str, ...] = field(default=())
+    """The rows of `by_comune`: an ISTAT code, or ``altri:RA`` for the small comuni of a province summed together."""
 
 
 def publish(raw: RawDemand, *, threshold: int = DEFAULT_THRESHOLD, other_label: str = "Altri comuni ({province})") -> PublishedDemand:
@@ -142,6 +146,7 @@ def publish(raw: RawDemand, *, threshold: int = DEFAULT_THRESHOLD, other_label: 
         satisfaction=summary(*raw.satisfaction, threshold=threshold),
         threshold=threshold,
         slugs=slugs,
+        comune_keys=tuple(rolled),
     )
 
 

@@ -84,16 +84,27 @@ def protect(
     }
     lines = [[(r, c) for c in range(n_cols + 1)] for r in range(n_rows + 1)]
     lines += [[(r, c) for r in range(n_rows + 1)] for c in range(n_cols + 1)]
+
+    def exposed(line: list[tuple[int, int]]) -> bool:
+        return sum(1 for key in line if key in hidden) == 1
+
+    def choice(key: tuple[int, int], along_row: bool) -> tuple[int, int, tuple[int, int]]:
+        """Prefer an entry whose other line also gives one away (one complement mends both), then the smallest."""
+        r, c = key
+        other = lines[n_rows + 1 + c] if along_row else lines[r]
+        return (0 if exposed(other) else 1, grid[r][c], key)
+
     changed = True
     while changed:
         changed = False
-        for line in lines:
-            if sum(1 for key in line if key in hidden) != 1:
+        for index, line in enumerate(lines):
+            if not exposed(line):
                 continue
             shown = [key for key in line if key not in hidden and grid[key[0]][key[1]] > 0]
             if not shown:  # every other entry is a published zero: the hidden one is zero too, never hidden
                 continue
-            hidden[min(shown, key=lambda k: (grid[k[0]][k[1]], k))] = Hidden.COMPLEMENT
+            along_row = index <= n_rows
+            hidden[min(shown, key=lambda k: choice(k, along_row))] = Hidden.COMPLEMENT
             changed = True
 
     def cell(r: int, c: int) -> Cell:
