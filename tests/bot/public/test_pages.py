@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -13,27 +12,13 @@ import pytest
 from bot.channels.public import public_routes
 from bot.channels.web import build_web_app
 from bot.core import Core
-from tests.helpers.coops import CERVIA, RAVENNA, RUSSI, add_coop, add_need
-
-# The fake clock reads 23 November 2026 (tests/helpers/clock.py): the last complete month is October.
-
-
-async def _seed(core: Core) -> None:
-    coop = await add_coop(core, "cantiere", comuni=(RAVENNA, CERVIA), name="Cantiere del Welfare")
-    for day in range(1, 13):
-        await add_need(core, at=datetime(2026, 10, day, 10, tzinfo=UTC), cooperative_ids=(coop,))  # spesa: 12 (+4 in Cervia, +1 in Russi)
-    for day in range(1, 8):
-        await add_need(core, at=datetime(2026, 9, day, 10, tzinfo=UTC), category="solitudine")  # uncovered: 7
-    for day in range(1, 3):
-        await add_need(core, at=datetime(2026, 10, day, 10, tzinfo=UTC), category="casa", comune=CERVIA)  # 2: hidden
-    for day in range(1, 5):
-        await add_need(core, at=datetime(2026, 10, day, 11, tzinfo=UTC), comune=CERVIA, cooperative_ids=(coop,))
-    await add_need(core, at=datetime(2026, 10, 3, 10, tzinfo=UTC), comune=RUSSI)  # 1 in a small comune
+from tests.helpers.coops import CERVIA, RAVENNA, RUSSI
+from tests.helpers.public import seed
 
 
 @pytest.fixture
 async def client(core: Core) -> httpx.AsyncClient:
-    await _seed(core)
+    await seed(core)
     app = build_web_app(core, public_routes(core))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
