@@ -46,7 +46,7 @@ async def beside_console(core: Core, chat: Callable[[], Awaitable[int]], out: Te
     sock = listening_socket(web.host, web.port) if routes else None
     if sock is None:
         if routes:
-            out.write(core.translator.format(Msg("public.console_port_busy", {"port": web.port})) + "\n")
+            out.write(core.translator.format(Msg("public.console_port_busy", {"port": str(web.port)})) + "\n")
         return await chat()
     host = f"[{web.host}]" if ":" in web.host else web.host
     out.write(core.translator.format(Msg("public.console_address", {"url": f"http://{host}:{sock.getsockname()[1]}/"})) + "\n")
