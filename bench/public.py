@@ -9,11 +9,8 @@ target is < 200 ms a page.
 
 from __future__ import annotations
 
-import socket
 import statistics
-import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Final
@@ -22,7 +19,7 @@ import httpx
 from sqlalchemy import text
 
 from bench import Row
-from bench.digest import NEEDS, PG_HOST, PG_PORT, _load
+from bench.digest import on_backends
 
 REPEAT: Final = 5
 NOW: Final = datetime(2026, 11, 15, 10, tzinfo=UTC)
@@ -75,42 +72,5 @@ async def _measure(url: str, backend: str) -> list[Row]:
     return rows
 
 
-async def _sqlite() -> list[Row]:
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        t0 = time.perf_counter()
-        await _load(url, "sqlite")
-        load = Row("public", "sqlite: build the table", time.perf_counter() - t0, "s", f"{NEEDS:,} needs; not part of the target")
-        return [load, *await _measure(url, "sqlite")]
-
-
-async def _postgres() -> list[Row]:
-    try:
-        with socket.create_connection((PG_HOST, PG_PORT), timeout=1):
-            pass
-    except OSError:
-        return [Row("public", "postgresql", float("nan"), "ms", f"skipped: no PostgreSQL on {PG_HOST}:{PG_PORT}")]
-    from storage.db import create_engine
-
-    name = f"ascolto_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/postgres")
-
-    async def run_admin(sql: str) -> None:
-        async with admin.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(sql))
-
-    await run_admin(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
-    try:
-        t0 = time.perf_counter()
-        await _load(url, "postgresql")
-        load = Row("public", "postgresql: build the table", time.perf_counter() - t0, "s", "not part of the target")
-        return [load, *await _measure(url, "postgresql")]
-    finally:
-        await run_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.dispose()
-
-
 async def run() -> list[Row]:
-    return [*await _sqlite(), *await _postgres()]
+    return await on_backends("public", _measure)
