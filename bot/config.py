@@ -239,9 +239,8 @@ class PublicSettings(_Section):
     licence_name: str = "CC BY 4.0"
     licence_url: str = "https://creativecommons.org/licenses/by/4.0/"
     publisher: str = "Ascolto"
-    """Who publishes the open data (DCAT-AP_IT `dct:publisher`): the network or the comune running the service."""
+    """Who publishes the open data (DCAT-AP_IT `dct:publisher`); `base_url` makes the catalogue's links absolute."""
     base_url: str | None = None
-    """Absolute address of the pages for the DCAT-AP_IT metadata (e.g. ``https://ascolto.example.it``); unset: the request's."""
 
 
 class Settings(BaseSettings):

@@ -17,17 +17,16 @@ import io
 import json
 from calendar import monthrange
 from datetime import date
-from typing import TYPE_CHECKING, Final
+from collections.abc import Awaitable, Callable
+from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot.config import PublicSettings
+from bot.public.figures import Figures, Page
 from conversations.demand import Level
 from conversations.disclosure import Cell, shown
-
-if TYPE_CHECKING:
-    from bot.public.figures import Page
-    from bot.public.site import Site
 
 DATASETS: Final = ("domanda", "comuni")
 FORMATS: Final = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
@@ -75,14 +74,18 @@ def comuni_rows(page: Page) -> list[dict[str, object]]:
 
 
 class OpenData:
-    def __init__(self, site: Site) -> None:
-        self.site = site
+    """The open-data routes; `page_of` reads the territory and period a request names (`Site.page_of`)."""
+
+    def __init__(self, page_of: Callable[[Request], Awaitable[Page | None]], figures: Figures, settings: PublicSettings) -> None:
+        self.page_of = page_of
+        self.figures = figures
+        self.settings = settings
 
     async def dataset(self, request: Request) -> Response:
         name, fmt = request.path_params["name"], request.path_params["fmt"]
         if name not in DATASETS or fmt not in FORMATS:
             return Response("not found", status_code=404, media_type="text/plain")
-        page = await self.site.page_of(request)
+        page = await self.page_of(request)
         if page is None:
             return Response("not found", status_code=404, media_type="text/plain")
         columns, rows = (DOMANDA, domanda_rows(page)) if name == "domanda" else (COMUNI, comuni_rows(page))
@@ -92,7 +95,7 @@ class OpenData:
                     "territorio": {"livello": page.territory.level.value, "codice": page.territory.code, "nome": page.territory.name},
                     "periodo": {"inizio": page.figures.months[0].isoformat(), "fine": _last_day(page.figures.months[-1]).isoformat()},
                     "soglia": page.figures.threshold,
-                    "licenza": {"nome": self.site.settings.licence_name, "url": self.site.settings.licence_url},
+                    "licenza": {"nome": self.settings.licence_name, "url": self.settings.licence_url},
                     "colonne": list(columns),
                     "righe": rows,
                 }
@@ -110,13 +113,13 @@ class OpenData:
 
     async def catalog(self, request: Request) -> Response:
         """DCAT-AP_IT (JSON-LD): one dataset per territory and table, each with its CSV and JSON distributions."""
-        s = self.site.settings
+        s = self.settings
         base = (s.base_url or str(request.base_url)).rstrip("/")
-        modified = self.site.figures.default_end().isoformat()
+        modified = self.figures.default_end().isoformat()
         publisher = {"@type": ["foaf:Agent", "dcatapit:Agent"], "foaf:name": s.publisher}
         licence = {"@id": s.licence_url, "@type": ["dct:LicenseDocument", "dcatapit:LicenseDocument"], "foaf:name": s.licence_name}
         datasets = []
-        for level, places in (await self.site.figures.places()).items():
+        for level, places in (await self.figures.places()).items():
             for code, name in places:
                 for table in DATASETS:
                     path = f"{base}/dati/{level}/{code}/{table}"

@@ -107,7 +107,7 @@ class Site:
         }
 
     def routes(self) -> list[BaseRoute]:
-        data = opendata.OpenData(self)
+        data = opendata.OpenData(self.page_of, self.figures, self.settings)
         return [
             Route("/", self.index, methods=["GET"]),
             Route("/territorio/{level}/{code}", self.territory, methods=["GET"]),
