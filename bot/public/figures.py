@@ -71,6 +71,7 @@ class Figures:
         self._ttl = ttl
         self._other_label = other_label
         self._cache: OrderedDict[tuple[str, str, date, str], tuple[float, Page | None]] = OrderedDict()
+        self._places: tuple[float, dict[str, list[tuple[str, str]]]] | None = None
 
     def default_end(self) -> date:
         return last_complete_month(self._clock(), self.timezone)
@@ -97,5 +98,10 @@ class Figures:
         return page
 
     async def places(self) -> dict[str, list[tuple[str, str]]]:
+        """The territories with needs (index, open data, catalogue), read again after `ttl` like the latest period."""
+        if self._places is not None and time.monotonic() - self._places[0] < self._ttl:
+            return self._places[1]
         async with self._sessions() as session:
-            return {k: list(v) for k, v in (await demand.places(session)).items()}
+            found = {k: list(v) for k, v in (await demand.places(session)).items()}
+        self._places = (time.monotonic(), found)
+        return found
