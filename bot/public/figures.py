@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -49,7 +50,9 @@ class Figures:
     """Reads a territory's demand (`storage.demand`), protects it (`conversations.demand.publish`) and caches it.
 
     A complete past period never changes, so it is kept until evicted; the period that ends with
-    the last complete month is read again after `ttl` seconds (late updates: claims, resolutions).
+    the last complete month is read again after `ttl` seconds (late updates: claims, resolutions),
+    in the background: readers keep getting the cached figures meanwhile. Only the first reader of
+    a territory and period waits for the SQL.
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class Figures:
         self._other_label = other_label
         self._cache: OrderedDict[tuple[str, str, date, str], tuple[float, Page | None]] = OrderedDict()
         self._places: tuple[float, dict[str, list[tuple[str, str]]]] | None = None
+        self._refreshing: dict[tuple[str, str, date, str], asyncio.Task[None]] = {}
 
     def default_end(self) -> date:
         return last_complete_month(self._clock(), self.timezone)
@@ -81,9 +85,27 @@ class Figures:
         end = min(end_month or latest, latest)
         key = (level.value, code, end, language)
         hit = self._cache.get(key)
-        if hit is not None and (end < latest or time.monotonic() - hit[0] < self._ttl):
+        if hit is not None:
             self._cache.move_to_end(key)
+            if end == latest and time.monotonic() - hit[0] >= self._ttl and key not in self._refreshing:
+                # Stale while revalidating: the reader gets the figures at once, a task reads them again.
+                self._refreshing[key] = asyncio.create_task(self._refresh(key, level, code, end, language))
             return hit[1]
+        return await self._read(key, level, code, end, language)
+
+    async def settled(self) -> None:
+        """Wait for the background refreshes under way (tests, shutdown)."""
+        await asyncio.gather(*self._refreshing.values(), return_exceptions=True)
+
+    async def _refresh(self, key: tuple[str, str, date, str], level: Level, code: str, end: date, language: str) -> None:
+        try:
+            await self._read(key, level, code, end, language)
+        except Exception:  # the cached figures stay; the next reader after the TTL tries again
+            logger.exception("public figures of %s %s: refresh failed", level.value, code)
+        finally:
+            self._refreshing.pop(key, None)
+
+    async def _read(self, key: tuple[str, str, date, str], level: Level, code: str, end: date, language: str) -> Page | None:
         async with self._sessions() as session:
             found = await demand.territory(session, level, code)
             page = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from pathlib import Path
 from typing import Final
 
@@ -14,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.config import PublicSettings
 from bot.public import opendata, views
-from bot.public.figures import Figures, Page, parse_month
+from bot.public.figures import CACHED, Figures, Page, parse_month
 from conversations import Msg, Translator
 from conversations.demand import Level
 from conversations.disclosure import is_small
@@ -33,6 +34,7 @@ class Site:
         self.translator = translator
         self.settings = settings
         self.language = language
+        self._html: OrderedDict[tuple[str, str, str], tuple[Page, bytes]] = OrderedDict()
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(), trim_blocks=True, lstrip_blocks=True)
 
     def lang(self, request: Request) -> str:
@@ -71,13 +73,25 @@ class Site:
         total = page.figures.by_month.total.value
         if total is None or is_small(total, threshold=self.settings.threshold):
             return self.render(request, "small.html", page=page)
-        return self.render(request, "territory.html", page=page, v=self.view(page, self.lang(request)))
+        return self.rendered(request, "territory.html", page)
 
     async def dossier(self, request: Request) -> Response:
         page = await self.page_of(request)
         if page is None:
             return self.render(request, "missing.html", status=404)
-        return self.render(request, "dossier.html", page=page, v=self.view(page, self.lang(request)), settings=self.settings)
+        return self.rendered(request, "dossier.html", page)
+
+    def rendered(self, request: Request, template: str, page: Page) -> Response:
+        """A page of figures, rendered once per cached `Page`: the tables' numbers are formatted once, not per visit."""
+        key = (template, request.url.path, request.url.query)
+        hit = self._html.get(key)
+        if hit is not None and hit[0] is page:
+            return HTMLResponse(hit[1])
+        response = self.render(request, template, page=page, v=self.view(page, self.lang(request)), settings=self.settings)
+        self._html[key] = (page, bytes(response.body))
+        while len(self._html) > CACHED:
+            self._html.popitem(last=False)
+        return response
 
     async def data_index(self, request: Request) -> Response:
         return self.render(request, "data.html", places=await self.figures.places(), settings=self.settings)
