@@ -68,8 +68,12 @@ async def territory(session: AsyncSession, level: Level, code: str) -> tuple[Ter
         return (Territory(level, code, str(name)), where) if where is not None and name is not None else None
     column: Any = {Level.REGIONE: ComuneRow.region, Level.PROVINCIA: ComuneRow.province_code, Level.COMUNE: ComuneRow.istat_code}[level]
     label: Any = {Level.REGIONE: ComuneRow.region, Level.PROVINCIA: ComuneRow.province_name, Level.COMUNE: ComuneRow.name}[level]
-    name = await session.scalar(select(col(label)).where(col(column) == code).limit(1))
-    return (Territory(level, code, str(name)), col(column) == code) if name is not None else None
+    parent: Any = {Level.REGIONE: ComuneRow.region, Level.PROVINCIA: ComuneRow.region, Level.COMUNE: ComuneRow.province_code}[level]
+    found = (await session.execute(select(col(label), col(parent)).where(col(column) == code).limit(1))).first()
+    if found is None:
+        return None
+    name, up = found
+    return Territory(level, code, str(name), "" if level is Level.REGIONE else str(up)), col(column) == code
 
 
 async def read(
