@@ -12,6 +12,7 @@ from typing import Any
 from bot.core import Core
 from bot.channels import telegram, whatsapp
 from bot.channels.base import Channel
+from bot.channels.public import public_routes
 from bot.channels.web import build_web_app, serve_web
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ async def serve(
     for channel in channels:
         if channel.startup is not None:
             await channel.startup()
-    routes = [route for c in channels for route in c.routes]
+    routes = [route for c in channels for route in c.routes] + public_routes(core)
     jobs = [asyncio.create_task(dispatcher.run_forever(stop), name="dispatcher")]
     jobs.append(asyncio.create_task(core.replayer().run_forever(stop), name="deferred-inbounds"))
     jobs += [asyncio.create_task(task(stop), name=f"{c.name}-task") for c in channels for task in c.tasks]
