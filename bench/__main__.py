@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import Row, format_table
-from bench import answers, comuni, digest, edge, flood, load, telegram, understanding, whatsapp
+from bench import answers, comuni, digest, edge, flood, load, public, telegram, understanding, voice, whatsapp
 
 BENCHMARKS: dict[str, Callable[[], Coroutine[Any, Any, list[Row]]]] = {
     "telegram": telegram.run,
@@ -26,6 +26,8 @@ BENCHMARKS: dict[str, Callable[[], Coroutine[Any, Any, list[Row]]]] = {
     "flood": flood.run,
     "understanding": understanding.run,
     "edge": edge.run,
+    "voice": voice.run,
+    "public": public.run,
 }
 """Name -> benchmark; later issues add theirs here, and their rows join the same table."""
 

@@ -15,6 +15,7 @@ import tempfile
 import time
 import tracemalloc
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
@@ -145,21 +146,30 @@ async def _measure(url: str, backend: str) -> list[Row]:
     return rows
 
 
-async def _sqlite() -> list[Row]:
+Measure = Callable[[str, str], Awaitable[list[Row]]]
+"""Times one benchmark on a built database: (URL, backend name) -> rows."""
+
+
+async def on_backends(bench: str, measure: Measure) -> list[Row]:
+    """Build the 1,000,000-need table on SQLite and on PostgreSQL (skipped when unreachable) and `measure` each."""
+    return [*await _sqlite(bench, measure), *await _postgres(bench, measure)]
+
+
+async def _sqlite(bench: str, measure: Measure) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"
         t0 = time.perf_counter()
         await _load(url, "sqlite")
-        load = Row("digest", "sqlite: build the table", time.perf_counter() - t0, "s", "not part of the target")
-        return [load, *await _measure(url, "sqlite")]
+        load = Row(bench, "sqlite: build the table", time.perf_counter() - t0, "s", f"{NEEDS:,} needs; not part of the target")
+        return [load, *await measure(url, "sqlite")]
 
 
-async def _postgres() -> list[Row]:
+async def _postgres(bench: str, measure: Measure) -> list[Row]:
     try:
         with socket.create_connection((PG_HOST, PG_PORT), timeout=1):
             pass
     except OSError:
-        return [Row("digest", "postgresql", float("nan"), "s", f"skipped: no PostgreSQL on {PG_HOST}:{PG_PORT}")]
+        return [Row(bench, "postgresql", float("nan"), "s", f"skipped: no PostgreSQL on {PG_HOST}:{PG_PORT}")]
     from storage.db import create_engine
 
     name = f"ascolto_bench_{uuid.uuid4().hex[:8]}"
@@ -175,8 +185,8 @@ async def _postgres() -> list[Row]:
     try:
         t0 = time.perf_counter()
         await _load(url, "postgresql")
-        load = Row("digest", "postgresql: build the table", time.perf_counter() - t0, "s", "not part of the target")
-        return [load, *await _measure(url, "postgresql")]
+        load = Row(bench, "postgresql: build the table", time.perf_counter() - t0, "s", "not part of the target")
+        return [load, *await measure(url, "postgresql")]
     finally:
         await run_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.dispose()
@@ -184,4 +194,4 @@ async def _postgres() -> list[Row]:
 
 async def run() -> list[Row]:
     """Build both databases, time the digest and the baseline; PostgreSQL is skipped when unreachable."""
-    return [*await _sqlite(), *await _postgres()]
+    return await on_backends("digest", _measure)

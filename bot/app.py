@@ -68,6 +68,7 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] | None
             background=background,
             fetch_media=frozenset(c.value for c in Channel if c.traits.media_by_url) if settings.whatsapp.download_media else frozenset(),
             wake_media=wakeups.media,
+            wake_voice=wakeups.voice,
             sweep_media=functools.partial(media.sweep, sessions, settings.whatsapp.media_dir),
             forget_exports=functools.partial(exports.forget, settings.admin.export_dir),
             categories_changed=categories.forget,
@@ -89,6 +90,7 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] | None
             notice_version=settings.privacy.notice_version,
             attachments_per_need=settings.limits.attachments_per_need,
             needs_per_day=settings.limits.needs_per_day,
+            listens=frozenset({Channel.TELEGRAM.value, Channel.WHATSAPP.value}) if settings.voice.enabled else frozenset(),
         ),
         registry=registry,
         reader=Reader(

@@ -51,12 +51,21 @@ class Wakeups:
     def __init__(self) -> None:
         self._outbox: list[Callable[[], None]] = []
         self._media: list[Callable[[], None]] = []
+        self._voice: list[Callable[[], None]] = []
 
     def on_outbox(self, wake: Callable[[], None]) -> None:
         self._outbox.append(wake)
 
     def on_media(self, wake: Callable[[], None]) -> None:
         self._media.append(wake)
+
+    def on_voice(self, wake: Callable[[], None]) -> None:
+        self._voice.append(wake)
+
+    def voice(self) -> None:
+        """Voice notes were queued: the transcriber (`bot/voice.py`) listens at once."""
+        for wake in self._voice:
+            wake()
 
     def outbox(self) -> None:
         for wake in self._outbox:

@@ -15,6 +15,8 @@ from bot.dispatcher import Dispatcher, RetryPolicy
 from bot.notify import Notifier
 from bot.pacing import Replayer
 from bot.pipeline import Pipeline
+from bot.speech import Speech
+from bot.voice import FetchAudio, Hearing, Transcriber, VoicePolicy
 from conversations import Engine, Gazetteer, Translator
 from handlers import Sender
 
@@ -75,6 +77,15 @@ class Core(Services):
     def replayer(self) -> Replayer:
         """Answers messages that waited for their sender's turn budget (`bot/pacing.py`)."""
         return Replayer(self.sessions, self.pipeline, self.pipeline.pacer.budget, clock=self.clock)
+
+    def transcriber(self, fetchers: Mapping[str, FetchAudio], *, speech: Hearing | None = None) -> Transcriber:
+        """Voice notes heard on this server (`[voice]`), their words handed to this pipeline; leases on the database's clock."""
+        v = self.settings.voice
+        if speech is None:
+            speech = Speech(model_path=v.model_path, cache=v.cache_dir, cpu_threads=v.cpu_threads)
+        clock = self.clock if isinstance(self.clock, DatabaseClock) else DatabaseClock()
+        policy = VoicePolicy(audio_dir=v.audio_dir, max_seconds=v.max_seconds)
+        return Transcriber(self.sessions, speech, self.pipeline.handle, fetchers, policy=policy, clock=clock)
 
     @classmethod
     def of(cls, services: Services, pipeline: Pipeline) -> Core:

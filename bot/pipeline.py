@@ -70,6 +70,8 @@ class PipelineConfig:
     attachments_per_need: int | None = None
     needs_per_day: int | None = None
     """Staff are not limited (docs/architecture.md "Flood control")."""
+    listens: frozenset[str] = frozenset()
+    """Channels whose voice notes are transcribed (``[voice] enabled``; `bot/voice.py`)."""
 
 
 class CategoryCache:
@@ -209,7 +211,7 @@ class Pipeline:
         applying = Applying(session, citizen, now, after)
         for effect in turn.effects:
             await self.registry.apply(applying, effect)
-        if deferred_id is None:  # a stored message came when it was stored: that is when they last wrote
+        if deferred_id is None and event.transcript is None:  # a stored message came when it was stored; a transcript is not them writing
             citizen.last_inbound_at = now
             citizen.is_unreachable = False
         self.pacer.spend(citizen, event.channel, now, resumed=deferred_id is not None)
@@ -286,6 +288,7 @@ class Pipeline:
             languages=self.translator.languages,
             suggest=self.suggester.for_turn(categories) if self.suggester is not None else None,
             detect_language=self.detector.detect if self.detector is not None else None,
+            listens=citizen.channel in self.config.listens,
         )
 
     async def _needs_per_day(

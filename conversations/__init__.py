@@ -49,6 +49,7 @@ from conversations.effects import (
     CategoryRenamed,
     CategorySynonymsSet,
     DigestRequested,
+    VoiceNoteQueued,
 )
 from conversations.period import parse_period
 from conversations.staff import (
@@ -66,7 +67,7 @@ from conversations.staff import (
 from conversations.engine import Engine, command_name, is_explicit_command, match_option
 from conversations.flow import Flow, FlowError, Step
 from conversations.i18n import Rendered, RenderedOption, Translator, compile_catalogs
-from conversations.messages import Inbound, Location, Media, MediaKind, Msg, Option, Reply
+from conversations.messages import HeardOutcome, Inbound, Location, Media, MediaKind, Msg, Option, Reply, Transcript
 from conversations.command import Call, CommandSpec, MenuEntry, Reads, Who
 from conversations.operator import OperatorCommand
 from conversations.flows.request import OPEN_FOR as THREAD_OPEN_FOR
@@ -150,6 +151,7 @@ __all__ = [
     "FollowUpAnswered",
     "FollowUpKind",
     "Gazetteer",
+    "HeardOutcome",
     "HelpOffered",
     "HistoryItem",
     "Inbound",
@@ -209,9 +211,11 @@ __all__ = [
     "ThreadClosed",
     "ThreadItem",
     "ThreadOpened",
+    "Transcript",
     "Translator",
     "Turn",
     "Urgency",
+    "VoiceNoteQueued",
     "WaitingMessage",
     "WaitingShown",
     "Who",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
 
+from conversations.disclosure import DEFAULT_THRESHOLD, protect_counts, shown
 from conversations.messages import Msg, Reply
 
 EMERGING_FACTOR: Final = 2.0
@@ -74,11 +75,25 @@ def change_percent(current: int, previous: int) -> float | None:
     return round((current - previous) * 100 / previous, 1)
 
 
-def render(figures: DigestFigures, *, local_start: date, local_end: date) -> Reply:
-    """The digest as one message; `local_*` are the period's days in the cooperative's time zone."""
+def published(counts: tuple[int, ...], threshold: int) -> tuple[int | str, ...]:
+    """A breakdown that sums to the total, through `conversations.disclosure`: ``(12, "< 5", "n.d.")``;
+    the last entry is the total. The digest may be forwarded to the cooperative's partners."""
+    table = protect_counts([str(i) for i in range(len(counts))], counts, threshold=threshold)
+    cells = (*table.row_totals, table.total)
+    return tuple(c.value if c.value is not None else shown(c, threshold=threshold) for c in cells)
+
+
+def render(figures: DigestFigures, *, local_start: date, local_end: date, threshold: int = DEFAULT_THRESHOLD) -> Reply:
+    """The digest as one message; `local_*` are the period's days in the cooperative's time zone.
+
+    Every count of a breakdown goes through small-count protection (`published`); the list of the
+    oldest open requests is the cooperative's own work and keeps its tickets."""
     change = change_percent(figures.total, figures.previous_total)
+    total = published((figures.total,), threshold)[-1]
     trend: Msg
-    if change is None:
+    if 0 < figures.previous_total < threshold or 0 < figures.total < threshold:
+        trend = Msg("digest.trend_few", {"threshold": threshold})
+    elif change is None:
         trend = Msg("digest.trend_new", {"previous": figures.previous_total})
     elif change > 0:
         trend = Msg("digest.trend_up", {"percent": change, "previous": figures.previous_total})
@@ -90,11 +105,12 @@ def render(figures: DigestFigures, *, local_start: date, local_end: date) -> Rep
         body: tuple[Msg, ...] = (Msg("digest.no_needs"),)
     else:
         body = (
-            Msg("digest.section", {"title": Msg("digest.by_category"), "lines": _lines(figures.by_category)}),
-            Msg("digest.section", {"title": Msg("digest.by_urgency"), "lines": _urgency_lines(figures.by_urgency)}),
-            Msg("digest.section", {"title": Msg("digest.by_comune"), "lines": _lines(figures.by_comune)}),
+            Msg("digest.section", {"title": Msg("digest.by_category"), "lines": _lines(figures.by_category, threshold)}),
+            Msg("digest.section", {"title": Msg("digest.by_urgency"), "lines": _urgency_lines(figures.by_urgency, threshold)}),
+            Msg("digest.section", {"title": Msg("digest.by_comune"), "lines": _lines(figures.by_comune, threshold)}),
         )
-    rising = emerging(figures)
+    visible = _visible(figures.by_category, threshold) | _visible(figures.by_comune, threshold)
+    rising = tuple(c for c in emerging(figures) if c.key in visible)  # never a count the breakdown hides
     extra: list[Msg] = []
     if rising:
         extra.append(
@@ -141,7 +157,7 @@ def render(figures: DigestFigures, *, local_start: date, local_end: date) -> Rep
                 "cooperative": figures.cooperative,
                 "start": local_start,
                 "end": local_end,
-                "total": figures.total,
+                "total": total,
                 "trend": trend,
                 "body": body,
                 "extra": tuple(extra),
@@ -158,12 +174,21 @@ def _median(msgid: str, hours: float | None) -> Msg:
     return Msg(msgid, {"value": Msg("digest.days", {"days": round(hours / 24, 1)})})
 
 
-def _lines(counts: tuple[Count, ...]) -> tuple[Msg, ...]:
-    shown = counts[:TOP]
+def _visible(counts: tuple[Count, ...], threshold: int) -> set[str]:
+    """The keys whose count a breakdown publishes as a number."""
     rest = sum(c.count for c in counts[TOP:])
-    lines = tuple(Msg("digest.line", {"label": c.label, "count": c.count}) for c in shown)
-    return lines + ((Msg("digest.line_rest", {"count": rest}),) if rest else ())
+    values = published(tuple(c.count for c in counts[:TOP]) + ((rest,) if rest else ()), threshold)
+    return {c.key for c, v in zip(counts[:TOP], values, strict=False) if isinstance(v, int)}
 
 
-def _urgency_lines(counts: tuple[Count, ...]) -> tuple[Msg, ...]:
-    return tuple(Msg("digest.line", {"label": Msg(f"urgency.{c.key}"), "count": c.count}) for c in counts)
+def _lines(counts: tuple[Count, ...], threshold: int) -> tuple[Msg, ...]:
+    shown_rows = counts[:TOP]
+    rest = sum(c.count for c in counts[TOP:])
+    values = published(tuple(c.count for c in shown_rows) + ((rest,) if rest else ()), threshold)
+    lines = tuple(Msg("digest.line", {"label": c.label, "count": v}) for c, v in zip(shown_rows, values, strict=False))
+    return lines + ((Msg("digest.line_rest", {"count": values[len(shown_rows)]}),) if rest else ())
+
+
+def _urgency_lines(counts: tuple[Count, ...], threshold: int) -> tuple[Msg, ...]:
+    values = published(tuple(c.count for c in counts), threshold)
+    return tuple(Msg("digest.line", {"label": Msg(f"urgency.{c.key}"), "count": v}) for c, v in zip(counts, values, strict=False))

@@ -396,8 +396,19 @@ class DigestRequested:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class VoiceNoteQueued:
+    """A voice note to transcribe after the commit (`bot/voice.py`), sent at question `step`."""
+
+    ref: str
+    content_type: str | None
+    step: str | None
+    at: datetime
+
+
 Effect = (
     ConsentGiven
+    | VoiceNoteQueued
     | ConsentRefused
     | CooperativeSaved
     | CooperativeDeactivated

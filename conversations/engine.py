@@ -20,11 +20,12 @@ from conversations.effects import (
     Effect,
     HelpOffered,
 )
+from conversations import listening
 from conversations.offered import recalled, remembered
 from conversations.flow import Flow, Step
 from conversations.ticket import is_ticket
 from conversations.understanding import NEGATORS, Intent, Polarity, intent_of, is_english, negated_positions, polarity
-from conversations.messages import Inbound, Msg, Option, Reply
+from conversations.messages import HeardOutcome, Inbound, Msg, Option, Reply, Transcript
 from conversations.types import Answer, Answers, Context, Outcome, Retry, State, Turn
 from conversations.understanding.meaning import by_meaning
 
@@ -213,7 +214,7 @@ class Engine:
         b = Builder(state=state, inbound=inbound)
         b.call = self.recognise(inbound, state) if isinstance(call, Unrecognised) else call
         self._handle(b, inbound, ctx)
-        if not b.replies:  # the contract: never silence
+        if not b.replies and inbound.transcript is None:  # the contract: never silence (a late transcript is only kept)
             self.prompt_current(b, ctx)
         if not b.state.is_active:  # no question waits: the next message may answer the offered commands
             b.state = replace(b.state, answers=remembered(b.replies))
@@ -281,6 +282,9 @@ class Engine:
 
     def _handle(self, b: Builder, inbound: Inbound, ctx: Context) -> None:
         s = b.state
+        if inbound.transcript is not None:
+            self._heard(b, inbound, inbound.transcript, ctx)
+            return
         if s.is_active and s.updated_at is not None and ctx.now - s.updated_at > ctx.idle_timeout:
             b.effects.append(ConversationExpired(flow_id=s.flow_id or "", step_id=s.step_id or ""))
             b.replies.append(Reply(Msg("common.expired")))
@@ -311,16 +315,48 @@ class Engine:
                 self._attach(b, inbound, ctx)
             return
         if inbound.media or inbound.location:
-            self._attach(b, inbound, ctx)
+            is_listening = self._attach(b, inbound, ctx)
             if not inbound.text:
-                self.prompt_current(b, ctx)
+                if not is_listening:  # else the transcript asks the question again, or answers it
+                    self.prompt_current(b, ctx)
                 return
         # Any button press carries its version (a payload, or a position when the payload did
         # not fit Telegram's callback_data): a press on an old question is refused, not applied.
         if inbound.conversation_version is not None and inbound.conversation_version != s.version:
             self.prompt_current(b, ctx, lead=Msg("common.stale_button"))
             return
+        if self._confirm_heard(b, inbound, ctx):
+            return
         self._answer(b, inbound, ctx)
+
+    def _heard(self, b: Builder, inbound: Inbound, transcript: Transcript, ctx: Context) -> None:
+        """A voice note's words came back (`conversations/listening.py`): kept with the audio, and used
+        if the question it was sent at is still open."""
+        b.state = listening.keep(b.state, transcript)
+        if self.current(b) is None or b.state.step_id != transcript.step:
+            return  # the conversation moved on: the words stay with the audio, nobody is interrupted
+        if transcript.outcome != HeardOutcome.HEARD:
+            self.prompt_current(b, ctx, lead=listening.LEADS[transcript.outcome])
+        elif self._awaits_own_words(b, ctx):
+            b.state, reply = listening.read_back(b.state, transcript.text)
+            b.replies.append(reply)
+        else:  # a question with options: the words are read like typed ones
+            self._answer(b, replace(inbound, text=transcript.text, transcript=None), ctx)
+
+    def _confirm_heard(self, b: Builder, inbound: Inbound, ctx: Context) -> bool:
+        """The answer to "Va bene?" after words read back: yes keeps them, no asks again; other words are
+        their own answer (False)."""
+        b.state, said = listening.pending(b.state)
+        if said is None or inbound.media or inbound.location:
+            return False
+        picked = match_option(listening.HEARD_OPTIONS, choice=inbound.choice, text=clean(inbound.text or ""))
+        if picked is None:
+            return False
+        if picked.means == "yes":
+            self._answer(b, replace(inbound, text=said, choice=None), ctx)
+        else:
+            self.prompt_current(b, ctx, lead=Msg("voice.heard_no"))
+        return True
 
     def _open(self, b: Builder, inbound: Inbound, ctx: Context) -> bool:
         """The first message of a conversation, read by `opening`: True when it started something."""
@@ -382,7 +418,9 @@ class Engine:
         call.spec.handler(self, b, ctx)
         return True
 
-    def _attach(self, b: Builder, inbound: Inbound, ctx: Context) -> None:
+    def _attach(self, b: Builder, inbound: Inbound, ctx: Context) -> bool:
+        """Keep the files and position; True when a voice note is being transcribed (the bot waits for it)."""
+        is_listening = False
         answers = dict(b.state.answers)
         if inbound.location is not None:
             answers["location"] = [inbound.location.latitude, inbound.location.longitude]
@@ -395,11 +433,17 @@ class Engine:
                 stored.append({"kind": str(m.kind), "ref": m.ref, "content_type": m.content_type, "size": m.size})
             answers["media"] = stored
             is_voice = any(m.kind == "voice" for m in kept)
+            queued = listening.queued(b.state, tuple(kept), ctx)
+            b.effects.extend(queued)
+            is_listening = bool(queued)
             if len(kept) < len(inbound.media):  # the request keeps its first files: the answers stay small
                 b.replies.insert(0, Reply(Msg("common.media_limit", {"limit": cap})))
+            elif is_listening:
+                b.replies.insert(0, Reply(Msg("voice.listening")))
             else:
                 b.replies.insert(0, Reply(Msg("common.voice_received" if is_voice else "common.media_received")))
         b.state = replace(b.state, answers=MappingProxyType(answers))
+        return is_listening
 
     def _answer(self, b: Builder, inbound: Inbound, ctx: Context) -> None:
         here = self.current(b)

@@ -35,6 +35,34 @@ class Media:
     ref: str
     content_type: str | None = None
     size: int | None = None
+    transcript: str | None = None
+    """What a voice note said, once listened to (operators read it next to the audio)."""
+
+
+class HeardOutcome(StrEnum):
+    """What listening to a voice note gave (`bot/speech.py`)."""
+
+    HEARD = "heard"
+    EMPTY = "empty"
+    """Silence or noise: no words in it."""
+    TOO_LONG = "too_long"
+    """Longer than ``[voice] max_seconds``: not transcribed."""
+    FAILED = "failed"
+    """The audio could not be fetched or the transcriber crashed, after its tries."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """A voice note of this citizen, listened to after the turn that received it was committed.
+
+    `ref` names the note among the answers' media; `step` is the question it was sent at (a
+    transcript that arrives once the conversation has moved on is only kept with the audio).
+    """
+
+    ref: str
+    outcome: HeardOutcome
+    text: str = ""
+    step: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +94,8 @@ class Inbound:
     is_unsupported: bool = False
     reply_to: str | None = None
     """The provider's id of our message this one answers (a Telegram reply); what it means is the engine's call."""
+    transcript: Transcript | None = None
+    """Not from the channel: the words of a voice note this citizen sent earlier (`bot/voice.py`)."""
 
 
 @dataclass(frozen=True, slots=True)

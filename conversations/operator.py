@@ -277,6 +277,13 @@ def _rating(need: NeedView) -> tuple[Msg, ...]:
     comment = Msg("op.history_note", {"note": need.satisfaction_comment}) if need.satisfaction_comment else ""
     return (Msg("op.history_rating", {"score": need.satisfaction, "comment": comment}),)
 
+def _with_voice(need: NeedView) -> object:
+    """The description, and under it the words of each voice note next to it (issue 16)."""
+    if not need.voice_notes:
+        return need.description
+    notes = tuple(Msg("op.voice_note", {"text": t}) if t else Msg("op.voice_note_unheard") for t in need.voice_notes)
+    return Msg("op.description_with_voice", {"description": need.description, "voice": notes})
+
 
 def _detail(e: Engine, b: Builder, ctx: Context) -> None:
     cmd = _command(b)
@@ -298,7 +305,7 @@ def _detail(e: Engine, b: Builder, ctx: Context) -> None:
                 "status": Msg(f"status.{need.status}"),
                 "claimed": claimed,
                 "date": need.created_at,
-                "description": need.description,
+                "description": _with_voice(need),
                 "contact": _contact(need),
                 "history": history,
             },

@@ -137,6 +137,8 @@ class NeedView:
     is_erased: bool = False
     """Retention or the citizen's erasure emptied it: there is nothing left to work on."""
 
+    voice_notes: tuple[str | None, ...] = ()
+    """The words of each voice note sent with it (issue 16), None where none were heard."""
 
 @dataclass(frozen=True, slots=True)
 class TargetView:
@@ -215,6 +217,9 @@ class Context:
     """Cooperative messages held behind WhatsApp's template: shown at this message."""
     replied_need_id: str | None = None
     """The citizen's need that the message they reply to (Telegram) was about."""
+    listens: bool = False
+    """Voice notes on this channel are transcribed on our server (``[voice] enabled``): the bot says it is
+    listening and waits for the transcript instead of asking to write."""
 
 
 @dataclass(frozen=True, slots=True)

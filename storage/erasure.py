@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage import deferred, threads
+from storage import deferred, threads, voice
 from storage.models import (
     Citizen,
     Conversation,
@@ -78,6 +78,7 @@ async def erase_citizen(session: AsyncSession, *, citizen: Citizen, now: datetim
     )
     # Messages still waiting for their turn (storage/deferred.py) hold their words whole.
     await deferred.erase(session, citizen_id=citizen.id)
+    await voice.erase(session, citizen_id=citizen.id)  # voice notes and their words (issue 16)
     citizen.deferred_inbounds = 0
     citizen.waiting_messages = 0
     threads.close_for(citizen)

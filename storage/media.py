@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from storage import leases
 from storage.models import FetchStatus, NeedAttachment
 
 ERROR_LENGTH: Final = 64
@@ -21,28 +22,17 @@ async def claim_due(session: AsyncSession, *, now: datetime, lease_until: dateti
     The lease is a conditional update, so two workers never fetch the same file at once;
     a worker that dies mid-download leaves a lease that simply runs out.
     """
-    candidates = (
-        await session.execute(
-            select(NeedAttachment.id, NeedAttachment.fetch_due_at)
-            .where(col(NeedAttachment.fetch_status) == FetchStatus.PENDING, col(NeedAttachment.fetch_due_at) <= now)
-            .order_by(col(NeedAttachment.fetch_due_at), col(NeedAttachment.id))
-            .limit(limit)
-        )
-    ).all()
-    claimed: list[int] = []
-    for attachment_id, due_at in candidates:
-        result = await session.execute(
-            update(NeedAttachment)
-            .where(
-                col(NeedAttachment.id) == attachment_id,
-                col(NeedAttachment.fetch_status) == FetchStatus.PENDING,
-                col(NeedAttachment.fetch_due_at) == due_at,
-            )
-            .values(fetch_due_at=lease_until, fetch_attempts=col(NeedAttachment.fetch_attempts) + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(result, "rowcount", 0) == 1 and attachment_id is not None:
-            claimed.append(attachment_id)
+    claimed = await leases.claim(
+        session,
+        id_=NeedAttachment.id,  # type: ignore[arg-type]
+        status=NeedAttachment.fetch_status,  # type: ignore[arg-type]
+        due=NeedAttachment.fetch_due_at,  # type: ignore[arg-type]
+        attempts=NeedAttachment.fetch_attempts,  # type: ignore[arg-type]
+        pending=FetchStatus.PENDING,
+        now=now,
+        lease_until=lease_until,
+        limit=limit,
+    )
     if not claimed:
         return []
     rows = await session.execute(

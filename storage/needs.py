@@ -67,6 +67,7 @@ async def create(session: AsyncSession, *, citizen_id: int, need: NeedCreated, f
                 size=media.size if media.size is not None and 0 <= media.size <= INT32_MAX else None,
                 fetch_status=FetchStatus.PENDING if is_fetched else None,
                 fetch_due_at=need.at if is_fetched else None,
+                transcript=media.transcript,
             )
         )
     return row

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.routing import BaseRoute
@@ -25,3 +26,5 @@ class Channel:
     tasks: list[Task] = field(default_factory=list)
     startup: Callable[[], Awaitable[None]] | None = None
     shutdown: Callable[[], Awaitable[None]] | None = None
+    fetch_audio: Callable[[str, str | None, Path], Awaitable[Path]] | None = None
+    """Downloads a voice note to transcribe (`bot/voice.py`): reference, content type, folder → the file."""

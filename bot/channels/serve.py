@@ -12,6 +12,7 @@ from typing import Any
 from bot.core import Core
 from bot.channels import telegram, whatsapp
 from bot.channels.base import Channel
+from bot.channels.public import public_routes
 from bot.channels.web import build_web_app, serve_web
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ async def serve(
     for channel in channels:
         if channel.startup is not None:
             await channel.startup()
-    routes = [route for c in channels for route in c.routes]
+    routes = [route for c in channels for route in c.routes] + public_routes(core)
     jobs = [asyncio.create_task(dispatcher.run_forever(stop), name="dispatcher")]
     jobs.append(asyncio.create_task(core.replayer().run_forever(stop), name="deferred-inbounds"))
     jobs += [asyncio.create_task(task(stop), name=f"{c.name}-task") for c in channels for task in c.tasks]
@@ -61,6 +62,11 @@ async def serve(
             asyncio.create_task(serve_web(web, host=web_settings.host, port=web_settings.port, stop=stop, sock=sock))
         )
     jobs += [asyncio.create_task(work(stop), name=f"worker-{i}") for i, work in enumerate(workers)]
+    fetchers = {c.name: c.fetch_audio for c in channels if c.fetch_audio is not None}
+    if core.settings.voice.enabled and fetchers:  # voice notes heard on this server, one at a time (issue 16)
+        transcriber = core.transcriber(fetchers)
+        core.wakeups.on_voice(transcriber.wake)
+        jobs.append(asyncio.create_task(transcriber.run_forever(stop), name="transcriber"))
     logger.info("running: %s", ", ".join(c.name for c in channels))
     async with core.sessions() as session:
         if not await core.notifier.has_admins(session):  # once here, not at every need nobody covers

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from collections.abc import Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -144,10 +146,16 @@ async def build(
     async def startup() -> None:
         await start(application, translator, core.engine.menu, webhook)
 
+    async def fetch_audio(file_id: str, content_type: str | None, folder: Path) -> Path:
+        """A voice note through the Bot API (getFile, then the file URL), for the transcriber."""
+        file = await application.bot.get_file(file_id)
+        return Path(await file.download_to_drive(folder / f"{uuid.uuid4().hex}.oga"))
+
     if webhook is None:
         poller = Poller(application.bot, intake.process, poll)
         return Channel(
-            name=telegram.CHANNEL, sender=sender, tasks=[poller.run], startup=startup, shutdown=application.shutdown
+            name=telegram.CHANNEL, sender=sender, tasks=[poller.run], startup=startup, shutdown=application.shutdown,
+            fetch_audio=fetch_audio,
         )
     return Channel(
         name=telegram.CHANNEL,
@@ -155,4 +163,5 @@ async def build(
         routes=[intake.route(webhook.path, webhook.secret, limit=webhook_limit(core.settings.web))],
         startup=startup,
         shutdown=application.shutdown,
+        fetch_audio=fetch_audio,
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
@@ -76,14 +78,17 @@ async def build(core: Core) -> Channel:
     )
     tasks: list[Task] = []
     media_http: httpx.AsyncClient | None = None
-    if settings.download_media:
+    fetch_audio = None
+    if settings.download_media or core.settings.voice.enabled:
         # trust_env=False like the twilio client's aiohttp session: no proxy from the environment sees the token.
         media_http = httpx.AsyncClient(timeout=MEDIA_TIMEOUT_SECONDS, trust_env=False)
         # httpx logs every request's full URL at INFO; a media URL names the account and the message.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         fetcher = media_fetcher(core, media_http)
-        core.wakeups.on_media(fetcher.wake)
-        tasks.append(fetcher.run_forever)
+        fetch_audio = audio_of(fetcher)
+        if settings.download_media:
+            core.wakeups.on_media(fetcher.wake)
+            tasks.append(fetcher.run_forever)
 
     async def shutdown() -> None:
         await http.close()
@@ -115,7 +120,18 @@ async def build(core: Core) -> Channel:
         tasks=tasks,
         routes=[*routes, whatsapp_web.file_route(auth_token, attachment, clock=core.clock)],
         shutdown=shutdown,
+        fetch_audio=fetch_audio,
     )
+
+
+def audio_of(fetcher: MediaFetcher) -> Callable[[str, str | None, Path], Awaitable[Path]]:
+    """A voice note through the authenticated media download, for the transcriber (which deletes it once heard)."""
+
+    async def fetch(url: str, content_type: str | None, folder: Path) -> Path:
+        part, _, _, _ = await fetcher.download(url, content_type)
+        return part
+
+    return fetch
 
 
 def media_fetcher(core: Core, http: httpx.AsyncClient) -> MediaFetcher:

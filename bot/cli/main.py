@@ -113,7 +113,9 @@ async def _chat(core: Core, *, name: str) -> int:
 
 async def _run(core: Core, *, listen_fd: int | None = None) -> int:
     if not has_remote_channel(core.settings):
-        return await _chat(core, name="console")
+        from bot.channels.public import beside_console
+
+        return await beside_console(core, lambda: _chat(core, name="console"), sys.stdout)
     from bot.channels.serve import serve
 
     try:

@@ -22,6 +22,7 @@ from bot.effects.exports import ExportEffects
 from bot.effects.handover import HandoverEffects
 from bot.effects.needs import NeedEffects
 from bot.effects.threads import ThreadEffects
+from bot.effects.voice import VoiceEffects
 from bot.notify import Notifier
 from bot.roles import Roles
 
@@ -51,6 +52,7 @@ class Wiring:
     fetch_media: frozenset[str] = frozenset()
     """Channels whose media are downloaded after the commit (``[whatsapp] download_media``)."""
     wake_media: Callable[[], None] = _nothing
+    wake_voice: Callable[[], None] = _nothing
     sweep_media: Callable[[], Awaitable[object]] | None = None
     forget_exports: Callable[[Collection[str]], object] | None = None
     categories_changed: Callable[[], None] = _nothing
@@ -72,6 +74,7 @@ def build_registry(w: Wiring) -> Registry:
             *ExportEffects(w.notifier, export_dir=w.export_dir).handlers(),
             *DigestEffects(w.background, w.send_digest).handlers(),
             *ThreadEffects(w.notifier).handlers(),
+            *VoiceEffects(w.wake_voice).handlers(),
         ),
         w.roles,
     )

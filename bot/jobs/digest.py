@@ -66,7 +66,7 @@ async def digest_reply(
     zone = ZoneInfo(coop.timezone)
     # The period is [start, end): its last day is the day before `end` (a Monday-8:00 cron covers Monday to Sunday).
     local_start, local_end = start.astimezone(zone).date(), (end - timedelta(seconds=1)).astimezone(zone).date()
-    reply = digest_text.render(figures, local_start=local_start, local_end=local_end)
+    reply = digest_text.render(figures, local_start=local_start, local_end=local_end, threshold=core.settings.public.threshold)
     path = None
     if chart_dir is not None:
         tr = core.translator

@@ -20,7 +20,7 @@ from typing import Final
 
 from bot import media
 from bot.core import Services
-from storage import audit, deferred, erasure, followups, retention
+from storage import audit, deferred, erasure, followups, retention, voice
 from storage.audit import AuditAction
 from storage.db import transaction
 
@@ -46,6 +46,7 @@ async def apply_retention(core: Services, now: datetime) -> int:
     async with transaction(core.sessions) as session:
         count = await followups.anonymise(session, closed_before=before, now=now)
         await deferred.expire(session, received_before=before)  # messages waiting that long: no worker ran
+        await voice.purge_before(session, before=now - timedelta(days=p.files_days))  # voice notes and their words
         if count:
             await audit.record(session, actor="system", action=AuditAction.NEEDS_ANONYMISED, detail=str(count), at=now)
         messages = await retention.expire_messages(session, created_before=now - timedelta(days=p.outbox_text_days))

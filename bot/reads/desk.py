@@ -10,7 +10,7 @@ from bot.reads.reading import Reading
 from conversations import AssignmentStatus, Context, HistoryItem, InviteView, NeedView, OperatorCommand, Reads, ThreadItem
 from conversations.operator import asked_page
 from conversations.ticket import compact_code
-from storage import cooperatives, operators, routing, threads
+from storage import cooperatives, operators, routing, threads, voice
 from storage.models import Category, ComuneRow, Need
 
 INVITE_WINDOW = timedelta(hours=1)
@@ -104,6 +104,7 @@ async def need(r: Reading, ctx: Context) -> Context:
         claimed_by=claimed_by,
         history=history,
         show_phone=is_ours or Reads.NEED_PHONE in r.reads,
+        voice_notes=tuple(await voice.of_need(r.session, need_id=row.id)),
     )
     if is_ours:  # the citizen's rating and comment, like the notes, only for the cooperative that holds it
         view = replace(view, satisfaction=row.satisfaction, satisfaction_comment=row.satisfaction_comment)
@@ -121,6 +122,7 @@ def need_view(
     claimed_by: str | None = None,
     history: tuple[HistoryItem, ...] = (),
     show_phone: bool = False,
+    voice_notes: tuple[str | None, ...] = (),
 ) -> NeedView:
     return NeedView(
         id=need.id,
@@ -138,4 +140,5 @@ def need_view(
         is_offered=is_offered,
         history=history,
         is_erased=need.anonymised_at is not None,
+        voice_notes=voice_notes,
     )

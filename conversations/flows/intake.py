@@ -218,7 +218,10 @@ def _media(answers: Answers) -> tuple[Media, ...]:
     stored = answers.get("media") or []
     assert isinstance(stored, list)
     return tuple(
-        Media(kind=MediaKind(m["kind"]), ref=m["ref"], content_type=m.get("content_type"), size=m.get("size"))
+        Media(
+            kind=MediaKind(m["kind"]), ref=m["ref"], content_type=m.get("content_type"), size=m.get("size"),
+            transcript=m.get("transcript"),
+        )
         for m in stored
     )
 

@@ -18,6 +18,7 @@ from storage.models.operator import Invite, Operator
 from storage.models.outbox import OutboxMessage, OutboxStatus
 from storage.models.staff import Broadcast, StaffRole
 from storage.models.thread import Direction, NeedMessage
+from storage.models.voice import VoiceNote
 
 __all__ = [
     "AuditLog",
@@ -47,4 +48,5 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "StaffRole",
+    "VoiceNote",
 ]

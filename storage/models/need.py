@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 from conversations.vocabulary import NeedStatus
@@ -83,6 +84,8 @@ class NeedAttachment(SQLModel, table=True):
     """When the next try may start (also the lease of a try in progress)."""
     fetch_error: str | None = Field(default=None, max_length=64)
     """Why the last try failed: a status or a class name, never a URL."""
+    transcript: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """A voice note's words, transcribed on our server (issue 16): shown to operators next to the audio."""
 
 
 class FetchStatus(StrEnum):

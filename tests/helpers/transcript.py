@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import timedelta
 
-from conversations import Context, Effect, Engine, Inbound, Location, Media, Msg, Reply, State, Turn
+from conversations import Context, Effect, Engine, HeardOutcome, Inbound, Location, Media, Msg, Reply, State, Transcript, Turn
+from conversations import VoiceNoteQueued
 from tests.helpers.clock import FakeClock
 
 
@@ -59,6 +60,22 @@ class Chat:
         )
         ctx = replace(self.ctx, now=self.clock.now)
         turn = self.engine.step(self.state, inbound, ctx)
+        self.state = turn.state
+        self.turns.append(turn)
+        return turn
+
+    def heard(self, ref: str, text: str = "", *, outcome: HeardOutcome = HeardOutcome.HEARD) -> Turn:
+        """The transcriber comes back with what voice note `ref` said, for the question it was sent at."""
+        queued = [e for e in self.effects(VoiceNoteQueued) if isinstance(e, VoiceNoteQueued) and e.ref == ref]
+        assert queued, f"no transcription of {ref!r} was asked for"
+        inbound = Inbound(
+            channel=self.channel,
+            external_id=f"voice-{next(self._ids)}",
+            sender="citizen",
+            received_at=self.clock.now,
+            transcript=Transcript(ref=ref, outcome=outcome, text=text, step=queued[-1].step),
+        )
+        turn = self.engine.step(self.state, inbound, replace(self.ctx, now=self.clock.now))
         self.state = turn.state
         self.turns.append(turn)
         return turn

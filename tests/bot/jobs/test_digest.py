@@ -113,11 +113,27 @@ async def test_digest_reads_in_italian(core: Core, translator: Translator, diges
         f = await digests.figures(session, cooperative=coop, period_start=MON, period_end=END)
     text = translator.render(render(f, local_start=MON.date(), local_end=(END - timedelta(days=1)).date()), "it").text
     assert "Riepilogo di Il Cantiere\ndal 16 novembre 2026 al 22 novembre 2026" in text
-    assert "Richieste ricevute: 5. In aumento del 150% rispetto al periodo prima (2)." in text
-    assert "• Spesa e beni di prima necessità: 4" in text and "• Urgente, entro 1-2 giorni: 3" in text
-    assert "Bisogni in crescita" in text and "• Ravenna: 4 (media 0,75)" in text
+    # Every count of a breakdown goes through small-count protection (conversations/disclosure.py).
+    assert "Richieste ricevute: 5. Il confronto con il periodo prima non si mostra: in uno dei due ci sono meno di 5 richieste." in text
+    assert "• Spesa e beni di prima necessità: < 5" in text and "• Urgente, entro 1-2 giorni: < 5" in text
+    assert "• Ravenna: < 5" in text and "Bisogni in crescita" not in text  # 4 in Ravenna: emerging, but too few to say
+    assert "• Spesa e beni di prima necessità: 4" not in text
     assert "Richieste ancora da prendere in carico: 4" in text
     assert "Tempo mediano per la presa in carico: 4 ore" in text and "Tempo mediano per risolvere: 4,6 giorni" in text
+
+
+async def test_with_the_lowest_threshold_the_digest_shows_counts_of_three_and_hides_their_complements(
+    core: Core, translator: Translator, digest_world: tuple[int, dict[str, Need]]
+) -> None:
+    coop_id, _ = digest_world
+    async with core.sessions() as session:
+        coop = await session.get(Cooperative, coop_id)
+        assert coop is not None
+        f = await digests.figures(session, cooperative=coop, period_start=MON, period_end=END)
+    text = translator.render(render(f, local_start=MON.date(), local_end=(END - timedelta(days=1)).date(), threshold=3), "it").text
+    assert "• Urgente, entro 1-2 giorni: 3" in text  # 3, 1, 1: the two ones hide each other
+    assert "• Spesa e beni di prima necessità: n.d." in text and "• Assistenza domiciliare e anziani: < 3" in text
+    assert "• Ravenna: n.d." in text and "Bisogni in crescita" not in text  # its 4 would give Cervia's 1 away
 
 
 # --- digest runs -----------------------------------------------------------------

@@ -1,29 +1,14 @@
-"""Settings: defaults in config.toml, every key overridable by ASCOLTO_<SECTION>__<KEY>."""
+"""The sections of config.toml, one model each: the keys, their defaults and bounds."""
 
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
-from typing import Annotated, Final, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-
-DEFAULT_CONFIG: Final = Path("config.toml")
-SECRETS: Final = {
-    ("telegram", "token"),
-    ("telegram", "webhook_secret"),
-    ("whatsapp", "account_sid"),
-    ("whatsapp", "auth_token"),
-}
-"""Keys that must come from the environment, never from a file in the repository."""
-
-
-class ConfigError(Exception):
-    """A setting is wrong; the message is one line naming the key and what is expected."""
 
 
 class _Section(BaseModel):
@@ -230,77 +215,33 @@ class WebSettings(_Section):
     """A webhook body not received within this is refused (408): a client trickling bytes holds nothing long."""
 
 
-class Settings(BaseSettings):
-    """All of Ascolto's settings; built once in `bot.app`, passed down as plain values."""
+class VoiceSettings(_Section):
+    """Voice notes transcribed on this server (issue 16; docs/privacy.md)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="ASCOLTO_",
-        env_nested_delimiter="__",
-        extra="forbid",
-        frozen=True,
-        toml_file=str(DEFAULT_CONFIG),
-    )
-
-    app: AppSettings = AppSettings()
-    database: DatabaseSettings = DatabaseSettings()
-    conversation: ConversationSettings = ConversationSettings()
-    privacy: PrivacySettings = PrivacySettings()
-    dispatcher: DispatcherSettings = DispatcherSettings()
-    limits: LimitsSettings = LimitsSettings()
-    telegram: TelegramSettings = TelegramSettings()
-    whatsapp: WhatsAppSettings = WhatsAppSettings()
-    web: WebSettings = WebSettings()
-    admin: AdminSettings = AdminSettings()
-    operators: OperatorsSettings = OperatorsSettings()
-    scheduler: SchedulerSettings = SchedulerSettings()
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment wins over the file; no .env files: secrets live in the real environment.
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+    enabled: bool = True
+    model_path: Path | None = None
+    """A CTranslate2 Whisper folder (a larger model); unset: the base model that comes with the install."""
+    cache_dir: Path = Path("var/cache")
+    """Where the base model's two parts are joined once (about 150 MB)."""
+    cpu_threads: Annotated[int, Field(ge=1, le=64)] = 2
+    max_seconds: Annotated[float, Field(gt=0, le=3600)] = 180.0
+    """Longer notes are kept for an operator, not transcribed."""
+    audio_dir: Path = Path("var/voice")
+    """Audio being transcribed; each file is deleted once its note is heard."""
 
 
-def load_settings(path: Path | None = None) -> Settings:
-    """Read `path` (default ./config.toml) and the environment; raise `ConfigError` on any problem."""
-    toml_path = path or DEFAULT_CONFIG
-    if path is not None and not toml_path.is_file():
-        raise ConfigError(f"config file {toml_path} does not exist")
-    if toml_path.is_file():
-        try:
-            raw = tomllib.loads(toml_path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{toml_path}: not valid TOML ({exc})") from None
-        for section, key in sorted(SECRETS):
-            if isinstance(raw.get(section), dict) and key in raw[section]:
-                env = f"ASCOLTO_{section.upper()}__{key.upper()}"
-                raise ConfigError(f"{section}.{key}: secrets are not read from {toml_path}; set {env} instead")
-    bound = type(
-        "BoundSettings",
-        (Settings,),
-        {"model_config": {**Settings.model_config, "toml_file": str(toml_path)}},
-    )
-    try:
-        settings: Settings = bound()
-    except ValidationError as exc:
-        raise ConfigError(describe(exc)) from None
-    return settings
+class PublicSettings(_Section):
+    """The public pages of aggregated demand, their open data and the co-programming dossier."""
 
-
-def describe(exc: ValidationError) -> str:
-    """The first problem as one line: ``database.url: expected … (got 'x')``."""
-    err = exc.errors()[0]
-    key = ".".join(str(part) for part in err["loc"])
-    if err["type"] == "extra_forbidden":
-        return f"{key}: unknown setting"
-    message = str(err["msg"]).removeprefix("Value error, ")
-    got = err.get("input")
-    shown = "" if isinstance(got, dict) or got is None else f" (got {str(got)[:60]!r})"
-    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{key}: {message}{shown}{more}"
+    enabled: bool = True
+    threshold: Annotated[int, Field(ge=3, le=100)] = 5
+    """Counts above zero and under this are never published (shown as "< 5"); Italy's statistical rules require at least 3."""
+    months: Annotated[int, Field(ge=1, le=36)] = 12
+    """How many months a page covers, up to the last complete month."""
+    cache_seconds: Annotated[int, Field(ge=0, le=86_400)] = 600
+    """How long a territory's figures for the running period are kept before they are read again (past periods: kept)."""
+    licence_name: str = "CC BY 4.0"
+    licence_url: str = "https://creativecommons.org/licenses/by/4.0/"
+    publisher: str = "Ascolto"
+    """Who publishes the open data (DCAT-AP_IT `dct:publisher`); `base_url` makes the catalogue's links absolute."""
+    base_url: str | None = None
