@@ -27,6 +27,30 @@ from bot.config.sections import (
     WhatsAppSettings,
 )
 
+__all__ = [
+    "AdminSettings",
+    "AppSettings",
+    "ConfigError",
+    "ConversationSettings",
+    "DEFAULT_CONFIG",
+    "DatabaseSettings",
+    "DispatcherSettings",
+    "LimitsSettings",
+    "OperatorsSettings",
+    "PrivacySettings",
+    "PublicSettings",
+    "SECRETS",
+    "SchedulerSettings",
+    "Settings",
+    "TelegramSettings",
+    "VoiceSettings",
+    "WebSettings",
+    "WhatsAppContentSettings",
+    "WhatsAppSettings",
+    "describe",
+    "load_settings",
+]
+
 DEFAULT_CONFIG: Final = Path("config.toml")
 SECRETS: Final = {
     ("telegram", "token"),
