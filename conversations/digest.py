@@ -181,10 +181,18 @@ def _visible(counts: tuple[Count, ...], threshold: int) -> set[str]:
     return {c.key for c, v in zip(counts[:TOP], values, strict=False) if isinstance(v, int)}
 
 
+def top_published(counts: tuple[int, ...], threshold: int) -> tuple[int | str, ...]:
+    """The first `TOP` counts as the digest publishes them, then the rest summed into one entry (when
+    there is a rest), then the total: the message and its chart publish this one table, so a count
+    hidden in one is hidden in the other."""
+    rest = sum(counts[TOP:])
+    return published(counts[:TOP] + ((rest,) if rest else ()), threshold)
+
+
 def _lines(counts: tuple[Count, ...], threshold: int) -> tuple[Msg, ...]:
     shown_rows = counts[:TOP]
     rest = sum(c.count for c in counts[TOP:])
-    values = published(tuple(c.count for c in shown_rows) + ((rest,) if rest else ()), threshold)
+    values = top_published(tuple(c.count for c in counts), threshold)
     lines = tuple(Msg("digest.line", {"label": c.label, "count": v}) for c, v in zip(shown_rows, values, strict=False))
     return lines + ((Msg("digest.line_rest", {"count": values[len(shown_rows)]}),) if rest else ())
 

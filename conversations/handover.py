@@ -78,6 +78,9 @@ def _reopen(e: Engine, b: Builder, ctx: Context) -> None:
     if need.is_erased:
         _say(e, b, ctx, "op.reopen_erased", ticket=need.ticket)
         return
+    if need.is_withdrawn:
+        _say(e, b, ctx, "op.reopen_withdrawn", ticket=need.ticket)
+        return
     note = clean(cmd.rest)[:MAX_NOTE_CHARS] or None
     b.effects.append(
         NeedReopened(

@@ -135,6 +135,8 @@ class NeedView:
     """The citizen's score 1-5 after resolution; read only for the cooperative that holds it."""
     satisfaction_comment: str | None = None
     is_erased: bool = False
+    is_withdrawn: bool = False
+    """The citizen withdrew it (`/ritira`): only they can ask again, so nobody reopens it."""
     """Retention or the citizen's erasure emptied it: there is nothing left to work on."""
 
     voice_notes: tuple[str | None, ...] = ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlmodel import col, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditLog
@@ -110,3 +111,9 @@ async def record(
             detail=detail[:120] if detail else None,
         )
     )
+
+
+async def was_recorded(session: AsyncSession, *, action: AuditAction, need_id: str) -> bool:
+    """Whether the trail holds `action` for this need: a withdrawn need stays the citizen's choice."""
+    found = await session.scalar(select(col(AuditLog.id)).where(col(AuditLog.action) == action, col(AuditLog.need_id) == need_id).limit(1))
+    return found is not None

@@ -79,6 +79,7 @@ async def digest_reply(
                 previous=tr.gettext("digest.chart_previous", coop.language),
                 empty=tr.gettext("chart.empty", coop.language),
                 locale=coop.language,
+                threshold=core.settings.public.threshold,
             )
         except Exception:  # the chart is a bonus: the figures go out without it
             logger.exception("digest chart for cooperative %s failed", coop.id)

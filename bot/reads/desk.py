@@ -7,10 +7,10 @@ from datetime import timedelta
 from math import ceil
 
 from bot.reads.reading import Reading
-from conversations import AssignmentStatus, Context, HistoryItem, InviteView, NeedView, OperatorCommand, Reads, ThreadItem
+from conversations import AssignmentStatus, Context, HistoryItem, InviteView, NeedStatus, NeedView, OperatorCommand, Reads, ThreadItem
 from conversations.operator import asked_page
 from conversations.ticket import compact_code
-from storage import cooperatives, operators, routing, threads, voice
+from storage import audit, cooperatives, operators, routing, threads, voice
 from storage.models import Category, ComuneRow, Need
 
 INVITE_WINDOW = timedelta(hours=1)
@@ -108,6 +108,9 @@ async def need(r: Reading, ctx: Context) -> Context:
     )
     if is_ours:  # the citizen's rating and comment, like the notes, only for the cooperative that holds it
         view = replace(view, satisfaction=row.satisfaction, satisfaction_comment=row.satisfaction_comment)
+        if row.status == NeedStatus.CLOSED and row.id is not None:
+            withdrawn = await audit.was_recorded(r.session, action=audit.AuditAction.NEED_WITHDRAWN, need_id=row.id)
+            view = replace(view, is_withdrawn=withdrawn)
     return replace(ctx, desk=replace(ctx.desk, need=replace(view, thread=view_thread)))
 
 

@@ -27,7 +27,7 @@ from bot.charts.text import text_width, wrap
 from bot.app import build_core
 from bot.config import SchedulerSettings
 from bot.dispatcher import Dispatcher
-from bot.jobs.chart import render_chart
+from bot.jobs.chart import HIDDEN, digest_chart, render_chart
 from bot.jobs.digest import send_digest
 from conversations.digest import Count, DigestFigures
 from handlers.telegram import TelegramSender
@@ -325,3 +325,16 @@ def contrast(foreground: str, background: str) -> float:
 
     light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
     return (light + 0.05) / (dark + 0.05)
+
+
+def test_the_digest_chart_hides_the_counts_the_digest_text_hides() -> None:
+    """A chart may be forwarded like the text: a "2" must not reappear as a bar, nor be left to work out from the total."""
+    week = digest(("Spesa", 12, 9), ("Compagnia", 2, 0), ("Trasporti", 7, 1))
+    chart = digest_chart(week, title=TITLE, current="questa settimana", previous="la settimana prima", empty=EMPTY)
+    now, before = (list(s.values) for s in chart.series)
+    assert now[1] is None and 2 not in now  # under 5
+    assert sum(v is None for v in now) >= 2  # and one more, or 21 - 12 - 7 gives it away
+    assert before[1] == 0 and before[2] is None and 1 not in before
+    assert sum(v is None for v in before) >= 2
+    assert chart.suppressed_label == HIDDEN
+    assert digest_chart(week, title=TITLE, current="a", previous="b", empty=EMPTY, threshold=3).series[0].values[1] is None

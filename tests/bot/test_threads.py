@@ -184,6 +184,15 @@ async def test_a_citizen_withdraws_with_a_confirmation_and_the_cooperative_is_to
     assert change is not None and change.actor == "citizen" and change.note == "ritirata dalla persona"
 
 
+async def test_a_withdrawn_request_cannot_be_reopened_by_the_cooperative(core: Core, clock: FakeClock) -> None:
+    t = await held_by_cantiere(core, clock)
+    await say(core, "anna", f"/ritira {t}")
+    await say(core, "anna", "sì")
+    await say(core, "lucia", f"/riapri {t}")
+    assert f"{t} l'ha ritirata la persona" in await last(core, "lucia")
+    assert (await need(core)).status == "chiusa"
+
+
 async def test_a_citizen_who_says_no_keeps_the_request(core: Core, clock: FakeClock) -> None:
     t = await held_by_cantiere(core, clock)
     await say(core, "anna", f"/ritira {t}")

@@ -63,11 +63,12 @@ def test_the_holder_reopens_a_need_it_ended_with_a_note(engine: Engine, ctx: Con
         (replace(OURS, status="in_corso"), "op.reopen_open"),
         (replace(OURS, status="presa_in_carico"), "op.reopen_open"),
         (replace(OURS, status="chiusa", is_erased=True), "op.reopen_erased"),
+        (replace(OURS, status="chiusa", is_withdrawn=True), "op.reopen_withdrawn"),
         (replace(NEED, status="risolta", claimed_by="La Rete"), "op.status_not_ours"),
         (NEED, "op.status_claim_first"),
         (None, "op.no_such_need"),
     ],
-    ids=["still-open", "just-claimed", "erased", "another-cooperative", "not-claimed", "unknown"],
+    ids=["still-open", "just-claimed", "erased", "withdrawn", "another-cooperative", "not-claimed", "unknown"],
 )
 def test_reopening_is_refused_kindly(engine: Engine, ctx: Context, need: object, said: str) -> None:
     chat = desk(engine, ctx, need=need)
