@@ -33,6 +33,12 @@ MODEL_FILES: Final = ("config.json", "tokenizer.json", "vocabulary.json")
 """Beside the second part, copied as they are."""
 LANGUAGE: Final = "it"
 BEAM_SIZE: Final = 1
+PROMPT: Final = "Risposte a un servizio di ascolto: sì, no, va bene, urgente, non è urgente, nei prossimi giorni."
+"""Whisper's `initial_prompt`: the words people most often say to Ascolto's questions. Without it the
+base model heard a synthetic "non è urgente" as "non è un giante" on an AMD EPYC (AVX2) while an Intel
+Xeon heard it right: int8 kernels differ by CPU, and a short answer has no context to settle it. With
+it both machines hear the short answers; descriptions, silence and noise come out as before
+(tests/bot/test_voice.py, docs/performance.md "Voice notes")."""
 """Greedy decoding: on 2 shared CPUs a beam of 5 costs ~2x for little gain on short notes."""
 
 
@@ -128,7 +134,12 @@ class Speech:
         if seconds > max_seconds:
             return Heard(HeardOutcome.TOO_LONG, seconds=seconds)
         segments, _ = model.transcribe(
-            samples, language=LANGUAGE, beam_size=BEAM_SIZE, vad_filter=True, condition_on_previous_text=False
+            samples,
+            language=LANGUAGE,
+            beam_size=BEAM_SIZE,
+            vad_filter=True,
+            condition_on_previous_text=False,
+            initial_prompt=PROMPT,
         )
         text = " ".join(s.text.strip() for s in segments if s.no_speech_prob < 0.6).strip()
         if not any(ch.isalpha() for ch in text):
