@@ -156,7 +156,7 @@ class Pipeline:
         for _ in range(MAX_TICKET_DRAWS):
             after: list[Callable[[], None]] = []
             try:
-                async with transaction(self.sessions) as session:
+                async with transaction(self.sessions, on_the_loop=True) as session:
                     result = await self._apply(session, event, after, deferred_id)
             except needs.TicketTaken:
                 logger.warning("ticket collision, drawing again")
