@@ -86,6 +86,10 @@ def row(
     }
 
 
+_INSERT: Any = insert(TABLE)
+"""Built once: a turn's statements are the same objects every time (issue 18)."""
+
+
 async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
     """Insert replies built by `row` in one executemany, in order (ids ascend as the list does).
 
@@ -95,7 +99,7 @@ async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, object]])
     """
     if rows:
         await session.flush()  # rows added as ORM objects earlier in the transaction keep the lower ids
-        await session.execute(insert(TABLE), list(rows))
+        await session.execute(_INSERT, list(rows))
 
 
 Chat = tuple[str, str]
