@@ -106,7 +106,7 @@ class Dispatcher:
         deadline = asyncio.get_running_loop().time() + self.lease.total_seconds() / 2
         for attempt, delay in enumerate(_MARK_SENT_RETRIES, start=1):
             try:
-                async with transaction(self.sessions) as session:
+                async with transaction(self.sessions, on_the_loop=True) as session:
                     await outbox.mark_many_sent(session, sent=sent, now=now)
                     # The last message to a citizen who erased their data: now it is out, forget the chat id.
                     await erasure.purge_sent(session, message_ids=[m for m, _ in sent])
@@ -170,7 +170,7 @@ class Dispatcher:
 
     async def _claim(self, limit: int) -> tuple[list[OutboxMessage], ByChat, Mapping[int, delivery.Contact]]:
         """Claim due rows (this dispatcher's `recipient`'s only, when it has one), grouped by chat, with their contacts."""
-        async with transaction(self.sessions) as session:
+        async with transaction(self.sessions, on_the_loop=True) as session:
             now = await now_in(session, self.clock)  # the database's time: leases agree across hosts
             rows = await outbox.claim_batch(
                 session, channels=list(self.senders), now=now, limit=limit, lease=self.lease, recipient=self.recipient

@@ -7,6 +7,7 @@ a state that changed meanwhile is never overwritten (`StaleConversation`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
@@ -57,25 +58,32 @@ async def with_citizen(
     Two first messages racing each other both end on the same citizen: the loser of the
     unique constraint reads the winner's.
     """
-    query = (
-        select(Citizen, *STATE_COLUMNS)
-        .outerjoin(TABLE, TABLE.c.citizen_id == Citizen.id)
-        .where(Citizen.channel == channel, Citizen.external_id == external_id)  # type: ignore[arg-type]
-    )
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(of=Citizen)  # not the conversation: nullable side of the outer join
-    found = (await session.execute(query)).first()
+    query = _citizen_query(session.bind is not None and session.bind.dialect.name == "postgresql")
+    identity = {"channel": channel, "external_id": external_id}
+    found = (await session.execute(query, identity)).first()
     if found is None:
         citizen = Citizen(channel=channel, external_id=external_id, language=language, created_at=now)
         try:
             async with session.begin_nested():
                 session.add(citizen)
         except IntegrityError:
-            found = (await session.execute(query)).one()
+            found = (await session.execute(query, identity)).one()
         else:
             return citizen, State()
     row = found._mapping
     return row[Citizen], _state({c.name: row[c] for c in STATE_COLUMNS})
+
+
+@functools.cache
+def _citizen_query(lock: bool) -> Any:
+    """`with_citizen`'s query, built once (a turn's first statement: building it cost more than running it)."""
+    query = (
+        select(Citizen, *STATE_COLUMNS)
+        .outerjoin(TABLE, TABLE.c.citizen_id == Citizen.id)
+        .where(Citizen.channel == bindparam("channel"), Citizen.external_id == bindparam("external_id"))  # type: ignore[arg-type]
+    )
+    # PostgreSQL: the citizen locked for the turn; not the conversation (the nullable side of the outer join).
+    return query.with_for_update(of=Citizen) if lock else query
 
 
 def _upsert(*, guarded: bool) -> Any:

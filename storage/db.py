@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from storage.sqlite_driver import OneHopDBAPI
+from storage.sqlite_driver import ON_THE_LOOP, OneHopCursor, OneHopDBAPI
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +62,16 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fa
     if not is_sqlite(url):
         kwargs |= {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
     elif make_url(url).get_driver_name() == "aiosqlite":
-        kwargs["module"] = OneHopDBAPI()  # one thread hand-off a statement (storage/sqlite_driver.py)
+        kwargs["module"] = OneHopDBAPI()  # one thread hand-off a statement, or none (storage/sqlite_driver.py)
+        kwargs["connect_args"] = {"check_same_thread": False}  # statements of an `on_the_loop` transaction
     engine = create_async_engine(url, **kwargs)
     _driver_errors_are_database_errors(engine)
+    if "module" in kwargs:
+
+        @event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def _where(_conn: Any, cursor: Any, _sql: str, _params: Any, context: Any, _many: bool) -> None:
+            if isinstance(cursor, OneHopCursor):
+                cursor.on_the_loop = bool(context is not None and context.execution_options.get(ON_THE_LOOP))
     if is_sqlite(url):
         sync = sqlite_synchronous.upper()
 
@@ -112,10 +119,35 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @asynccontextmanager
-async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One unit of work: committed when the block ends, rolled back on any error."""
+async def transaction(factory: async_sessionmaker[AsyncSession], *, on_the_loop: bool = False) -> AsyncIterator[AsyncSession]:
+    """One unit of work: committed when the block ends, rolled back on any error.
+
+    `on_the_loop` (the hot paths: a pipeline turn, the dispatcher's claims and marks, status
+    callbacks): on SQLite, the statements run on the event loop's thread once BEGIN IMMEDIATE
+    holds the write lock, with no hand-off to the driver's thread (`storage/sqlite_driver.py`).
+    Only for transactions of short statements: a long read in one (a digest, an export) calls
+    `off_the_loop` first. No effect on PostgreSQL.
+    """
     async with factory() as session, session.begin():
+        if on_the_loop and _is_sqlite_session(session):
+            await session.connection(execution_options=_HOT)
         yield session
+
+
+async def off_the_loop(session: AsyncSession) -> None:
+    """The rest of this transaction's statements run on the driver's thread: call before a long read
+    (seconds over a large table) that may run inside an `on_the_loop` transaction, so the event loop
+    keeps serving meanwhile."""
+    if _is_sqlite_session(session):
+        connection: Any = await session.connection()  # Any: the option is ours, not one of SQLAlchemy's typed ones
+        await connection.execution_options(**{ON_THE_LOOP: False})
+
+
+_HOT: Any = {ON_THE_LOOP: True}  # Any: the option is ours, not one of SQLAlchemy's typed ones
+
+
+def _is_sqlite_session(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "sqlite"
 
 
 async def ping(session: AsyncSession) -> None:

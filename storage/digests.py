@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from conversations.digest import EMERGING_PERIODS, Count, DigestFigures, OpenNeed
 from conversations.vocabulary import OPEN_STATUSES, AssignmentStatus, NeedStatus, Urgency
+from storage.db import off_the_loop
 from storage.models import Category, ComuneRow, Cooperative, DigestRun, Need, NeedAssignment
 
 OLDEST_SHOWN = 5
@@ -87,6 +88,7 @@ async def figures(
     runs on the `(cooperative_id, routed_at)` index.
     """
     assert cooperative.id is not None
+    await off_the_loop(session)  # a cooperative's whole history: 1-2 s over a million needs (docs/performance.md)
     coop = cooperative.id
     length = period_end - period_start
     prev_start = period_start - length

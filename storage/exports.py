@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from conversations.vocabulary import AssignmentStatus
+from storage.db import off_the_loop
 from storage.models import Category, ComuneRow, Cooperative, Need, NeedAssignment, NeedMessage
 
 
@@ -20,6 +21,7 @@ def _iso(value: datetime | None) -> str:
 async def rows(
     session: AsyncSession, *, since: datetime, until: datetime, include_personal: bool, cooperative_id: int | None
 ) -> list[list[object]]:
+    await off_the_loop(session)  # a period's needs, with their names: long on a large table
     # How many messages the thread holds: a number, never the words (docs/privacy.md).
     messages = select(func.count()).where(col(NeedMessage.need_id) == col(Need.id)).correlate(Need).scalar_subquery()
     query = (

@@ -11,6 +11,7 @@ from typing import Any, Final
 from sqlalchemy import Executable, Integer, TextClause, bindparam, case, column, func, insert, text, update
 from sqlmodel import col, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import OutboxMessage, OutboxStatus
 from storage.models.outbox import PENDING, PENDING_BROADCAST, PENDING_INTERACTIVE
@@ -86,6 +87,10 @@ def row(
     }
 
 
+_INSERT: Any = insert(TABLE)
+"""Built once: a turn's statements are the same objects every time (issue 18)."""
+
+
 async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
     """Insert replies built by `row` in one executemany, in order (ids ascend as the list does).
 
@@ -94,8 +99,9 @@ async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, object]])
     SQLAlchemy compiles the latter again for every call.
     """
     if rows:
-        await session.flush()  # rows added as ORM objects earlier in the transaction keep the lower ids
-        await session.execute(insert(TABLE), list(rows))
+        if session.new or session.dirty or session.deleted:  # a flush with nothing to do still cost a hand-off to its greenlet
+            await session.flush()  # rows added as ORM objects earlier in the transaction keep the lower ids
+        await session.execute(_INSERT, list(rows))
 
 
 Chat = tuple[str, str]
@@ -146,8 +152,21 @@ async def claim_batch(
         chats = [chat for chat in chats if chat not in claim.seen][:room]
         if chats:
             claim.take(chats, await _first_rows(session, chats, per_chat=per_chat))
-    await session.flush()
+    if claim.claimed:
+        # One UPDATE built once, not the ORM's flush of each row (issue 18); the rows then hold it as written.
+        until = now + lease
+        await session.execute(_LEASE, {"ids": [row.id for row in claim.claimed], "until": until})
+        for row in claim.claimed:
+            set_committed_value(row, "next_attempt_at", until)
     return claim.claimed
+
+
+_LEASE: Final = (
+    update(TABLE)
+    .where(TABLE.c.id.in_(bindparam("ids", expanding=True)))
+    .values(next_attempt_at=bindparam("until", type_=TABLE.c.next_attempt_at.type))
+)
+"""A claim's lease: the claimed rows are due again at its end, if this worker dies while sending."""
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -284,9 +303,7 @@ class _Claim:
                     break
                 queue.append((rank, turn[key], row))
         queue.sort(key=lambda item: item[:2])
-        for _, _, row in queue[: self.limit - len(self.claimed)]:
-            row.next_attempt_at = self.now + self.lease
-            self.claimed.append(row)
+        self.claimed += [row for _, _, row in queue[: self.limit - len(self.claimed)]]
 
 
 _MARK_SENT: Final = (

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, case, func, or_, update
+from sqlalchemy import and_, bindparam, case, func, or_, update
 from sqlalchemy import ColumnElement
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,21 +42,26 @@ def territory_contains() -> ColumnElement[bool]:
 
 async def matching_cooperatives(session: AsyncSession, *, comune_istat: str, category: str) -> list[int]:
     """Active cooperatives whose territory contains the comune (itself, its province or region) and that serve the category."""
-    territory = territory_contains()
-    query = (
+    return [int(i) for i in (await session.execute(_matching(), {"comune": comune_istat, "category": category})).scalars()]
+
+
+@functools.cache
+def _matching() -> Any:
+    """`matching_cooperatives`'s query, built once: a need's filing turn asks it twice (who covers it,
+    then where it goes), and building it cost more than running it (issue 18)."""
+    return (
         select(Cooperative.id)
         .join(CooperativeCategory, col(CooperativeCategory.cooperative_id) == col(Cooperative.id))
         .join(CooperativeTerritory, col(CooperativeTerritory.cooperative_id) == col(Cooperative.id))
-        .join(ComuneRow, territory)
+        .join(ComuneRow, territory_contains())
         .where(
             col(Cooperative.is_active),
-            col(CooperativeCategory.category_slug) == category,
-            col(ComuneRow.istat_code) == comune_istat,
+            col(CooperativeCategory.category_slug) == bindparam("category"),
+            col(ComuneRow.istat_code) == bindparam("comune"),
         )
         .distinct()
         .order_by(col(Cooperative.id))
     )
-    return [int(i) for i in (await session.execute(query)).scalars()]
 
 
 async def assign(session: AsyncSession, *, need_id: str, cooperative_ids: Sequence[int], at: datetime) -> None:

@@ -11,12 +11,25 @@ results are unchanged; only the hand-offs go.
 It uses ``Connection._execute`` and ``_conn`` of aiosqlite, as SQLAlchemy's own
 adapter does (``_tx``, ``_conn``); aiosqlite is pinned in pyproject.toml and
 tests/storage/test_sqlite_driver.py fails if they change.
+
+On the loop thread (issue 18): a statement of a transaction opened with
+``storage.db.transaction(..., on_the_loop=True)`` runs right here on the event
+loop's thread, without any hand-off, once its ``BEGIN IMMEDIATE`` holds SQLite's
+write lock: from then on no statement of that transaction can wait for a lock
+(WAL readers never block), so it cannot stall the loop for longer than its own
+work. ``BEGIN IMMEDIATE`` (which may wait on the busy timeout), ``COMMIT`` (the
+fsync) and ``ROLLBACK`` stay on the worker thread. A turn of the pipeline then
+costs two hand-offs instead of one a statement (and a connection the pool takes
+back with no transaction open is not rolled back through the thread: sqlite3
+would do nothing). The connection is opened with
+``check_same_thread=False`` for this; SQLAlchemy still uses it from one task
+at a time, and sqlite3 serialises calls on a connection anyway.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -53,23 +66,40 @@ def _executemany(connection: aiosqlite.Connection, operation: str, parameters: A
         cursor.close()
 
 
-class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
-    """A client-side cursor whose statement costs one hand-off to aiosqlite's thread."""
+ON_THE_LOOP = "ascolto_sqlite_on_the_loop"
+"""The execution option that lets a transaction's statements run on the event loop's thread."""
 
-    __slots__ = ()
+
+class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+    """A client-side cursor whose statement costs one hand-off to aiosqlite's thread, or none (`on_the_loop`)."""
+
+    __slots__ = ("on_the_loop",)
+
+    def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
+        super().__init__(adapt_connection)
+        self.on_the_loop = False
+        """Set per statement from its execution options (`storage.db.create_engine`)."""
+
+    def _here(self) -> bool:
+        """On the loop thread: asked for, and inside a transaction (so its BEGIN IMMEDIATE holds the write lock)."""
+        return self.on_the_loop and self._connection._conn.in_transaction
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
         try:
-            outcome: _Outcome = self.await_(self._connection._execute(_execute, self._connection, operation, parameters))
+            if self._here():
+                outcome: _Outcome = _execute(cast(aiosqlite.Connection, self._connection), operation, parameters)
+            else:
+                outcome = self.await_(self._connection._execute(_execute, self._connection, operation, parameters))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
         self._take(outcome)
 
     def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
         try:
-            outcome: _Outcome = self.await_(
-                self._connection._execute(_executemany, self._connection, operation, seq_of_parameters)
-            )
+            if self._here():
+                outcome = _executemany(cast(aiosqlite.Connection, self._connection), operation, seq_of_parameters)
+            else:
+                outcome = self.await_(self._connection._execute(_executemany, self._connection, operation, seq_of_parameters))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
         self._take(outcome)
@@ -90,6 +120,20 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
     def cursor(self, server_side: bool = False) -> AsyncAdapt_aiosqlite_cursor:
         return super().cursor(server_side) if server_side else OneHopCursor(self)
+
+    def _idle(self) -> bool:
+        """Open and outside any transaction: sqlite3's commit() and rollback() would do nothing."""
+        raw = getattr(self._connection, "_connection", None)
+        return raw is not None and not raw.in_transaction
+
+    def commit(self) -> None:
+        if not self._idle():
+            super().commit()
+
+    def rollback(self) -> None:
+        # The pool rolls back every connection it gets back, committed or not: no hand-off for nothing.
+        if not self._idle():
+            super().rollback()
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -13,6 +13,7 @@ from conversations import ChannelHealth, Stats, SystemStatus, Tally
 from conversations.vocabulary import FollowUpKind
 from storage import inbound
 from storage.audit import AuditAction
+from storage.db import off_the_loop
 from storage.digests import _median_hours, _seconds_between  # the same portable median as the digests
 from storage.models import (
     AuditLog,
@@ -39,6 +40,7 @@ async def _tally(session: AsyncSession, label: Any, where: ColumnElement[bool], 
 
 
 async def figures(session: AsyncSession, *, since: datetime, until: datetime, language: str = "it") -> Stats:
+    await off_the_loop(session)  # every need of the period, grouped several ways: seconds over a large table
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     created = and_(col(Need.created_at) >= since, col(Need.created_at) < until)
     total = int(await session.scalar(select(func.count()).select_from(Need).where(created)) or 0)
@@ -83,6 +85,7 @@ async def figures(session: AsyncSession, *, since: datetime, until: datetime, la
 
 
 async def system_status(session: AsyncSession, *, now: datetime) -> SystemStatus:
+    await off_the_loop(session)  # the whole outbox, grouped
     by_status = await session.execute(
         select(col(OutboxMessage.status), func.count()).group_by(col(OutboxMessage.status)).order_by(col(OutboxMessage.status))
     )

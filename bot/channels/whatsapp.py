@@ -164,7 +164,7 @@ async def apply_status(
     """Record a delivery status; a 63016 failure is resent as the template (or held). True if resent."""
     if delivery.is_plain_progress(report.status, report.error_code):
         # Two of every three callbacks (sent, delivered): one guarded UPDATE, no read-modify-write.
-        async with transaction(core.sessions) as session:
+        async with transaction(core.sessions, on_the_loop=True) as session:
             moved = await delivery.advance_status(
                 session, provider_message_id=report.message_sid, status=report.status, outbox_id=outbox_id
             )

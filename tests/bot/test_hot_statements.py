@@ -4,6 +4,7 @@ executemany, and the dispatcher's statements are built once per process, on both
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -118,3 +119,18 @@ async def test_the_dispatchers_statements_are_built_once(core: Core, clock: Fake
     async with core.sessions() as session:
         assert len((await session.execute(select(OutboxMessage))).all()) == 2
 
+
+
+async def test_a_claim_leases_its_rows_in_one_update(core: Core, clock: FakeClock) -> None:
+    """Three chats' rows claimed at once: one UPDATE … WHERE id IN sets their lease (the ORM's flush ran
+    one UPDATE a row, as an executemany, through its unit of work)."""
+    for name in ("anna", "bruno", "carla"):
+        await enqueue(core, clock, f"ciao {name}", recipient=name)
+    with recorded(core) as seen:
+        async with transaction(core.sessions) as session:
+            claimed = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=10, lease=timedelta(seconds=30))
+    assert len(claimed) == 3
+    [lease] = [sql for sql, _ in seen if not sql.startswith("SELECT")]
+    assert lease.startswith("UPDATE outbox SET next_attempt_at") and " IN (" in lease, lease
+    assert {row.next_attempt_at for row in claimed} == {clock.now + timedelta(seconds=30)}
+    assert {row.next_attempt_at for row in await rows(core)} == {clock.now + timedelta(seconds=30)}

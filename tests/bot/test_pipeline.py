@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -221,6 +223,36 @@ async def test_an_intake_turn_stays_within_its_statement_budget(core: Core, cloc
     over = [(text, n, budget) for text, n, budget in zip(INTAKE, per_turn, INTAKE_BUDGET) if n > budget]
     assert not over, f"statements per turn {per_turn} over the budget {list(INTAKE_BUDGET)}"
     assert await count(core, Need) == 2
+
+
+async def test_an_ordinary_turn_builds_no_statement_and_writes_its_citizen_in_one_update(core: Core, clock: FakeClock) -> None:
+    """A turn's statements are the same objects every time (building one cost about as much as
+    running it, issue 18), and the citizen's changed columns go in one UPDATE, not the ORM's flush."""
+    await run_intake(core, clock, sender="warm")
+    seen: list[tuple[str, object]] = []
+
+    def record(_conn: object, _cursor: object, statement: str, _params: object, context: Any, _many: bool) -> None:
+        seen.append((statement, getattr(context, "invoked_statement", None)))
+
+    kept: list[object] = []  # alive, so no id() is reused by a statement built later
+    rounds: list[set[int]] = []
+    event.listen(core.db.sync_engine, "before_cursor_execute", record)
+    try:
+        for i, text in enumerate(("ciao", "ciao")):  # the same step twice: the welcome
+            seen.clear()
+            await core.pipeline.handle(inbound(f"bruno-{i}", text, sender="bruno", clock=clock))
+            clock.advance(seconds=5)
+            kept += [statement for _, statement in seen if statement is not None]
+            rounds.append({id(statement) for _, statement in seen if statement is not None})
+    finally:
+        event.remove(core.db.sync_engine, "before_cursor_execute", record)
+    updates = [re.findall(r"(\w+)=", sql) for sql, _ in seen if sql.startswith("UPDATE citizen")]
+    assert updates == [["last_inbound_at", "paced_until"]], updates
+    built = [sql for sql, statement in seen if statement is not None and id(statement) not in rounds[0]]
+    assert not built, f"built again in the second turn: {built}"
+    async with core.sessions() as session:
+        bruno = (await session.execute(select(Citizen).where(Citizen.external_id == "bruno"))).scalar_one()
+    assert bruno.last_inbound_at == clock.now - timedelta(seconds=5)
 
 
 async def test_a_turn_on_a_conversation_that_moved_meanwhile_is_replayed(core: Core, clock: FakeClock) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.db import create_engine
+from storage.db import create_engine, off_the_loop, session_factory, transaction
 from storage.sqlite_driver import OneHopConnection
 
 
@@ -59,5 +63,68 @@ async def test_a_statement_is_one_hand_off_to_the_worker_thread(url: str, monkey
             monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
             assert (await conn.execute(text("SELECT 1 UNION SELECT 2"))).scalars().all() == [1, 2]
             assert hand_offs[0] == 1
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def traced(url: str) -> Iterator[tuple[AsyncEngine, list[tuple[int, str]]]]:
+    """An engine whose every SQLite statement is recorded with the thread that ran it (COMMIT included)."""
+    engine = create_engine(url)
+    ran: list[tuple[int, str]] = []
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _trace(dbapi_connection: Any, _record: Any) -> None:
+        raw = dbapi_connection._connection._conn  # aiosqlite's sqlite3 connection
+        raw.set_trace_callback(lambda sql: ran.append((threading.get_ident(), sql.split()[0].upper())))
+
+    yield engine, ran
+
+
+async def test_an_on_the_loop_transaction_runs_its_statements_on_the_loop_and_begin_and_commit_off_it(
+    traced: tuple[AsyncEngine, list[tuple[int, str]]],
+) -> None:
+    engine, ran = traced
+    sessions = session_factory(engine)
+    loop = threading.get_ident()
+    try:
+        async with transaction(sessions) as session:
+            await session.execute(text("CREATE TABLE t (x INTEGER)"))
+        for on_the_loop in (False, True):
+            ran.clear()
+            async with transaction(sessions, on_the_loop=on_the_loop) as session:
+                await session.execute(text("INSERT INTO t VALUES (:x)"), [{"x": 1}, {"x": 2}])  # executemany
+                assert (await session.execute(text("SELECT sum(x) FROM t"))).scalar_one() == 3 * (1 + on_the_loop)
+            where = {sql: thread == loop for thread, sql in ran if sql != "PRAGMA"}
+            assert where == {"BEGIN": False, "INSERT": on_the_loop, "SELECT": on_the_loop, "COMMIT": False}, (on_the_loop, ran)
+        ran.clear()
+        async with transaction(sessions, on_the_loop=True) as session:
+            await session.execute(text("SELECT 1"))
+            await off_the_loop(session)  # before a long read: the loop keeps serving
+            await session.execute(text("SELECT count(*) FROM t"))
+        assert [(sql, thread == loop) for thread, sql in ran if sql != "PRAGMA"] == [
+            ("BEGIN", False), ("SELECT", True), ("SELECT", False), ("COMMIT", False)
+        ]
+        ran.clear()
+        async with sessions() as session:  # no transaction of ours: BEGIN is where it may wait, never on the loop
+            await session.execute(text("SELECT 1"))
+        assert all(thread != loop for thread, _ in ran)
+    finally:
+        await engine.dispose()
+
+
+async def test_an_error_on_the_loop_is_the_drivers_and_rolls_back(traced: tuple[AsyncEngine, list[tuple[int, str]]]) -> None:
+    engine, _ran = traced
+    sessions = session_factory(engine)
+    try:
+        async with transaction(sessions) as session:
+            await session.execute(text("CREATE TABLE t (x INTEGER UNIQUE)"))
+            await session.execute(text("INSERT INTO t VALUES (1)"))
+        with pytest.raises(IntegrityError):
+            async with transaction(sessions, on_the_loop=True) as session:
+                await session.execute(text("INSERT INTO t VALUES (2)"))
+                await session.execute(text("INSERT INTO t VALUES (1)"))
+        async with transaction(sessions, on_the_loop=True) as session:
+            assert (await session.execute(text("SELECT x FROM t"))).scalars().all() == [1]
     finally:
         await engine.dispose()
