@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import Row, format_table
-from bench import answers, comuni, digest, edge, flood, load, public, telegram, understanding, voice, whatsapp
+from bench import answers, comuni, digest, edge, flood, load, public, telegram, turns, understanding, voice, whatsapp
 
 BENCHMARKS: dict[str, Callable[[], Coroutine[Any, Any, list[Row]]]] = {
     "telegram": telegram.run,
     "whatsapp": whatsapp.run,
+    "turns": turns.run,
     "digest": digest.run,
     "load": load.run,
     "comuni": comuni.run,
