@@ -70,6 +70,14 @@ class BadRequest(ValueError):
 # --- inbound ------------------------------------------------------------------
 
 
+class _Fields(dict[str, str]):
+    """A form as twilio's validator reads it: a field's values by `getall` (as of a MultiDict), else it
+    tries `getall`, then `getlist`, and only then `[name]`, paying two exceptions a field."""
+
+    def getall(self, name: str) -> list[str]:
+        return [self[name]]
+
+
 def is_signed(validator: RequestValidator, url: str, form: Mapping[str, str], signature: str | None) -> bool:
     """Twilio's own check of X-Twilio-Signature over the public URL and the form fields.
 
@@ -80,7 +88,7 @@ def is_signed(validator: RequestValidator, url: str, form: Mapping[str, str], si
     """
     if not signature:
         return False
-    params = dict(form)
+    params = _Fields(form)
     if hmac.compare_digest(validator.compute_signature(url, params).encode(), signature.encode("utf-8", "replace")):
         return True
     return bool(validator.validate(url, params, signature))
