@@ -12,6 +12,8 @@ import httpx
 from sqlalchemy import event
 
 from bot.channels.web import build_web_app
+from storage import delivery, outbox
+from storage.db import transaction
 from storage.models import OutboxMessage
 from tests.bot.channels.test_whatsapp import USER, Rig, enqueue_followup, rig
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS
@@ -97,3 +99,25 @@ async def test_a_failed_group_commit_answers_every_callback_in_it_503_and_twilio
         # Twilio retries each: now each is stored and answered.
         assert await asyncio.gather(*(callback(rig, http, row, "delivered") for row in rows)) == [204] * len(rows)
     assert all(r.status == "delivered" for r in (await rig.rows())[-3:])
+
+
+async def test_status_batches_and_sent_marks_take_rows_in_id_order(rig: Rig) -> None:
+    """PostgreSQL: a batch of callbacks and a batch of sent marks sharing rows lock them in the same order (no deadlock)."""
+    rows = await sent_rows(rig, 3)
+    ids = [r.id for r in rows]
+    assert all(isinstance(i, int) for i in ids)
+    seen: list[list[int]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, many: bool) -> None:
+        if many and statement.upper().startswith("UPDATE OUTBOX"):  # the bound values by name, whatever the driver's style
+            seen.append([int(p.get("outbox_id") or p["row_id"]) for p in context.compiled_parameters])
+
+    event.listen(rig.core.db.sync_engine, "before_cursor_execute", record)
+    try:
+        backwards = [delivery.Progress(str(r.provider_message_id), "delivered", r.id) for r in reversed(rows)]
+        async with transaction(rig.core.sessions) as session:
+            await delivery.advance_many(session, backwards)
+            await outbox.mark_many_sent(session, sent=[(r.id or 0, r.provider_message_id) for r in reversed(rows)], now=rig.clock.now)
+    finally:
+        event.remove(rig.core.db.sync_engine, "before_cursor_execute", record)
+    assert seen == [sorted(ids), sorted(ids)], seen
