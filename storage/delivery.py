@@ -120,9 +120,10 @@ class Progress:
 async def advance_many(session: AsyncSession, reports: Sequence[Progress]) -> int:
     """`advance_status` for each of `reports`, in one executemany for those with an outbox id and one for the rest.
 
-    Rows are updated in the order of their id (then their rank), so two transactions that
-    advance the same rows lock them in the same order (PostgreSQL: no deadlock between two
-    workers' batches). Two reports about one row both apply, each under its guard, so the
+    The reports with an outbox id (all of ours carry one) go in the order of that id (then
+    rank), as `outbox.mark_many_sent` does, so two transactions that advance the same rows
+    lock them in the same order (PostgreSQL: no deadlock between two workers' batches); those
+    found by the provider's id alone come after. Two reports about one row both apply, each under its guard, so the
     row ends at the higher one. Returns how many row updates took (-1 when the driver does not
     say, as asyncpg's executemany).
     """
