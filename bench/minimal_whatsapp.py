@@ -28,6 +28,8 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS message (sid TEXT PRIMARY KEY, sender TEXT NOT NULL, body TEXT NOT NULL)"
+KEEPALIVE_SECONDS = 2.0
+"""Below uvicorn's default keep-alive (5 s), which the fake Twilio runs with."""
 TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
@@ -57,7 +59,11 @@ def app() -> Starlette:
         if inserted:
             if not http:
                 basic = base64.b64encode(f"{sid}:{token}".encode()).decode()
-                http.append(aiohttp.ClientSession(headers={"Authorization": f"Basic {basic}"}))
+                # Idle connections closed after 2 s, before the fake's uvicorn closes them (keep-alive 5 s): a
+                # request sent on a connection the server is closing fails (ServerDisconnectedError, a 500 here),
+                # and between its rounds this bot idles while Ascolto is measured, often about 5 s.
+                connector = aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS)
+                http.append(aiohttp.ClientSession(connector=connector, headers={"Authorization": f"Basic {basic}"}))
             reply = {"To": form["From"], "From": f"whatsapp:{sender.removeprefix('whatsapp:')}", "Body": "Ricevuto."}
             async with http[0].post(messages_url, data=reply) as answer:
                 await answer.read()

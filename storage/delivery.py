@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -99,6 +99,44 @@ async def advance_status(session: AsyncSession, *, provider_message_id: str, sta
     else:
         result = await session.execute(_ADVANCE_BY_SID, params)
     return bool(getattr(result, "rowcount", 0))
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A plain progress report (sent, delivered, read) for `advance_many`."""
+
+    provider_message_id: str
+    status: str
+    outbox_id: int | None = None
+
+    @property
+    def rank(self) -> int:
+        return STATUS_RANK[OutboxStatus(self.status)]
+
+    def params(self) -> dict[str, object]:
+        return {"new_status": self.status, "sid": self.provider_message_id, "rank": self.rank, "outbox_id": self.outbox_id}
+
+
+async def advance_many(session: AsyncSession, reports: Sequence[Progress]) -> int:
+    """`advance_status` for each of `reports`, in one executemany for those with an outbox id and one for the rest.
+
+    The reports with an outbox id (all of ours carry one) go in the order of that id (then
+    rank), as `outbox.mark_many_sent` does, so two transactions that advance the same rows
+    lock them in the same order (PostgreSQL: no deadlock between two workers' batches); those
+    found by the provider's id alone come after. Two reports about one row both apply, each under its guard, so the
+    row ends at the higher one. Returns how many row updates took (-1 when the driver does not
+    say, as asyncpg's executemany).
+    """
+    if any(not is_plain_progress(r.status, None) for r in reports):
+        raise ValueError(f"not plain progress reports: {[r.status for r in reports]!r}")
+    by_id = sorted((r for r in reports if r.outbox_id is not None), key=lambda r: (r.outbox_id or 0, r.rank))
+    by_sid = sorted((r for r in reports if r.outbox_id is None), key=lambda r: (r.provider_message_id, r.rank))
+    moved = 0
+    for statement, group in ((_ADVANCE_BY_ID, by_id), (_ADVANCE_BY_SID, by_sid)):
+        if group:
+            count = getattr(await session.execute(statement, [r.params() for r in group]), "rowcount", -1)
+            moved = -1 if count is None or count < 0 or moved < 0 else moved + count
+    return moved
 
 
 async def record_status(

@@ -325,9 +325,13 @@ async def mark_sent(session: AsyncSession, *, message_id: int, provider_message_
 
 
 async def mark_many_sent(session: AsyncSession, *, sent: Sequence[tuple[int, str | None]], now: datetime) -> None:
-    """`mark_sent` for each (outbox id, provider id) of `sent`, as one executemany."""
+    """`mark_sent` for each (outbox id, provider id) of `sent`, as one executemany.
+
+    In id order, as `delivery.advance_many` updates rows: on PostgreSQL a batch of marks and a
+    batch of status callbacks that share rows lock them in the same order (no deadlock).
+    """
     if sent:
-        await session.execute(_MARK_SENT, [{"row_id": m, "provider_id": p, "sent_at": now} for m, p in sent])
+        await session.execute(_MARK_SENT, [{"row_id": m, "provider_id": p, "sent_at": now} for m, p in sorted(sent, key=lambda s: s[0])])
 
 
 async def retry_at(

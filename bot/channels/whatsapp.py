@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -95,11 +96,6 @@ async def build(core: Core) -> Channel:
         if media_http is not None:
             await media_http.aclose()
 
-    async def record_status(report: whatsapp.StatusReport, *, outbox_id: int | None) -> None:
-        is_resent = await apply_status(core, report, outbox_id=outbox_id, templates=templates, now=core.clock())
-        if is_resent:
-            core.wakeups.outbox()
-
     async def attachment(outbox_id: int) -> tuple[str, str | None] | None:
         async with core.sessions() as session:
             return await delivery.attachment(session, outbox_id=outbox_id)
@@ -107,7 +103,7 @@ async def build(core: Core) -> Channel:
     web = core.settings.web
     routes = whatsapp_web.routes(
         core.pipeline,
-        record_status,
+        StatusCommits(core, templates),
         validator=RequestValidator(auth_token),
         public_base_url=settings.public_base_url,
         clock=core.clock,
@@ -151,6 +147,60 @@ def media_fetcher(core: Core, http: httpx.AsyncClient) -> MediaFetcher:
         ),
         clock=core.clock,
     )
+
+
+class StatusCommits:
+    """The status sink of the webhook: plain progress reports waiting at one moment share one transaction.
+
+    A report joins the list of those waiting; one committer task applies the whole list in one
+    transaction (`delivery.advance_many`) while the next reports gather, as the dispatcher's sent
+    marks do. Each caller returns only once the commit that holds its update landed, and raises
+    when that commit failed (the webhook answers 503 and Twilio sends the callback again).
+    Failures and other reports with an error code keep their own transaction (`apply_status`).
+    """
+
+    def __init__(self, core: Core, templates: whatsapp.ContentTemplates) -> None:
+        self.core = core
+        self.templates = templates
+        self._waiting: list[tuple[delivery.Progress, asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
+
+    async def __call__(self, report: whatsapp.StatusReport, *, outbox_id: int | None) -> None:
+        if not delivery.is_plain_progress(report.status, report.error_code):
+            if await apply_status(self.core, report, outbox_id=outbox_id, templates=self.templates, now=self.core.clock()):
+                self.core.wakeups.outbox()
+            return
+        committed = asyncio.get_running_loop().create_future()
+        self._waiting.append((delivery.Progress(report.message_sid, report.status, outbox_id), committed))
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_waiting(), name="whatsapp-statuses")
+        await committed
+
+    async def _commit_waiting(self) -> None:
+        batch: list[tuple[delivery.Progress, asyncio.Future[None]]] = []
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    async with transaction(self.core.sessions) as session:
+                        moved = await delivery.advance_many(session, [progress for progress, _ in batch])
+                except Exception as exc:  # every callback of the batch is answered 503, and retried
+                    for _, committed in batch:
+                        if not committed.done():
+                            committed.set_exception(exc)
+                    continue
+                if 0 <= moved < len(batch):
+                    logger.info("whatsapp: %s of %s status reports ignored (unknown or not newer)", len(batch) - moved, len(batch))
+                for _, committed in batch:
+                    if not committed.done():
+                        committed.set_result(None)
+                batch = []
+        finally:
+            self._committer = None
+            for _, committed in batch + self._waiting:  # cancelled (shut down): nobody is answered 204
+                if not committed.done():
+                    committed.set_exception(ConnectionError("status callbacks stopped"))
+            self._waiting = []
 
 
 async def apply_status(

@@ -100,6 +100,16 @@ def test_forged_twilio_signature_is_rejected() -> None:
     assert not is_signed(validator, "https://other.example.org/whatsapp", fields, good)
     assert not is_signed(validator, URL, fields, None)
     assert not is_signed(RequestValidator("x" * 32), URL, fields, good)
+    assert not is_signed(validator, URL, fields, good[:-2] + "é=")  # not ASCII: refused, not an error
+
+
+def test_a_signature_over_the_url_with_its_default_port_is_accepted_as_twilios_validator_accepts_it() -> None:
+    """Twilio signs some requests over the URL with ``:443`` added (its validator checks both forms)."""
+    validator = RequestValidator(TOKEN)
+    fields = form(Body="Ciao")
+    with_port = validator.compute_signature(URL.replace(".org/", ".org:443/"), fields)
+    assert is_signed(validator, URL, fields, with_port)
+    assert not is_signed(validator, URL, {**fields, "Body": "Ciao!"}, with_port)
 
 
 STATUS_CASES = {
