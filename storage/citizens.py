@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import NO_VALUE, set_committed_value
+from sqlalchemy.orm import InstanceState
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.base import NO_VALUE
 from sqlmodel import col, select
 
 from storage.models import Citizen
@@ -42,7 +44,7 @@ async def write_changes(session: AsyncSession, citizen: Citizen) -> None:
     Afterwards the ORM holds the values as written, so a later flush has nothing to add for it.
     A citizen not yet in the database (first message) is left to the flush that inserts it.
     """
-    state = inspect(citizen)
+    state: InstanceState[Citizen] = inspect(citizen, raiseerr=True)
     if state.pending or state.transient or state.deleted or citizen.id is None:
         return
     before = state.committed_state  # the attributes set since the row was read, with their old values

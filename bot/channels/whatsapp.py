@@ -182,7 +182,7 @@ class StatusCommits:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
                 try:
-                    async with transaction(self.core.sessions) as session:
+                    async with transaction(self.core.sessions, on_the_loop=True) as session:
                         moved = await delivery.advance_many(session, [progress for progress, _ in batch])
                 except Exception as exc:  # every callback of the batch is answered 503, and retried
                     for _, committed in batch:
