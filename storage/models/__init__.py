@@ -9,6 +9,7 @@ from storage.models.citizen import Citizen
 from storage.models.comune import ComuneRow
 from storage.models.conversation import Conversation
 from storage.models.cooperative import Cooperative, CooperativeCategory, CooperativeTerritory
+from storage.models.demand import DemandDuration, DemandMonth, DemandRefresh
 from storage.models.deferred import DeferredInbound
 from storage.models.digest_run import DigestRun
 from storage.models.follow_up import FollowUp
@@ -32,6 +33,9 @@ __all__ = [
     "CooperativeTerritory",
     "DeadLetter",
     "DeferredInbound",
+    "DemandDuration",
+    "DemandMonth",
+    "DemandRefresh",
     "DigestRun",
     "Direction",
     "FetchStatus",
