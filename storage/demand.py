@@ -84,9 +84,7 @@ async def read(
     )
     return RawDemand(
         months=starts,
-        # By ISTAT code (so by province), then category and month: the same order from either path and backend
-        # (a GROUP BY's order is the plan's); the comuni table of a page follows it.
-        counts=dict(sorted(tallies.counts.items(), key=lambda item: (item[0][1], item[0][0], item[0][2]))),
+        counts=tallies.counts,
         categories=categories,
         comuni={str(c): (str(n), str(p)) for c, n, p in named.all()},
         claim=tallies.claim,

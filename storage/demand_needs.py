@@ -26,7 +26,9 @@ class Tallies:
     """What `conversations.demand.RawDemand` needs besides the labels: counts, two medians, a mean."""
 
     counts: dict[tuple[str, str, int], tuple[int, int]]
-    """(category slug, ISTAT code, month index) → (needs, uncovered needs)."""
+    """(category slug, ISTAT code, month index) → (needs, uncovered needs), in ISTAT code order (so by
+    province): a page's comuni table follows it, the same from either path and backend (a GROUP BY's
+    own order is the plan's). Digits only, so no collation can reorder them."""
     claim: tuple[float | None, int]
     resolve: tuple[float | None, int]
     satisfaction: tuple[float | None, int]
@@ -59,7 +61,9 @@ async def tally(session: AsyncSession, *, scope: ColumnElement[bool], bounds: li
         .subquery()
     )
     rows = await session.execute(
-        select(inner.c.s, inner.c.c, inner.c.m, func.count(), func.sum(inner.c.u)).group_by(inner.c.s, inner.c.c, inner.c.m)
+        select(inner.c.s, inner.c.c, inner.c.m, func.count(), func.sum(inner.c.u))
+        .group_by(inner.c.s, inner.c.c, inner.c.m)
+        .order_by(inner.c.c)  # the order `Tallies.counts` promises
     )
     counts = {(str(s), str(c), int(m)): (int(n), int(u or 0)) for s, c, m, n, u in rows.all()}
     dialect = dialect_of(session)

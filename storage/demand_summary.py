@@ -25,19 +25,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from conversations.demand import month_of, month_starts, next_month, start_of
-from conversations.durations import EDGES_HOURS, METHOD, median_hours
+from conversations.durations import BUCKETS, EDGES_HOURS, METHOD, median_hours
 from storage.db import transaction
 from storage.demand_needs import Tallies, dialect_of, is_uncovered
 from storage.digests import _seconds_between
-from storage.models import ComuneRow, DemandDuration, DemandMonth, DemandRefresh, Need
+from storage.models import DEMAND_DURATION, ComuneRow, DemandMonth, DemandRefresh, Need
+from storage.models.demand import MEASURES, bucket_column
 
+_BUCKET_COLUMNS: Final = tuple(bucket_column(m, k) for m in MEASURES for k in range(BUCKETS))
 RECENT_MONTHS: Final = 3
 """Months recomputed on every run: the running one and the two before, where claims, resolutions,
 declines and satisfaction answers land. A change to an older need waits for the nightly full run."""
 STATE_ID: Final = 1
-MEASURES: Final = (("claim", "claimed_at"), ("resolve", "resolved_at"))
+LATER: Final = {"claim": "claimed_at", "resolve": "resolved_at"}
+"""The need's column each measure runs to, from `created_at`."""
 _MONTH: Any = DemandMonth.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
-_DURATION: Any = DemandDuration.__table__  # type: ignore[attr-defined]
+_DURATION: Final = DEMAND_DURATION
+_COMUNE: Any = ComuneRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +94,8 @@ async def refresh(
         if is_full:  # months no need falls in any more (the first need's month moved, the zone changed)
             outside = or_(col(DemandMonth.month) < months[0], col(DemandMonth.month) > months[-1]) if months else literal(True)
             await session.execute(delete(DemandMonth).where(outside))
-            outside = or_(col(DemandDuration.month) < months[0], col(DemandDuration.month) > months[-1]) if months else literal(True)
-            await session.execute(delete(DemandDuration).where(outside))
+            outside = or_(_DURATION.c.month < months[0], _DURATION.c.month > months[-1]) if months else literal(True)
+            await session.execute(delete(_DURATION).where(outside))
         row = await state(session)
         if row is None:
             session.add(DemandRefresh(id=STATE_ID, timezone=timezone, method=METHOD, covered_until=now, full_at=now))
@@ -117,18 +121,20 @@ async def _replace(session: AsyncSession, month: date, zone: ZoneInfo) -> int:
         {"month": month, "comune_istat": c, "category_slug": s, "needs": n, "uncovered": int(u or 0), "rated": rated, "rating_sum": int(total or 0)}
         for s, c, n, u, rated, total in cells.all()
     ]
-    duration_rows: list[dict[str, object]] = []
+    per_comune: dict[str, dict[str, object]] = {}
     dialect = dialect_of(session)
-    for measure, column in MEASURES:
-        later = getattr(Need, column)
+    for measure in MEASURES:
+        later = getattr(Need, LATER[measure])
         # Whole seconds: SQLite's julianday arithmetic gives 7199.9999… for two hours, an edge.
         seconds = func.round(_seconds_between(col(later), col(Need.created_at), dialect))
         bucket = _bucket(seconds, 0, len(EDGES_HOURS))
         sub = select(col(Need.comune_istat).label("c"), bucket.label("b")).where(in_month, col(later).is_not(None)).subquery()
-        found = await session.execute(select(sub.c.c, sub.c.b, func.count()).group_by(sub.c.c, sub.c.b))
-        duration_rows += ({"month": month, "comune_istat": c, "measure": measure, "bucket": int(b), "needs": n} for c, b, n in found.all())
+        for c, b, n in (await session.execute(select(sub.c.c, sub.c.b, func.count()).group_by(sub.c.c, sub.c.b))).all():
+            row = per_comune.setdefault(str(c), {"month": month, "comune_istat": str(c)} | dict.fromkeys(_BUCKET_COLUMNS, 0))
+            row[bucket_column(measure, int(b))] = int(n)
+    duration_rows = list(per_comune.values())
     await session.execute(delete(DemandMonth).where(col(DemandMonth.month) == month))
-    await session.execute(delete(DemandDuration).where(col(DemandDuration.month) == month))
+    await session.execute(delete(_DURATION).where(_DURATION.c.month == month))
     if month_rows:
         await session.execute(insert(_MONTH), month_rows)
     if duration_rows:
@@ -146,31 +152,30 @@ def _bucket(seconds: ColumnElement[float], low: int, high: int) -> ColumnElement
 
 
 async def tally(session: AsyncSession, *, scope: ColumnElement[bool], starts: Sequence[date], months: int) -> Tallies:
-    """What `storage.demand_needs.tally` counts, read from the summary: a few rows per comune and month."""
-    comuni = select(col(ComuneRow.istat_code)).where(scope)
-    index = {m: i for i, m in enumerate(starts)}
-    rows = await session.execute(
-        select(col(DemandMonth.category_slug), col(DemandMonth.comune_istat), col(DemandMonth.month), col(DemandMonth.needs), col(DemandMonth.uncovered)).where(
-            col(DemandMonth.month) >= starts[0], col(DemandMonth.month) <= starts[-1], col(DemandMonth.comune_istat).in_(comuni)
-        )
+    """What `storage.demand_needs.tally` counts, read from the summary: a row per comune, category and month, and one
+    sum per duration bucket."""
+    comuni = select(_COMUNE.c.istat_code).where(scope).scalar_subquery()
+    m, d = _MONTH.c, _DURATION.c
+    connection = await session.connection()  # plain rows, not the ORM's: a region's two years are ~36,000 of them
+    found = await connection.execute(
+        select(m.category_slug, m.comune_istat, m.month, m.needs, m.uncovered)
+        .where(m.month >= starts[0], m.month <= starts[-1], m.comune_istat.in_(comuni))
+        .order_by(m.comune_istat)  # the order `Tallies.counts` promises
     )
-    counts = {(str(s), str(c), index[m]): (int(n), int(u)) for s, c, m, n, u in rows.all()}
+    index = {month: i for i, month in enumerate(starts)}
+    counts = {(s, c, index[month]): (n, u) for s, c, month, n, u in found}
     period = starts[-months]
     rated, total = (
         await session.execute(
-            select(func.sum(col(DemandMonth.rated)), func.sum(col(DemandMonth.rating_sum))).where(
-                col(DemandMonth.month) >= period, col(DemandMonth.month) <= starts[-1], col(DemandMonth.comune_istat).in_(comuni)
-            )
+            select(func.sum(m.rated), func.sum(m.rating_sum)).where(m.month >= period, m.month <= starts[-1], m.comune_istat.in_(comuni))
         )
     ).one()
-    histograms: dict[str, dict[int, int]] = {measure: {} for measure, _ in MEASURES}
-    found = await session.execute(
-        select(col(DemandDuration.measure), col(DemandDuration.bucket), func.sum(col(DemandDuration.needs)))
-        .where(col(DemandDuration.month) >= period, col(DemandDuration.month) <= starts[-1], col(DemandDuration.comune_istat).in_(comuni))
-        .group_by(col(DemandDuration.measure), col(DemandDuration.bucket))
-    )
-    for measure, bucket, n in found.all():
-        histograms[str(measure)][int(bucket)] = int(n)
+    sums = (
+        await session.execute(
+            select(*(func.sum(d[name]) for name in _BUCKET_COLUMNS)).where(d.month >= period, d.month <= starts[-1], d.comune_istat.in_(comuni))
+        )
+    ).one()
+    histograms = {measure: {k: int(sums[i * BUCKETS + k] or 0) for k in range(BUCKETS)} for i, measure in enumerate(MEASURES)}
     rated = int(rated or 0)
     return Tallies(
         counts=counts,

@@ -8,9 +8,12 @@ foreign keys: a month is replaced as a whole, and nothing here names a person (d
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Final
 
+from sqlalchemy import Column, Date, Integer, String, Table
 from sqlmodel import Field, SQLModel
 
+from conversations.durations import BUCKETS
 from storage.models._columns import utc_field
 
 
@@ -30,20 +33,27 @@ class DemandMonth(SQLModel, table=True):
     rating_sum: int
 
 
-class DemandDuration(SQLModel, table=True):
-    """How many of a comune's needs of one month took how long to be claimed or resolved.
+MEASURES: Final = ("claim", "resolve")
+"""``claim``: report → taken in charge; ``resolve``: report → resolved."""
 
-    `bucket` is a `conversations.durations` bucket (log-spaced hours); only non-empty buckets are
-    stored. Kept per comune, not per category: the pages publish one median per territory."""
 
-    __tablename__ = "demand_duration"
+def bucket_column(measure: str, bucket: int) -> str:
+    """``claim_05``: how many needs took a duration in bucket 5 to be claimed."""
+    return f"{measure}_{bucket:02d}"
 
-    month: date = Field(primary_key=True)
-    comune_istat: str = Field(primary_key=True, max_length=6)
-    measure: str = Field(primary_key=True, max_length=8)
-    """``claim`` (report → taken in charge) or ``resolve`` (report → resolved)."""
-    bucket: int = Field(primary_key=True)
-    needs: int
+
+DEMAND_DURATION: Final = Table(
+    "demand_duration",
+    SQLModel.metadata,
+    Column("month", Date(), primary_key=True),
+    Column("comune_istat", String(6), primary_key=True),
+    *(Column(bucket_column(m, k), Integer(), nullable=False) for m in MEASURES for k in range(BUCKETS)),
+)
+"""How many of a comune's needs of one month took how long to be claimed and resolved, one column a
+`conversations.durations` bucket (log-spaced hours). Per comune, not per category: the pages publish
+one median per territory. A row per month and comune (not per bucket) keeps a region's year at a
+couple of thousand rows, summed column by column in one statement. A table, not a model: its 64
+columns follow the buckets."""
 
 
 class DemandRefresh(SQLModel, table=True):

@@ -18,7 +18,8 @@ from conversations.durations import bounds, bucket_of
 from conversations.vocabulary import AssignmentStatus
 from storage import demand, demand_needs, demand_summary
 from storage.db import transaction
-from storage.models import DemandDuration, DemandMonth, Need, NeedAssignment
+from storage.models import DEMAND_DURATION, DemandMonth, Need, NeedAssignment
+from storage.models.demand import bucket_column
 from tests.helpers.clock import FakeClock
 from tests.helpers.coops import BOLOGNA, CERVIA, FORLI, RAVENNA, add_coop, add_need
 
@@ -109,14 +110,11 @@ async def test_durations_are_bucketed_in_sql_as_in_python(core: Core, clock: Fak
     await _varied_needs(core)
     await _refresh(core, clock)
     async with core.sessions() as session:
-        rows = (
-            await session.execute(
-                select(col(DemandDuration.measure), col(DemandDuration.bucket), col(DemandDuration.needs)).where(col(DemandDuration.month) == OCTOBER)
-            )
-        ).all()
+        rows = (await session.execute(select(DEMAND_DURATION).where(DEMAND_DURATION.c.month == OCTOBER))).mappings().all()
     found: dict[str, Counter[int]] = {"claim": Counter(), "resolve": Counter()}
-    for measure, bucket, n in rows:
-        found[measure][bucket] += n
+    for row in rows:
+        for measure in found:
+            found[measure].update({k: row[bucket_column(measure, k)] for k in range(32) if row[bucket_column(measure, k)]})
     assert found["claim"] == Counter(bucket_of(h) for h in CLAIM_HOURS)
     assert found["resolve"] == Counter(bucket_of(h) for h in RESOLVE_HOURS)
 
@@ -169,8 +167,8 @@ async def test_a_month_is_replaced_in_one_transaction(core: Core, clock: FakeClo
 async def _summary_rows(core: Core) -> list[tuple[Any, ...]]:
     async with core.sessions() as session:
         months = (await session.execute(select(DemandMonth).order_by(col(DemandMonth.month)))).scalars().all()
-        durations = (await session.execute(select(DemandDuration))).scalars().all()
-    return [(m.month, m.comune_istat, m.category_slug, m.needs) for m in months] + [(d.month, d.measure, d.bucket, d.needs) for d in durations]
+        durations = (await session.execute(select(DEMAND_DURATION).order_by(DEMAND_DURATION.c.month))).all()
+    return [(m.month, m.comune_istat, m.category_slug, m.needs) for m in months] + [tuple(d) for d in durations]
 
 
 async def test_another_time_zone_rebuilds_every_month_in_it(core: Core, clock: FakeClock) -> None:

@@ -1,7 +1,7 @@
 """demand summary: the public pages' counts by month, comune and category, refilled by the scheduler
 
 `demand_month` (needs, uncovered, satisfaction answers) and `demand_duration` (claim and
-resolution times in log-spaced buckets, per month and comune) are derived from the needs by
+resolution times in log-spaced buckets, one column each, per month and comune) are derived from the needs by
 `storage/demand_summary.refresh`; `demand_refresh` says how far they cover. No person is named:
 counts only, so erasure and retention leave them alone (docs/privacy.md).
 
@@ -22,6 +22,9 @@ down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+BUCKETS = 32
+"""`conversations.durations.BUCKETS` when this was written (a migration does not follow the code)."""
+
 
 def upgrade() -> None:
     op.create_table(
@@ -39,10 +42,8 @@ def upgrade() -> None:
         "demand_duration",
         sa.Column("month", sa.Date(), nullable=False),
         sa.Column("comune_istat", sa.String(length=6), nullable=False),
-        sa.Column("measure", sa.String(length=8), nullable=False),
-        sa.Column("bucket", sa.Integer(), nullable=False),
-        sa.Column("needs", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("month", "comune_istat", "measure", "bucket"),
+        *(sa.Column(f"{m}_{k:02d}", sa.Integer(), nullable=False) for m in ("claim", "resolve") for k in range(BUCKETS)),
+        sa.PrimaryKeyConstraint("month", "comune_istat"),
     )
     op.create_table(
         "demand_refresh",
