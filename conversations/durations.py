@@ -23,7 +23,8 @@ FIRST_EDGE_HOURS: Final = 0.25
 EDGES_HOURS: Final = tuple(FIRST_EDGE_HOURS * 2 ** (k / 2) for k in range(31))
 """Upper edges of the buckets, in hours: 0.25, 0.35, 0.5, 0.71, 1, … 8192. Bucket k holds durations in
 [EDGES_HOURS[k-1], EDGES_HOURS[k]); bucket 0 starts at zero; the last one (31) has no upper edge.
-Changing them changes `METHOD`, and the summary is then rebuilt before it is read."""
+Changing them means a new `METHOD` (the summary is then rebuilt before it is read) and, if their number
+changes, a migration: `demand_duration` has one column a bucket."""
 BUCKETS: Final = len(EDGES_HOURS) + 1
 METHOD: Final = 1
 """The version of the buckets above, stored with the summary (`demand_refresh.method`)."""
