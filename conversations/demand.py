@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, tzinfo
 from enum import StrEnum
 from typing import Final
 
@@ -18,6 +18,31 @@ from conversations.disclosure import DEFAULT_THRESHOLD, Table, protect, roll_up,
 MONTHS_BACK: Final = 12
 """The previous year's months are read too: the trend compares each month with the same month a year before."""
 OTHER_PREFIX: Final = "altri:"
+
+
+def month_starts(end_month: date, count: int) -> tuple[date, ...]:
+    """The first days of `count` months ending with `end_month`'s, oldest first."""
+    y, m = end_month.year, end_month.month
+    out: list[date] = []
+    for _ in range(count):
+        out.append(date(y, m, 1))
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    return tuple(reversed(out))
+
+
+def next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def month_of(instant: datetime, zone: tzinfo) -> date:
+    """The local month an instant falls in (31 October 23:30 UTC is November in Rome)."""
+    local = instant.astimezone(zone)
+    return date(local.year, local.month, 1)
+
+
+def start_of(month: date, zone: tzinfo) -> datetime:
+    """The instant a local month begins."""
+    return datetime(month.year, month.month, 1, tzinfo=zone)
 
 
 class Level(StrEnum):

@@ -1,4 +1,4 @@
-"""A territory's demand as SQL aggregates (GROUP BY over the needs of its comuni), never loops over rows.
+"""A territory's demand as SQL aggregates (the monthly summary, or GROUP BY over the needs of its comuni), never loops over rows.
 
 `read` returns the raw counts (`conversations.demand.RawDemand`); only `conversations.demand.publish`
 turns them into figures anyone may see.
@@ -7,36 +7,18 @@ turns them into figures anyone may see.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from conversations.demand import Level, RawDemand, Territory
-from conversations.vocabulary import AssignmentStatus, TerritoryKind
-from storage.digests import _median_hours, _seconds_between  # the same portable median as the digests
-from storage.models import Category, ComuneRow, Cooperative, CooperativeTerritory, Need, NeedAssignment
-
-
-def month_starts(end_month: date, count: int) -> tuple[date, ...]:
-    """The first days of `count` months ending with `end_month`'s, oldest first."""
-    y, m = end_month.year, end_month.month
-    out: list[date] = []
-    for _ in range(count):
-        out.append(date(y, m, 1))
-        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
-    return tuple(reversed(out))
-
-
-def _instant(day: date, zone: ZoneInfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=zone)
-
-
-def _next_month(day: date) -> date:
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+from conversations.demand import Level, RawDemand, Territory, month_starts, next_month, start_of
+from conversations.vocabulary import TerritoryKind
+from storage import demand_needs, demand_summary
+from storage.models import Category, ComuneRow, Cooperative, CooperativeTerritory, Need
 
 
 async def _network_scope(session: AsyncSession, slug: str) -> ColumnElement[bool] | None:
@@ -79,61 +61,36 @@ async def territory(session: AsyncSession, level: Level, code: str) -> tuple[Ter
 async def read(
     session: AsyncSession, *, scope: ColumnElement[bool], end_month: date, months: int, timezone: str, language: str = "it"
 ) -> RawDemand:
-    """The counts of `months` months up to `end_month` and as many before them (for the trend), in 3 statements."""
+    """The counts of `months` months up to `end_month` and as many before them (for the trend).
+
+    From the monthly summary when it covers the period (`demand_summary.covers`): a few thousand
+    rows. Otherwise (never filled yet, another time zone, a month ended after its last refresh)
+    from the needs themselves, exact and slower: the figures are right either way."""
     zone = ZoneInfo(timezone)
     starts = month_starts(end_month, 2 * months)
-    bounds = [_instant(d, zone) for d in (*starts, _next_month(starts[-1]))]
-    since, until, period_start = bounds[0], bounds[-1], bounds[months]
-    comuni = select(col(ComuneRow.istat_code)).where(scope)
-    in_scope = and_(col(Need.comune_istat).in_(comuni), col(Need.created_at) >= since, col(Need.created_at) < until)
-    month = case(*((col(Need.created_at) < bounds[i + 1], i) for i in range(len(starts))), else_=len(starts) - 1)
-    taken = exists().where(
-        col(NeedAssignment.need_id) == col(Need.id), col(NeedAssignment.status) != AssignmentStatus.DECLINED
-    )
-    uncovered = case((and_(col(Need.claimed_by_cooperative_id).is_(None), ~taken), 1), else_=0)
-    # The month is computed in a subquery and grouped outside: PostgreSQL would not match two
-    # renderings of the same CASE with its bound parameters.
-    inner = (
-        select(col(Need.category_slug).label("s"), col(Need.comune_istat).label("c"), month.label("m"), uncovered.label("u"))
-        .where(in_scope)
-        .subquery()
-    )
-    rows = await session.execute(
-        select(inner.c.s, inner.c.c, inner.c.m, func.count(), func.sum(inner.c.u)).group_by(inner.c.s, inner.c.c, inner.c.m)
-    )
-    counts = {(str(s), str(c), int(m)): (int(n), int(u or 0)) for s, c, m, n, u in rows.all()}
+    bounds = [start_of(d, zone) for d in (*starts, next_month(starts[-1]))]
+    if await demand_summary.covers(session, timezone=timezone, until=bounds[-1]):
+        tallies = await demand_summary.tally(session, scope=scope, starts=starts, months=months)
+    else:
+        tallies = await demand_needs.tally(session, scope=scope, bounds=bounds, months=months)
     label = col(Category.name_en) if language == "en" else col(Category.name_it)
     categories = {
         str(s): str(n)
         for s, n in (await session.execute(select(col(Category.slug), label).order_by(col(Category.position), col(Category.slug)))).all()
     }
-    codes = sorted({c for _, c, _ in counts})
+    codes = sorted({c for _, c, _ in tallies.counts})
     named = await session.execute(
         select(col(ComuneRow.istat_code), col(ComuneRow.name), col(ComuneRow.province_code)).where(col(ComuneRow.istat_code).in_(codes))
     )
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    current = and_(col(Need.comune_istat).in_(comuni), col(Need.created_at) >= period_start, col(Need.created_at) < until)
     return RawDemand(
         months=starts,
-        counts=counts,
+        counts=tallies.counts,
         categories=categories,
         comuni={str(c): (str(n), str(p)) for c, n, p in named.all()},
-        claim=await _median_and_count(session, col(Need.claimed_at), and_(current, col(Need.claimed_at).is_not(None)), dialect),
-        resolve=await _median_and_count(session, col(Need.resolved_at), and_(current, col(Need.resolved_at).is_not(None)), dialect),
-        satisfaction=await _mean_satisfaction(session, and_(current, col(Need.satisfaction).is_not(None))),
+        claim=tallies.claim,
+        resolve=tallies.resolve,
+        satisfaction=tallies.satisfaction,
     )
-
-
-async def _median_and_count(session: AsyncSession, later: Any, where: ColumnElement[bool], dialect: str) -> tuple[float | None, int]:
-    count = int(await session.scalar(select(func.count()).select_from(Need).where(where)) or 0)
-    if count == 0:
-        return None, 0
-    return await _median_hours(session, _seconds_between(later, col(Need.created_at), dialect), where), count
-
-
-async def _mean_satisfaction(session: AsyncSession, where: ColumnElement[bool]) -> tuple[float | None, int]:
-    count, mean = (await session.execute(select(func.count(), func.avg(col(Need.satisfaction))).where(where))).one()
-    return (float(mean) if mean is not None else None), int(count)
 
 
 async def places(session: AsyncSession) -> dict[str, Sequence[tuple[str, str]]]:

@@ -40,6 +40,9 @@ PG_HOST = os.environ.get("ASCOLTO_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("ASCOLTO_TEST_PG_PORT", "5432"))
 PG_ADMIN_URL = f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/test"
 MUTABLE_TABLES = (
+    "demand_month",
+    "demand_duration",
+    "demand_refresh",
     "staff_role",
     "audit_log",
     "digest_run",

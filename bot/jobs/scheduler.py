@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from bot.clock import utc_now
 from bot.config import SchedulerSettings
 from bot.core import Core
 from bot.jobs.broadcasts import finish_broadcasts
+from bot.jobs.demand import refresh_demand
 from bot.jobs.digest import send_digest
 from bot.jobs.followups import ask_satisfaction, remind_unclaimed, send_follow_ups
 from bot.jobs.retention import apply_retention, purge_erased
@@ -37,6 +38,8 @@ class JobSpec:
     trigger: Callable[[SchedulerSettings], BaseTrigger]
     misfire: str = "grace"
     """``grace``: a run missed by less than `misfire_grace_seconds` still happens, once (coalesce)."""
+    soon_after_start: bool = False
+    """Also run `START_DELAY` after start (in the background: start never waits for it)."""
 
 
 def _every_scan(s: SchedulerSettings) -> BaseTrigger:
@@ -54,11 +57,15 @@ JOBS: Final = (
     JobSpec("retention", apply_retention, _nightly),
     JobSpec("broadcast_reports", finish_broadcasts, _every_scan),
     JobSpec("erasure_purge", purge_erased, _nightly),
+    JobSpec("demand_summary", refresh_demand, _every_scan, soon_after_start=True),
 )
 """Fixed jobs. Each cooperative adds ``digest:<id>``: a CronTrigger from its own `digest_cron` in its own
 time zone (Europe/Rome by default), with the same misfire policy. Every job is idempotent through its
 run rows (`follow_up`, `digest_run`), so a restart, a catch-up or a second worker never sends twice."""
 
+START_DELAY: Final = timedelta(seconds=10)
+"""A job marked `soon_after_start` first runs this long after start (the public pages' summary: filled
+at once on a fresh install, caught up after downtime)."""
 DIGEST_SYNC_MINUTES: Final = 15
 """How often cooperatives added or changed by `ascolto coops import` get their digest job."""
 
@@ -82,7 +89,8 @@ class Scheduler:
     async def start(self) -> None:
         s = self.core.settings.scheduler
         for spec in JOBS:
-            self.aps.add_job(self._run, spec.trigger(s), args=[spec.id, spec.run], id=spec.id, replace_existing=True)
+            first = {"next_run_time": datetime.now(ZoneInfo(s.timezone)) + START_DELAY} if spec.soon_after_start else {}
+            self.aps.add_job(self._run, spec.trigger(s), args=[spec.id, spec.run], id=spec.id, replace_existing=True, **first)
         self.aps.add_job(
             self.sync_digests, IntervalTrigger(minutes=DIGEST_SYNC_MINUTES, timezone=ZoneInfo(s.timezone)), id="digest_sync"
         )

@@ -9,6 +9,7 @@ from storage.models.citizen import Citizen
 from storage.models.comune import ComuneRow
 from storage.models.conversation import Conversation
 from storage.models.cooperative import Cooperative, CooperativeCategory, CooperativeTerritory
+from storage.models.demand import DEMAND_DURATION, DemandMonth, DemandRefresh
 from storage.models.deferred import DeferredInbound
 from storage.models.digest_run import DigestRun
 from storage.models.follow_up import FollowUp
@@ -30,8 +31,11 @@ __all__ = [
     "Cooperative",
     "CooperativeCategory",
     "CooperativeTerritory",
+    "DEMAND_DURATION",
     "DeadLetter",
     "DeferredInbound",
+    "DemandMonth",
+    "DemandRefresh",
     "DigestRun",
     "Direction",
     "FetchStatus",

@@ -24,6 +24,7 @@ from bot.app import build_core
 from bot.channels.public import listening_socket, public_routes
 from bot.channels.web import build_web_app, serve_web
 from bot.core import Core
+from bot.jobs.demand import refresh_demand
 from storage.models import ComuneRow, Need
 from tests.conftest import make_settings
 from tests.helpers.clock import FakeClock
@@ -40,10 +41,13 @@ SERIOUS = {"serious", "critical"}
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install -y chromium; .ci/run does it)")
 
 
-@pytest.fixture
-async def site(sqlite_url: str, clock: FakeClock) -> AsyncIterator[tuple[str, Core]]:
+@pytest.fixture(params=["from the needs", "from the summary"])
+async def site(request: pytest.FixtureRequest, sqlite_url: str, clock: FakeClock) -> AsyncIterator[tuple[str, Core]]:
+    """The pages before the monthly summary is filled, and after (`bot.jobs.demand`): the same walk, the same numbers."""
     core = await build_core(make_settings(sqlite_url), clock=clock)
     await seed(core)
+    if request.param == "from the summary":
+        assert await refresh_demand(core, clock()) > 0
     sock = listening_socket("127.0.0.1", 0)
     assert sock is not None
     stop = asyncio.Event()
