@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from conversations.vocabulary import AssignmentStatus, NeedStatus
+from storage.db import off_the_loop
 from storage.routing import territory_contains
 from storage.models import (
     ComuneRow,
@@ -133,6 +134,7 @@ async def transfer(
 async def uncovered_for(session: AsyncSession, *, cooperative_id: int, limit: int = 500) -> Sequence[Need]:
     """New needs in this cooperative's territory and categories that nobody has now (never routed, or
     every cooperative declined), leaving out those this cooperative itself already had; oldest first."""
+    await off_the_loop(session)  # the open needs of a whole territory, in an admin's turn: not on the event loop
     covered = (
         select(CooperativeTerritory.id)
         .join(Cooperative, col(Cooperative.id) == col(CooperativeTerritory.cooperative_id))
