@@ -41,6 +41,7 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ContextTypes, MessageHandler, filters
 
 from bench import Row
+from bench.load import SCRIPT
 from bot.app import build_core
 from bot.core import Core
 from bot.channels.telegram import build
@@ -52,7 +53,7 @@ from tests.fakes.telegram_api import FakeTelegram, FloodPolicy, serve_loopback
 
 CONNECTIONS: Final = (10, 40)
 """Chats written to side by side; 40 is Telegram's default max_connections for a webhook."""
-MESSAGES: Final = ("ciao", "1", "1", "5", "Mi serve aiuto per la spesa, abito da sola", "Ravenna", "1", "1", "1")
+MESSAGES: Final = SCRIPT
 """A whole intake: welcome, consent, category, description, comune, urgency, contact, confirm."""
 UPDATES: Final = 360
 """At each level: with fewer chats, each chat goes through the intake several times."""

@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Final
 
 from bench import Row
+from bench.load import SCRIPT
 from bot.app import build_core
 from bot.config import DatabaseSettings, LimitsSettings, Settings
 from conversations import Inbound
 
-SCRIPT: Final = ("ciao", "1", "1", "5", "Mi serve aiuto per la spesa, abito da sola", "Ravenna", "1", "1", "1")
-"""A whole intake, as in bench/telegram.py."""
 CHATS: Final = 10
 ROUNDS: Final = int(os.environ.get("ASCOLTO_BENCH_TURN_ROUNDS", "4"))
 

@@ -35,11 +35,9 @@ import aiohttp
 import httpx
 
 from bench import Row
-from bench.load import ROOT, STATUS_CALLBACKS, _cpu_seconds, _free_port, _TimedTwilio, server_env
+from bench.load import ROOT, SCRIPT, STATUS_CALLBACKS, _cpu_seconds, _free_port, _TimedTwilio, server_env
 from handlers import whatsapp_web
 
-SCRIPT: Final = ("ciao", "1", "1", "5", "Mi serve aiuto per la spesa, abito da sola", "Ravenna", "1", "1", "1")
-"""A whole intake, as in bench/load.py."""
 CITIZENS: Final = int(os.environ.get("ASCOLTO_BENCH_WA_CITIZENS", "20"))
 ROUNDS: Final = int(os.environ.get("ASCOLTO_BENCH_WA_ROUNDS", "3"))
 TARGET_MS: Final = 3.0

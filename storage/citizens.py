@@ -48,12 +48,14 @@ async def write_changes(session: AsyncSession, citizen: Citizen) -> None:
     if state.pending or state.transient or state.deleted or citizen.id is None:
         return
     before = state.committed_state  # the attributes set since the row was read, with their old values
-    values = {key: getattr(citizen, key) for key in sorted(before) if key in _COLUMNS}
-    values = {key: value for key, value in values.items() if before[key] is NO_VALUE or before[key] != value}
+    values: dict[str, Any] = {}
+    for key in sorted(before.keys() & _COLUMNS):
+        value = getattr(citizen, key)
+        if before[key] is NO_VALUE or before[key] != value:
+            values[key] = value
     if not values:
         return
-    changed = tuple(values)
-    await session.execute(_update(changed), {"citizen_id": citizen.id, **values})
+    await session.execute(_update(tuple(values)), {"citizen_id": citizen.id, **values})
     for key, value in values.items():
         set_committed_value(citizen, key, value)
 
