@@ -8,8 +8,6 @@ from typing import Final
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_SQLITE_NOW: Final = text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")
-"""UTC to the millisecond, in the layout SQLAlchemy stores DateTime in on SQLite (`UTCDateTime`)."""
 _POSTGRES_NOW: Final = text("SELECT clock_timestamp()")
 """The time now, not `now()`: that is the transaction's start, which may be a while ago."""
 
@@ -19,12 +17,16 @@ async def db_now(session: AsyncSession) -> datetime:
 
     Leases and due times compared by several workers must come from here (bot/clock.py
     `DatabaseClock`), not from each host's clock: a host 60 s ahead otherwise takes a row
-    another host is still sending for one whose lease ran out. On SQLite the database's
-    clock is the clock of the host the file is on, i.e. this one.
+    another host is still sending for one whose lease ran out.
+
+    On SQLite the database's clock is this host's: a WAL database is only ever opened by
+    processes of the machine it is on (WAL needs their shared memory), and SQLite's `'now'` is
+    that machine's time, to the millisecond. So it is read here, cut to the millisecond, with
+    no query (one a claim, issue 18); what it returns is what `strftime('%f', 'now')` would.
     """
     if session.get_bind().dialect.name == "sqlite":
-        stamp = await session.scalar(_SQLITE_NOW)
-        return datetime.fromisoformat(str(stamp)).replace(tzinfo=UTC)
+        now = datetime.now(UTC)
+        return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
     value = await session.scalar(_POSTGRES_NOW)
     assert isinstance(value, datetime)
     return value.astimezone(UTC)

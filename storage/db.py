@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from storage.sqlite_driver import ON_THE_LOOP, OneHopCursor, OneHopDBAPI
+from storage.sqlite_driver import BEGIN, BUSY_TIMEOUT_MS, ON_THE_LOOP, OneHopCursor, OneHopDBAPI
 
 logger = logging.getLogger(__name__)
 
@@ -83,12 +83,12 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fa
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA synchronous={sync}")
-            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql(BEGIN)
 
     return engine
 
@@ -124,7 +124,8 @@ async def transaction(factory: async_sessionmaker[AsyncSession], *, on_the_loop:
 
     `on_the_loop` (the hot paths: a pipeline turn, the dispatcher's claims and marks, status
     callbacks): on SQLite, the statements run on the event loop's thread once BEGIN IMMEDIATE
-    holds the write lock, with no hand-off to the driver's thread (`storage/sqlite_driver.py`).
+    holds the write lock, with no hand-off to the driver's thread, and so does the BEGIN when
+    the lock is free (`storage/sqlite_driver.py`).
     Only for transactions of short statements: a long read in one (a digest, an export) calls
     `off_the_loop` first. No effect on PostgreSQL.
     """

@@ -17,11 +17,14 @@ On the loop thread (issue 18): a statement of a transaction opened with
 loop's thread, without any hand-off, once its ``BEGIN IMMEDIATE`` holds SQLite's
 write lock: from then on no statement of that transaction can wait for a lock
 (WAL readers never block), so it cannot stall the loop for longer than its own
-work. ``BEGIN IMMEDIATE`` (which may wait on the busy timeout), ``COMMIT`` (the
-fsync) and ``ROLLBACK`` stay on the worker thread. A turn of the pipeline then
-costs two hand-offs instead of one a statement (and a connection the pool takes
-back with no transaction open is not rolled back through the thread: sqlite3
-would do nothing). The connection is opened with
+work. Its ``BEGIN IMMEDIATE`` runs here too when the write lock is free: tried
+with a busy timeout of zero, it either takes the lock at once or fails at once
+with SQLITE_BUSY, and only then goes to the worker thread to wait its turn on
+the busy timeout, so the loop never waits for a lock. ``COMMIT`` (the fsync)
+and ``ROLLBACK`` stay on the worker thread. A turn of the pipeline then costs
+one hand-off, its commit, instead of one a statement (and a connection the pool
+takes back with no transaction open is not rolled back through the thread:
+sqlite3 would do nothing). The connection is opened with
 ``check_same_thread=False`` for this; SQLAlchemy still uses it from one task
 at a time, and sqlite3 serialises calls on a connection anyway.
 """
@@ -29,7 +32,7 @@ at a time, and sqlite3 serialises calls on a connection anyway.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -40,6 +43,12 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 
 _Outcome = tuple[Any, list[Any], int | None, int]
 """What a statement left on its cursor: description, rows, lastrowid, rowcount."""
+
+BUSY_TIMEOUT_MS = 10_000
+"""How long a writer waits for SQLite's write lock before failing (``PRAGMA busy_timeout``, set on connect)."""
+BEGIN = "BEGIN IMMEDIATE"
+"""Every transaction's first statement (`storage.db.create_engine`): it takes the write lock."""
+_BEGAN: Final[_Outcome] = (None, [], None, -1)
 
 
 def _execute(connection: aiosqlite.Connection, operation: str, parameters: Any) -> _Outcome:
@@ -55,6 +64,25 @@ def _execute(connection: aiosqlite.Connection, operation: str, parameters: Any) 
         return None, [], cursor.lastrowid, cursor.rowcount
     finally:
         cursor.close()
+
+
+def _begin_at_once(connection: aiosqlite.Connection) -> bool:
+    """On the loop thread: BEGIN IMMEDIATE if the write lock is free now, without waiting for it.
+
+    False when another connection holds the lock (SQLITE_BUSY at once, with a busy timeout of
+    zero): the caller then hands the BEGIN to the worker thread, which waits on the busy timeout.
+    """
+    raw = connection._conn
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        raw.execute(BEGIN)
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            raise
+        return False
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return True
 
 
 def _executemany(connection: aiosqlite.Connection, operation: str, parameters: Any) -> _Outcome:
@@ -86,8 +114,11 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
         try:
+            connection = cast(aiosqlite.Connection, self._connection)
             if self._here():
-                outcome: _Outcome = _execute(cast(aiosqlite.Connection, self._connection), operation, parameters)
+                outcome: _Outcome = _execute(connection, operation, parameters)
+            elif self.on_the_loop and operation == BEGIN and _begin_at_once(connection):
+                outcome = _BEGAN
             else:
                 outcome = self.await_(self._connection._execute(_execute, self._connection, operation, parameters))
         except Exception as error:

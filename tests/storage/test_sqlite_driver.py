@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine, off_the_loop, session_factory, transaction
-from storage.sqlite_driver import OneHopConnection
+from storage.sqlite_driver import BUSY_TIMEOUT_MS, OneHopConnection
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ def traced(url: str) -> Iterator[tuple[AsyncEngine, list[tuple[int, str]]]]:
     yield engine, ran
 
 
-async def test_an_on_the_loop_transaction_runs_its_statements_on_the_loop_and_begin_and_commit_off_it(
+async def test_an_on_the_loop_transaction_runs_its_statements_and_a_free_begin_on_the_loop_and_commit_off_it(
     traced: tuple[AsyncEngine, list[tuple[int, str]]],
 ) -> None:
     engine, ran = traced
@@ -96,19 +97,62 @@ async def test_an_on_the_loop_transaction_runs_its_statements_on_the_loop_and_be
                 await session.execute(text("INSERT INTO t VALUES (:x)"), [{"x": 1}, {"x": 2}])  # executemany
                 assert (await session.execute(text("SELECT sum(x) FROM t"))).scalar_one() == 3 * (1 + on_the_loop)
             where = {sql: thread == loop for thread, sql in ran if sql != "PRAGMA"}
-            assert where == {"BEGIN": False, "INSERT": on_the_loop, "SELECT": on_the_loop, "COMMIT": False}, (on_the_loop, ran)
+            assert where == {"BEGIN": on_the_loop, "INSERT": on_the_loop, "SELECT": on_the_loop, "COMMIT": False}, (on_the_loop, ran)
         ran.clear()
         async with transaction(sessions, on_the_loop=True) as session:
             await session.execute(text("SELECT 1"))
             await off_the_loop(session)  # before a long read: the loop keeps serving
             await session.execute(text("SELECT count(*) FROM t"))
         assert [(sql, thread == loop) for thread, sql in ran if sql != "PRAGMA"] == [
-            ("BEGIN", False), ("SELECT", True), ("SELECT", False), ("COMMIT", False)
+            ("BEGIN", True), ("SELECT", True), ("SELECT", False), ("COMMIT", False)
         ]
         ran.clear()
         async with sessions() as session:  # no transaction of ours: BEGIN is where it may wait, never on the loop
             await session.execute(text("SELECT 1"))
         assert all(thread != loop for thread, _ in ran)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_begin_that_must_wait_for_the_write_lock_waits_off_the_loop(
+    url: str, traced: tuple[AsyncEngine, list[tuple[int, str]]]
+) -> None:
+    """Another connection holds SQLite's write lock: the BEGIN tried on the loop fails at once, waits
+    its turn on the worker thread while the loop keeps serving, and the busy timeout is set back."""
+    engine, ran = traced
+    sessions = session_factory(engine)
+    loop = threading.get_ident()
+    try:
+        async with transaction(sessions) as session:
+            await session.execute(text("CREATE TABLE t (x INTEGER)"))
+        async with aiosqlite.connect(url.removeprefix("sqlite+aiosqlite:///"), isolation_level=None) as other:
+            await other.execute("BEGIN IMMEDIATE")  # the write lock, held by someone else
+            ran.clear()
+            ticks = [0]
+
+            async def tick() -> None:
+                while True:
+                    ticks[0] += 1
+                    await asyncio.sleep(0.01)
+
+            ticking = asyncio.create_task(tick())
+
+            async def write() -> None:
+                async with transaction(sessions, on_the_loop=True) as session:
+                    await session.execute(text("INSERT INTO t VALUES (1)"))
+
+            writing = asyncio.create_task(write())
+            await asyncio.sleep(0.3)
+            assert not writing.done()  # still waiting for the lock: on the worker thread, not here
+            assert ticks[0] >= 10  # the loop kept serving meanwhile
+            await other.execute("COMMIT")
+            await asyncio.wait_for(writing, 5)
+            ticking.cancel()
+        begins = [(sql, thread == loop) for thread, sql in ran if sql == "BEGIN"]
+        assert begins == [("BEGIN", True), ("BEGIN", False)]  # tried here at once, then waited for off the loop
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one() == BUSY_TIMEOUT_MS
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 1
     finally:
         await engine.dispose()
 
