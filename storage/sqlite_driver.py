@@ -49,6 +49,7 @@ BUSY_TIMEOUT_MS = 10_000
 BEGIN = "BEGIN IMMEDIATE"
 """Every transaction's first statement (`storage.db.create_engine`): it takes the write lock."""
 _BEGAN: Final[_Outcome] = (None, [], None, -1)
+"""What a BEGIN taken on the loop leaves on its cursor: no rows, no row id, no count."""
 
 
 def _execute(connection: aiosqlite.Connection, operation: str, parameters: Any) -> _Outcome:

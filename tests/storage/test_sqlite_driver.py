@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +69,8 @@ async def test_a_statement_is_one_hand_off_to_the_worker_thread(url: str, monkey
 
 
 @pytest.fixture
-def traced(url: str) -> Iterator[tuple[AsyncEngine, list[tuple[int, str]]]]:
-    """An engine whose every SQLite statement is recorded with the thread that ran it (COMMIT included)."""
+async def traced(url: str) -> AsyncIterator[tuple[AsyncEngine, list[tuple[int, str]]]]:
+    """An engine whose every SQLite statement is recorded with the thread that ran it (COMMIT included), disposed after the test."""
     engine = create_engine(url)
     ran: list[tuple[int, str]] = []
 
@@ -80,6 +80,7 @@ def traced(url: str) -> Iterator[tuple[AsyncEngine, list[tuple[int, str]]]]:
         raw.set_trace_callback(lambda sql: ran.append((threading.get_ident(), sql.split()[0].upper())))
 
     yield engine, ran
+    await engine.dispose()
 
 
 async def test_an_on_the_loop_transaction_runs_its_statements_and_a_free_begin_on_the_loop_and_commit_off_it(
@@ -88,30 +89,27 @@ async def test_an_on_the_loop_transaction_runs_its_statements_and_a_free_begin_o
     engine, ran = traced
     sessions = session_factory(engine)
     loop = threading.get_ident()
-    try:
-        async with transaction(sessions) as session:
-            await session.execute(text("CREATE TABLE t (x INTEGER)"))
-        for on_the_loop in (False, True):
-            ran.clear()
-            async with transaction(sessions, on_the_loop=on_the_loop) as session:
-                await session.execute(text("INSERT INTO t VALUES (:x)"), [{"x": 1}, {"x": 2}])  # executemany
-                assert (await session.execute(text("SELECT sum(x) FROM t"))).scalar_one() == 3 * (1 + on_the_loop)
-            where = {sql: thread == loop for thread, sql in ran if sql != "PRAGMA"}
-            assert where == {"BEGIN": on_the_loop, "INSERT": on_the_loop, "SELECT": on_the_loop, "COMMIT": False}, (on_the_loop, ran)
+    async with transaction(sessions) as session:
+        await session.execute(text("CREATE TABLE t (x INTEGER)"))
+    for on_the_loop in (False, True):
         ran.clear()
-        async with transaction(sessions, on_the_loop=True) as session:
-            await session.execute(text("SELECT 1"))
-            await off_the_loop(session)  # before a long read: the loop keeps serving
-            await session.execute(text("SELECT count(*) FROM t"))
-        assert [(sql, thread == loop) for thread, sql in ran if sql != "PRAGMA"] == [
-            ("BEGIN", True), ("SELECT", True), ("SELECT", False), ("COMMIT", False)
-        ]
-        ran.clear()
-        async with sessions() as session:  # no transaction of ours: BEGIN is where it may wait, never on the loop
-            await session.execute(text("SELECT 1"))
-        assert all(thread != loop for thread, _ in ran)
-    finally:
-        await engine.dispose()
+        async with transaction(sessions, on_the_loop=on_the_loop) as session:
+            await session.execute(text("INSERT INTO t VALUES (:x)"), [{"x": 1}, {"x": 2}])  # executemany
+            assert (await session.execute(text("SELECT sum(x) FROM t"))).scalar_one() == 3 * (1 + on_the_loop)
+        where = {sql: thread == loop for thread, sql in ran if sql != "PRAGMA"}
+        assert where == {"BEGIN": on_the_loop, "INSERT": on_the_loop, "SELECT": on_the_loop, "COMMIT": False}, (on_the_loop, ran)
+    ran.clear()
+    async with transaction(sessions, on_the_loop=True) as session:
+        await session.execute(text("SELECT 1"))
+        await off_the_loop(session)  # before a long read: the loop keeps serving
+        await session.execute(text("SELECT count(*) FROM t"))
+    assert [(sql, thread == loop) for thread, sql in ran if sql != "PRAGMA"] == [
+        ("BEGIN", True), ("SELECT", True), ("SELECT", False), ("COMMIT", False)
+    ]
+    ran.clear()
+    async with sessions() as session:  # no transaction of ours: BEGIN is where it may wait, never on the loop
+        await session.execute(text("SELECT 1"))
+    assert all(thread != loop for thread, _ in ran)
 
 
 async def test_a_begin_that_must_wait_for_the_write_lock_waits_off_the_loop(
@@ -122,53 +120,47 @@ async def test_a_begin_that_must_wait_for_the_write_lock_waits_off_the_loop(
     engine, ran = traced
     sessions = session_factory(engine)
     loop = threading.get_ident()
-    try:
-        async with transaction(sessions) as session:
-            await session.execute(text("CREATE TABLE t (x INTEGER)"))
-        async with aiosqlite.connect(url.removeprefix("sqlite+aiosqlite:///"), isolation_level=None) as other:
-            await other.execute("BEGIN IMMEDIATE")  # the write lock, held by someone else
-            ran.clear()
-            ticks = [0]
+    async with transaction(sessions) as session:
+        await session.execute(text("CREATE TABLE t (x INTEGER)"))
+    async with aiosqlite.connect(url.removeprefix("sqlite+aiosqlite:///"), isolation_level=None) as other:
+        await other.execute("BEGIN IMMEDIATE")  # the write lock, held by someone else
+        ran.clear()
+        ticks = [0]
 
-            async def tick() -> None:
-                while True:
-                    ticks[0] += 1
-                    await asyncio.sleep(0.01)
+        async def tick() -> None:
+            while True:
+                ticks[0] += 1
+                await asyncio.sleep(0.01)
 
-            ticking = asyncio.create_task(tick())
+        ticking = asyncio.create_task(tick())
 
-            async def write() -> None:
-                async with transaction(sessions, on_the_loop=True) as session:
-                    await session.execute(text("INSERT INTO t VALUES (1)"))
+        async def write() -> None:
+            async with transaction(sessions, on_the_loop=True) as session:
+                await session.execute(text("INSERT INTO t VALUES (1)"))
 
-            writing = asyncio.create_task(write())
-            await asyncio.sleep(0.3)
-            assert not writing.done()  # still waiting for the lock: on the worker thread, not here
-            assert ticks[0] >= 10  # the loop kept serving meanwhile
-            await other.execute("COMMIT")
-            await asyncio.wait_for(writing, 5)
-            ticking.cancel()
-        begins = [(sql, thread == loop) for thread, sql in ran if sql == "BEGIN"]
-        assert begins == [("BEGIN", True), ("BEGIN", False)]  # tried here at once, then waited for off the loop
-        async with engine.connect() as conn:
-            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one() == BUSY_TIMEOUT_MS
-            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 1
-    finally:
-        await engine.dispose()
+        writing = asyncio.create_task(write())
+        await asyncio.sleep(0.3)
+        assert not writing.done()  # still waiting for the lock: on the worker thread, not here
+        assert ticks[0] >= 10  # the loop kept serving meanwhile
+        await other.execute("COMMIT")
+        await asyncio.wait_for(writing, 5)
+        ticking.cancel()
+    begins = [(sql, thread == loop) for thread, sql in ran if sql == "BEGIN"]
+    assert begins == [("BEGIN", True), ("BEGIN", False)]  # tried here at once, then waited for off the loop
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one() == BUSY_TIMEOUT_MS
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 1
 
 
 async def test_an_error_on_the_loop_is_the_drivers_and_rolls_back(traced: tuple[AsyncEngine, list[tuple[int, str]]]) -> None:
     engine, _ran = traced
     sessions = session_factory(engine)
-    try:
-        async with transaction(sessions) as session:
-            await session.execute(text("CREATE TABLE t (x INTEGER UNIQUE)"))
-            await session.execute(text("INSERT INTO t VALUES (1)"))
-        with pytest.raises(IntegrityError):
-            async with transaction(sessions, on_the_loop=True) as session:
-                await session.execute(text("INSERT INTO t VALUES (2)"))
-                await session.execute(text("INSERT INTO t VALUES (1)"))
+    async with transaction(sessions) as session:
+        await session.execute(text("CREATE TABLE t (x INTEGER UNIQUE)"))
+        await session.execute(text("INSERT INTO t VALUES (1)"))
+    with pytest.raises(IntegrityError):
         async with transaction(sessions, on_the_loop=True) as session:
-            assert (await session.execute(text("SELECT x FROM t"))).scalars().all() == [1]
-    finally:
-        await engine.dispose()
+            await session.execute(text("INSERT INTO t VALUES (2)"))
+            await session.execute(text("INSERT INTO t VALUES (1)"))
+    async with transaction(sessions, on_the_loop=True) as session:
+        assert (await session.execute(text("SELECT x FROM t"))).scalars().all() == [1]
