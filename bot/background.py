@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+
+from storage.outbox import Chat
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +51,11 @@ class Wakeups:
     """
 
     def __init__(self) -> None:
-        self._outbox: list[Callable[[], None]] = []
+        self._outbox: list[Callable[[Collection[Chat] | None], None]] = []
         self._media: list[Callable[[], None]] = []
         self._voice: list[Callable[[], None]] = []
 
-    def on_outbox(self, wake: Callable[[], None]) -> None:
+    def on_outbox(self, wake: Callable[[Collection[Chat] | None], None]) -> None:
         self._outbox.append(wake)
 
     def on_media(self, wake: Callable[[], None]) -> None:
@@ -67,9 +69,10 @@ class Wakeups:
         for wake in self._voice:
             wake()
 
-    def outbox(self) -> None:
+    def outbox(self, chats: Collection[Chat] | None = None) -> None:
+        """Rows were committed for `chats` (`storage.outbox.written`; None: for chats it cannot name)."""
         for wake in self._outbox:
-            wake()
+            wake(chats)
 
     def media(self) -> None:
         for wake in self._media:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
-from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,13 +18,14 @@ from bot.inflight import InFlight
 from bot.clock import DatabaseClock, now_in
 from handlers import Held, Outgoing, Rejected, SendError, Sender, Throttled, Unreachable, Unsubscribed
 from storage import citizens, delivery, erasure, outbox
+from storage.outbox import Chat
 from storage.db import transaction
 from storage.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 
 
-ByChat = dict[tuple[str, str], list[OutboxMessage]]
+ByChat = dict[Chat, list[OutboxMessage]]
 _MARK_SENT_RETRIES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 10.0, 10.0)
 
 
@@ -74,12 +76,26 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.max_in_flight = max_in_flight or 2 * batch_size
         self._wake = asyncio.Event()
+        self._told: set[Chat] | None = set()
+        """The chats of rows committed since the last look (None: some unknown)."""
         if wakeups is not None:
             wakeups.on_outbox(self.wake)
 
-    def wake(self) -> None:
-        """Called after a commit that wrote outbox rows, so replies leave at once."""
+    def wake(self, chats: Collection[Chat] | None = None) -> None:
+        """Called after a commit that wrote outbox rows for `chats` (None: it cannot say which), so replies leave at once."""
+        if chats is None or self._told is None:
+            self._told = None
+        else:
+            self._told.update(chats)
         self._wake.set()
+
+    def _news(self, state: InFlight) -> bool:
+        """Whether what was committed since the last look can be claimed now (`InFlight.told`)."""
+        if not self._wake.is_set():
+            return False
+        self._wake.clear()
+        told, self._told = self._told, set()
+        return state.told(told)
 
     async def run_once(self) -> int:
         """Send one batch of due rows; returns how many rows were attempted."""
@@ -132,35 +148,40 @@ class Dispatcher:
 
         Each chat's claimed rows go out in their own task; every sent row joins one group commit
         (`_mark_sent`), and its chat is free for its next rows as soon as that commit lands. A
-        new claim starts right away when the pipeline commits new rows (`wake`), and otherwise
-        when half a batch of room has freed up, so the senders' pacing never waits on the
-        database. At most `max_in_flight` rows are claimed and unsettled at a time: that bounds
+        new claim starts right away when the pipeline commits rows for a chat not in flight
+        (`wake`), when a chat told about while in flight is free again, when half a batch of room
+        has freed up after a full claim, and at least every `idle_poll`; so the senders' pacing
+        never waits on the database, and no claim scans for rows it could not take. At most `max_in_flight` rows are claimed and unsettled at a time: that bounds
         what a crash leaves leased, and keeps each claimed row's send well inside its lease.
         """
         state = InFlight(self.max_in_flight)
         committer = asyncio.create_task(self._commit_marks(state), name="dispatcher-marks")
         half = max(1, min(self.batch_size, self.max_in_flight) // 2)
-        more_due = woken = True
+        loop = asyncio.get_running_loop()
+        last_claim = -math.inf
+        room_limited = woken = False
         try:
             while not stop.is_set():
                 # Clear before looking: whatever changes from here on ends the wait below.
                 state.changed.clear()
-                woken = woken or self._wake.is_set()
-                self._wake.clear()
+                woken = self._news(state) or woken
                 room = state.room()
-                if room > 0 and (woken or not state.chats or more_due and room >= half):
-                    woken = False
+                # Claim for news that can be taken, a chat freed behind its earlier rows, rows left for
+                # want of room, or at least every `idle_poll` (other workers' rows, retries coming due).
+                due = loop.time() - last_claim >= self.idle_poll
+                if room > 0 and (woken or state.freed or due or room_limited and room >= half):
+                    woken = state.freed = False
                     limit = min(self.batch_size, room)
                     try:
                         claimed = await self._start_chats(state, limit)
                     except Exception:  # the loop must survive a database blip
                         logger.exception("dispatcher claim failed")
                         claimed = 0
-                    more_due = claimed == limit
-                    if more_due:
+                    last_claim = loop.time()
+                    room_limited = claimed == limit
+                    if room_limited:
                         continue
-                await state.wait_for_change(self._wake, stop, timeout=self.idle_poll)
-                more_due = True
+                await state.wait_for_change(self._wake, stop, timeout=max(0.0, last_claim + self.idle_poll - loop.time()))
         finally:
             if state.chats:
                 await asyncio.gather(*state.chats, return_exceptions=True)
@@ -183,8 +204,9 @@ class Dispatcher:
 
     async def _start_chats(self, state: InFlight, limit: int) -> int:
         rows, by_chat, contacts = await self._claim(limit)
-        state.in_flight += len(rows)
-        for chat_rows in by_chat.values():
+        for chat, chat_rows in by_chat.items():
+            # Cut short by the batch or by `PER_CHAT`, the chat may have more rows due behind these.
+            state.claimed(chat, len(chat_rows), maybe_more=len(rows) == limit or len(chat_rows) >= outbox.PER_CHAT)
             task = asyncio.create_task(self._pipelined_chat(state, chat_rows, contacts))
             state.chats.add(task)
             task.add_done_callback(state.chats.discard)
@@ -203,9 +225,11 @@ class Dispatcher:
         finally:
             # Rows settled here (failed, held, released, or left leased) free their room now;
             # sent ones when their commit lands.
-            state.in_flight -= len(rows) - len(sent)
+            chat = (rows[0].channel, rows[0].recipient)
             state.marks += sent
+            state.marked_chats += [chat] * len(sent)
             state.marked.set()
+            state.settle(chat, len(rows) - len(sent))
             state.changed.set()
 
     async def _commit_marks(self, state: InFlight) -> None:
@@ -217,13 +241,14 @@ class Dispatcher:
                 state.marked.clear()
                 await state.marked.wait()
                 continue
-            batch, state.marks = state.marks, []
+            batch, chats = state.take_marks()
             try:
                 await self._mark_sent(batch)
             except Exception:  # they stay leased: sent again after the lease (the documented window)
                 logger.exception("dispatcher: %s sent rows not marked", len(batch))
             finally:
-                state.in_flight -= len(batch)
+                for chat, count in Counter(chats).items():
+                    state.settle(chat, count)
                 state.changed.set()
 
     async def _send_chat(

@@ -165,7 +165,7 @@ class Pipeline:
                 logger.info("turn replayed: %s", exc)
                 continue
             if not result.duplicate:
-                self.wakeups.outbox()
+                self.wakeups.outbox(outbox.written(session))  # the chats it wrote for: the dispatcher claims only for those it can serve
             for work in after:  # only what this committed turn asked for
                 try:
                     work()

@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, case, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from storage import outbox
 from storage.models import Citizen, OutboxMessage, OutboxStatus
 
 STATUS_RANK: Final = MappingProxyType(
@@ -202,4 +203,5 @@ async def resend(session: AsyncSession, *, row: OutboxMessage, error_code: str, 
     )
     session.add(copy)
     await session.flush()
+    outbox.note_written(session, [(copy.channel, copy.recipient)])
     return copy

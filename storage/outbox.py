@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -26,6 +26,28 @@ PENDING_INDEXES = {
     False: ("ix_outbox_pending_broadcast", PENDING_BROADCAST),
 }
 """The partial index each pass of `claim_batch` walks in id order (interactive first), and its condition."""
+
+
+Chat = tuple[str, str]
+"""(channel, recipient): the unit of order in the outbox."""
+
+_WRITTEN: Final = "ascolto.outbox_chats"
+
+
+def note_written(session: AsyncSession, chats: Iterable[Chat] | None) -> None:
+    """This transaction wrote rows for `chats` (None: for more than it can name, a broadcast)."""
+    known = session.info.setdefault(_WRITTEN, set())
+    if chats is None:
+        session.info[_WRITTEN] = None
+    elif known is not None:
+        known.update(chats)
+
+
+def written(session: AsyncSession) -> frozenset[Chat] | None:
+    """The chats this transaction wrote rows for, or None when it cannot say: read after the commit,
+    for the dispatcher's wake (`Dispatcher.wake`), so it claims only for chats it can serve."""
+    known = session.info.get(_WRITTEN, set())
+    return None if known is None else frozenset(known)
 
 
 async def enqueue(
@@ -52,6 +74,7 @@ async def enqueue(
         created_at=now,
     )
     session.add(row)
+    note_written(session, [(channel, recipient)])
     return row
 
 
@@ -102,9 +125,7 @@ async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, object]])
         if session.new or session.dirty or session.deleted:  # a flush with nothing to do still cost a hand-off to its greenlet
             await session.flush()  # rows added as ORM objects earlier in the transaction keep the lower ids
         await session.execute(_INSERT, list(rows))
-
-
-Chat = tuple[str, str]
+        note_written(session, {(str(row["channel"]), str(row["recipient"])) for row in rows})
 
 
 async def claim_batch(

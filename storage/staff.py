@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from conversations.vocabulary import Role
+from storage import outbox
 from storage.audit import AuditAction
 from storage.models import (
     AuditLog,
@@ -223,6 +224,7 @@ async def create_broadcast(
         ]
         await session.execute(insert(OutboxMessage), values)
         total += len(values)
+    outbox.note_written(session, None)  # thousands of chats: the dispatcher claims as for news it cannot place
     row.recipients = total
     return row
 

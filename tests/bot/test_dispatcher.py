@@ -279,3 +279,69 @@ async def test_a_single_wait_beyond_the_bound_fails_at_once(core: Core, clock: F
     await make(core, sender, clock, policy=RetryPolicy(max_throttled_seconds=3600)).flush()
     first, second = await rows(core)
     assert (first.status, second.status) == ("failed", "sent")  # the chat goes on
+
+
+async def test_run_forever_claims_only_when_a_row_can_be_taken(core: Core, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reply to a chat still being sent waits for that chat's row to be marked, then leaves at once;
+    meanwhile no claim scans the outbox for it and comes back empty (issue 18: half of all claims did)."""
+    claims: list[int] = []
+    claim_batch = outbox.claim_batch
+
+    async def counted(*args: object, **kwargs: object) -> list[OutboxMessage]:
+        claimed = await claim_batch(*args, **kwargs)  # type: ignore[arg-type]
+        claims.append(len(claimed))
+        return claimed
+
+    monkeypatch.setattr(outbox, "claim_batch", counted)
+    sender = GatedSender(slow="anna")
+    await enqueue(core, clock, "uno", recipient="anna")
+    d = make(core, sender, clock, idle_poll=30.0)  # only a wake or a freed chat can start a claim in time
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run_forever(stop))
+    try:
+        for _ in range(500):  # "uno" is claimed and held in its send
+            if claims:
+                break
+            await asyncio.sleep(0.01)
+        for text in ("due", "tre"):  # two more turns answer anna while "uno" is on its way
+            await enqueue(core, clock, text, recipient="anna")
+            d.wake({("test", "anna")})
+            await asyncio.sleep(0.05)
+        assert claims == [1], "a claim ran for a chat whose earlier row is still in flight"
+        sender.gate.set()
+        for _ in range(500):
+            if all(r.status == "sent" for r in await rows(core)):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        sender.gate.set()
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+    assert [m.text for m in sender.sent] == ["uno", "due", "tre"]
+    assert claims[:2] == [1, 2], "once 'uno' was marked sent, one claim took both replies behind it"
+    assert 0 not in claims[:2]
+
+
+async def test_a_wake_for_a_chat_not_in_flight_claims_at_once(core: Core, clock: FakeClock) -> None:
+    """A wake naming a chat the dispatcher is not sending to starts a claim now, beside a slow chat."""
+    sender = GatedSender(slow="lenta")
+    await enqueue(core, clock, "attesa", recipient="lenta")
+    d = make(core, sender, clock, idle_poll=30.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run_forever(stop))
+    try:
+        for _ in range(500):
+            if (await rows(core))[0].next_attempt_at > clock.now:
+                break
+            await asyncio.sleep(0.01)
+        await enqueue(core, clock, "subito", recipient="veloce")
+        d.wake({("test", "veloce"), ("test", "lenta")})
+        for _ in range(500):
+            if sender.sent:
+                break
+            await asyncio.sleep(0.01)
+        assert [m.text for m in sender.sent] == ["subito"]
+    finally:
+        sender.gate.set()
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import Core
 from conversations import Inbound
 from handlers import Outgoing
-from storage import conversations
+from storage import conversations, outbox
 from storage.db import transaction
 from storage.models import Citizen, Conversation, InboundEvent, Need, NeedStatusChange, OutboxMessage
 from tests.helpers.clock import FakeClock
@@ -299,3 +299,22 @@ async def test_two_first_messages_racing_make_one_citizen_and_two_turns(core: Co
     async with core.sessions() as session:
         state = await conversations.load(session, citizen_id=results[0].citizen_id or 0)
     assert state.version == 2  # both turns applied, one after the other
+
+
+async def test_a_turn_tells_the_dispatcher_which_chats_it_wrote_for(core: Core, clock: FakeClock) -> None:
+    """The wake names the chats (issue 18): the dispatcher then claims only for a chat it is not still sending to."""
+    told: list[object] = []
+    core.wakeups.on_outbox(told.append)
+    await core.pipeline.handle(inbound(1, "ciao", sender="anna", clock=clock))
+    await core.pipeline.handle(inbound(1, "ciao", sender="anna", clock=clock))  # a redelivery writes nothing, wakes nobody
+    assert told == [frozenset({("test", "anna")})]
+
+
+async def test_a_transaction_that_cannot_name_its_chats_says_so(core: Core, clock: FakeClock) -> None:
+    async with transaction(core.sessions) as session:
+        assert outbox.written(session) == frozenset()
+        await outbox.enqueue_many(session, [outbox.row(channel="test", recipient="bruno", citizen_id=None, text="x", now=clock.now)])
+        assert outbox.written(session) == frozenset({("test", "bruno")})
+        outbox.note_written(session, None)  # what a broadcast's rows do
+        await outbox.enqueue(session, channel="test", recipient="carla", citizen_id=None, text="y", now=clock.now)
+        assert outbox.written(session) is None
