@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import Wakeups
-from bot.inflight import InFlight
+from bot.inflight import InFlight, News
 from bot.clock import DatabaseClock, now_in
 from handlers import Held, Outgoing, Rejected, SendError, Sender, Throttled, Unreachable, Unsubscribed
 from storage import citizens, delivery, erasure, outbox
@@ -75,27 +75,13 @@ class Dispatcher:
         self.clock = clock or DatabaseClock()
         self.rng = rng or random.Random()
         self.max_in_flight = max_in_flight or 2 * batch_size
-        self._wake = asyncio.Event()
-        self._told: set[Chat] | None = set()
-        """The chats of rows committed since the last look (None: some unknown)."""
+        self._news = News()
         if wakeups is not None:
             wakeups.on_outbox(self.wake)
 
     def wake(self, chats: Collection[Chat] | None = None) -> None:
         """Called after a commit that wrote outbox rows for `chats` (None: it cannot say which), so replies leave at once."""
-        if chats is None or self._told is None:
-            self._told = None
-        else:
-            self._told.update(chats)
-        self._wake.set()
-
-    def _news(self, state: InFlight) -> bool:
-        """Whether what was committed since the last look can be claimed now (`InFlight.told`)."""
-        if not self._wake.is_set():
-            return False
-        self._wake.clear()
-        told, self._told = self._told, set()
-        return state.told(told)
+        self._news.tell(chats)
 
     async def run_once(self) -> int:
         """Send one batch of due rows; returns how many rows were attempted."""
@@ -106,9 +92,8 @@ class Dispatcher:
         try:
             counts = await asyncio.gather(*(self._send_chat(chat, contacts, sent) for chat in by_chat.values()))
         finally:
-            # One commit for the whole batch instead of one per message: on SQLite each commit
-            # is an fsync. Until it lands the rows stay leased, so nobody sends them again;
-            # a crash before it widens the documented duplicate window to one batch.
+            # One commit for the batch (on SQLite each commit is an fsync). Until it lands the rows stay
+            # leased, nobody sends them again; a crash before it widens the duplicate window to one batch.
             await self._mark_sent(sent)
         return sum(counts)
 
@@ -137,8 +122,7 @@ class Dispatcher:
         """Send until nothing is due now (used by the console and by tests)."""
         total = 0
         for _ in range(max_rounds):
-            sent = await self.run_once()
-            if sent == 0:
+            if (sent := await self.run_once()) == 0:
                 break
             total += sent
         return total
@@ -147,12 +131,12 @@ class Dispatcher:
         """Send until `stop`, claiming while earlier rows are still being sent (a pipeline).
 
         Each chat's claimed rows go out in their own task; every sent row joins one group commit
-        (`_mark_sent`), and its chat is free for its next rows as soon as that commit lands. A
-        new claim starts right away when the pipeline commits rows for a chat not in flight
-        (`wake`), when a chat told about while in flight is free again, when half a batch of room
-        has freed up after a full claim, and at least every `idle_poll`; so the senders' pacing
-        never waits on the database, and no claim scans for rows it could not take. At most `max_in_flight` rows are claimed and unsettled at a time: that bounds
-        what a crash leaves leased, and keeps each claimed row's send well inside its lease.
+        (`_mark_sent`), and its chat is free for its next rows as soon as that commit lands. A claim
+        runs only when it can take something (`InFlight`): at once for rows committed to a chat not
+        in flight (`wake`), when a chat told about while in flight is free again, when half a batch
+        of room is free after a full claim, and at least every `idle_poll`. At most `max_in_flight`
+        rows are claimed and unsettled at a time: that bounds what a crash leaves leased, and keeps
+        each claimed row's send well inside its lease.
         """
         state = InFlight(self.max_in_flight)
         committer = asyncio.create_task(self._commit_marks(state), name="dispatcher-marks")
@@ -164,10 +148,9 @@ class Dispatcher:
             while not stop.is_set():
                 # Clear before looking: whatever changes from here on ends the wait below.
                 state.changed.clear()
-                woken = self._news(state) or woken
+                woken = self._news.take(state) or woken
                 room = state.room()
-                # Claim for news that can be taken, a chat freed behind its earlier rows, rows left for
-                # want of room, or at least every `idle_poll` (other workers' rows, retries coming due).
+                # `idle_poll`: other workers' rows, retries and leases coming due.
                 due = loop.time() - last_claim >= self.idle_poll
                 if room > 0 and (woken or state.freed or due or room_limited and room >= half):
                     woken = state.freed = False
@@ -181,7 +164,7 @@ class Dispatcher:
                     room_limited = claimed == limit
                     if room_limited:
                         continue
-                await state.wait_for_change(self._wake, stop, timeout=max(0.0, last_claim + self.idle_poll - loop.time()))
+                await state.wait_for_change(self._news.event, stop, timeout=max(0.0, last_claim + self.idle_poll - loop.time()))
         finally:
             if state.chats:
                 await asyncio.gather(*state.chats, return_exceptions=True)
@@ -207,9 +190,7 @@ class Dispatcher:
         for chat, chat_rows in by_chat.items():
             # Cut short by the batch or by `PER_CHAT`, the chat may have more rows due behind these.
             state.claimed(chat, len(chat_rows), maybe_more=len(rows) == limit or len(chat_rows) >= outbox.PER_CHAT)
-            task = asyncio.create_task(self._pipelined_chat(state, chat_rows, contacts))
-            state.chats.add(task)
-            task.add_done_callback(state.chats.discard)
+            state.track(asyncio.create_task(self._pipelined_chat(state, chat_rows, contacts)))
         return len(rows)
 
     async def _pipelined_chat(
@@ -226,11 +207,8 @@ class Dispatcher:
             # Rows settled here (failed, held, released, or left leased) free their room now;
             # sent ones when their commit lands.
             chat = (rows[0].channel, rows[0].recipient)
-            state.marks += sent
-            state.marked_chats += [chat] * len(sent)
-            state.marked.set()
+            state.to_mark(chat, sent)
             state.settle(chat, len(rows) - len(sent))
-            state.changed.set()
 
     async def _commit_marks(self, state: InFlight) -> None:
         """One commit for whatever was sent since the last one (group commit), until closed and drained."""
@@ -249,7 +227,6 @@ class Dispatcher:
             finally:
                 for chat, count in Counter(chats).items():
                     state.settle(chat, count)
-                state.changed.set()
 
     async def _send_chat(
         self,

@@ -73,6 +73,17 @@ class InFlight:
                 self.freed = True
         self.changed.set()
 
+    def track(self, task: asyncio.Task[None]) -> None:
+        """A chat's sending task, awaited when the dispatcher stops."""
+        self.chats.add(task)
+        task.add_done_callback(self.chats.discard)
+
+    def to_mark(self, chat: Chat, sent: list[tuple[int, str | None]]) -> None:
+        """Rows of `chat` the provider took (outbox id, provider id): for the committer's next group commit."""
+        self.marks += sent
+        self.marked_chats += [chat] * len(sent)
+        self.marked.set()
+
     def take_marks(self) -> tuple[list[tuple[int, str | None]], list[Chat]]:
         """The sent rows to commit, and their chats; the lists start empty again."""
         marks, chats = self.marks, self.marked_chats
@@ -82,3 +93,26 @@ class InFlight:
     async def wait_for_change(self, wake: asyncio.Event, stop: asyncio.Event, *, timeout: float) -> None:
         """Until new rows were committed (`wake`), rows settled, `stop`, or `timeout` (other workers' rows, retries coming due)."""
         await wait_any(wake, stop, self.changed, timeout=timeout)
+
+
+class News:
+    """What was committed for the dispatcher since it last looked: the chats (None: some it cannot name)."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self._chats: set[Chat] | None = set()
+
+    def tell(self, chats: Collection[Chat] | None) -> None:
+        if chats is None or self._chats is None:
+            self._chats = None
+        else:
+            self._chats.update(chats)
+        self.event.set()
+
+    def take(self, state: InFlight) -> bool:
+        """Whether any of it can be claimed now (`InFlight.told`); forgotten once looked at."""
+        if not self.event.is_set():
+            return False
+        self.event.clear()
+        chats, self._chats = self._chats, set()
+        return state.told(chats)
