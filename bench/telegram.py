@@ -24,13 +24,13 @@ import gc
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -48,6 +48,7 @@ from bot.channels.telegram import build
 from bot.channels.web import build_web_app
 from bot.config import DatabaseSettings, LimitsSettings, Settings, TelegramSettings
 from handlers.telegram_intake import SECRET_HEADER
+from storage import outbox
 from storage.models import OutboxMessage, OutboxStatus
 from tests.fakes.telegram_api import FakeTelegram, FloodPolicy, serve_loopback
 
@@ -76,6 +77,11 @@ class Measured:
 
     rate: float
     cpu_ms: float
+    statements: float = 0.0
+    """Database statements an update (Ascolto only), BEGIN and COMMIT included: steady where CPU is not."""
+    transactions: float = 0.0
+    claims: float = 0.0
+    """The dispatcher's claim transactions an update."""
 
 
 async def run() -> list[Row]:
@@ -107,6 +113,12 @@ async def run() -> list[Row]:
                         Row("telegram", f"Ascolto full pipeline, {chats} connections, SQLite {sync}, CPU", _median([m.cpu_ms for m in measured]), "ms/update", _spread([m.cpu_ms for m in measured])),
                         Row("telegram", f"ratio Ascolto {sync} / echo, {chats} connections", ratio, "×", f"{verdict} the target ≥ {TARGET_RATIO}; {_spread(ratios)}"),
                     ]
+                full = ours["FULL"]
+                rows += [
+                    Row("telegram", f"Ascolto, {chats} connections, SQL statements", _median([m.statements for m in full]), "/update", f"BEGIN and COMMIT included; {_spread([m.statements for m in full])}"),
+                    Row("telegram", f"Ascolto, {chats} connections, transactions", _median([m.transactions for m in full]), "/update", _spread([m.transactions for m in full])),
+                    Row("telegram", f"Ascolto, {chats} connections, dispatcher claims", _median([m.claims for m in full]), "/update", _spread([m.claims for m in full])),
+                ]
     return rows
 
 
@@ -130,10 +142,50 @@ async def _measure(fake: FakeTelegram, bot: BotUnderTest, *, chats: int, first_c
     async with bot(fake) as is_done:
         await _drive(fake, range(first_chat - WARMUP_CHATS, first_chat), MESSAGES, is_done, delivered)
         started, cpu_started = time.perf_counter(), time.process_time()
-        await _drive(fake, range(first_chat, first_chat + chats), script, is_done, delivered)
+        with _COUNTS.counting():
+            await _drive(fake, range(first_chat, first_chat + chats), script, is_done, delivered)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     updates = chats * len(script)
-    return Measured(rate=updates / elapsed, cpu_ms=1000 * cpu / updates)
+    return Measured(
+        rate=updates / elapsed,
+        cpu_ms=1000 * cpu / updates,
+        statements=_COUNTS.statements / updates,
+        transactions=_COUNTS.transactions / updates,
+        claims=_COUNTS.claims / updates,
+    )
+
+
+class _Counts:
+    """Statements, commits and claims of the bot under test while an update is being measured."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.statements = self.transactions = self.claims = 0
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        self.statements = self.transactions = self.claims = 0
+        self.on = True
+        try:
+            yield
+        finally:
+            self.on = False
+
+    def listen(self, core: Core) -> None:
+        @event.listens_for(core.db.sync_engine, "before_cursor_execute")
+        def _statement(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            if self.on:
+                self.statements += 1
+                # Every claim opens with the pass over pending replies (`storage.outbox._chats`).
+                self.claims += CLAIM_MARK in statement
+
+        @event.listens_for(core.db.sync_engine, "commit")
+        def _commit(*_: object) -> None:
+            self.transactions += self.on
+
+
+CLAIM_MARK: Final = f"INDEXED BY {outbox.PENDING_INDEXES[True][0]}"
+_COUNTS: Final = _Counts()
 
 
 async def _drive(
@@ -204,6 +256,7 @@ def _ascolto(database: Path, synchronous: str = "FULL") -> BotUnderTest:
                 limits=LimitsSettings(turns_per_minute=600, turn_burst=1000),
             )
             core = await build_core(settings)  # migrates: outside the measured time
+            _COUNTS.listen(core)
             gc.freeze()  # as `ascolto run` does once its core is built (bot/cli/main.py)
             try:
                 unlimited = AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=0)
@@ -243,11 +296,19 @@ def _drained_check(core: Core, fake: FakeTelegram) -> IsDone:
 
 
 async def _outbox_drained(core: Core) -> bool:
+    counting, _COUNTS.on = _COUNTS.on, False  # the bench's own question is not the bot's work
+    try:
+        return await _pending(core) == 0
+    finally:
+        _COUNTS.on = counting
+
+
+async def _pending(core: Core) -> int | None:
     async with core.sessions() as session:
         pending = await session.scalar(
             select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.status) == OutboxStatus.PENDING)
         )
-    return pending == 0
+    return pending
 
 
 class _LateApp:
