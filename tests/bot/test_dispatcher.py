@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from sqlalchemy import select
@@ -165,9 +166,10 @@ async def test_retryable_errors_are_retryable(make_error: Callable[[], SendError
 class GatedSender(ScriptedSender):
     """Holds every send to `slow` until `gate` opens; others go at once."""
 
-    def __init__(self, slow: str) -> None:
+    def __init__(self, slow: str, core: Core) -> None:
         super().__init__()
         self.slow = slow
+        self.core = core
         self.gate = asyncio.Event()
 
     async def send(self, message: Outgoing) -> str | None:
@@ -176,34 +178,47 @@ class GatedSender(ScriptedSender):
         return await super().send(message)
 
 
-async def test_run_forever_sends_new_replies_while_a_slow_chat_is_still_sending(core: Core, clock: FakeClock) -> None:
-    """The pipeline: a chat stuck in its send does not hold back another chat's reply committed later."""
-    sender = GatedSender(slow="lenta")
-    await enqueue(core, clock, "attesa", recipient="lenta")
-    d = make(core, sender, clock, idle_poll=30.0)  # only the wake can start the second claim in time
+@contextlib.asynccontextmanager
+async def sending(d: Dispatcher, sender: GatedSender) -> AsyncIterator[None]:
+    """`d.run_forever` for the block; on the way out the gate opens and every row sent is marked."""
     stop = asyncio.Event()
     task = asyncio.create_task(d.run_forever(stop))
     try:
-        for _ in range(500):  # the slow chat is claimed and waiting in its send
-            if (await rows(core))[0].next_attempt_at > clock.now:
-                break
-            await asyncio.sleep(0.01)
-        await enqueue(core, clock, "subito", recipient="veloce")
-        d.wake()  # what the pipeline does after committing a reply
-        for _ in range(500):
-            if sender.sent:
-                break
-            await asyncio.sleep(0.01)
-        assert [m.text for m in sender.sent] == ["subito"], "the new reply waited behind the slow chat"
+        yield
         sender.gate.set()
         for _ in range(500):
-            if all(r.status == "sent" for r in await rows(core)):
+            if all(r.status == "sent" for r in await rows(sender.core)):
                 break
             await asyncio.sleep(0.01)
     finally:
         sender.gate.set()
         stop.set()
         await asyncio.wait_for(task, timeout=30)
+
+
+@pytest.mark.parametrize(
+    "told", [None, {("test", "veloce"), ("test", "lenta")}], ids=["wake naming no chat", "wake naming the chats"]
+)
+async def test_run_forever_sends_new_replies_while_a_slow_chat_is_still_sending(
+    core: Core, clock: FakeClock, told: set[tuple[str, str]] | None
+) -> None:
+    """The pipeline: a chat stuck in its send does not hold back another chat's reply committed later,
+    whether the wake names the chats written for (a turn) or not (a job): a chat not in flight is claimed at once."""
+    sender = GatedSender(slow="lenta", core=core)
+    await enqueue(core, clock, "attesa", recipient="lenta")
+    d = make(core, sender, clock, idle_poll=30.0)  # only the wake can start the second claim in time
+    async with sending(d, sender):
+        for _ in range(500):  # the slow chat is claimed and waiting in its send
+            if (await rows(core))[0].next_attempt_at > clock.now:
+                break
+            await asyncio.sleep(0.01)
+        await enqueue(core, clock, "subito", recipient="veloce")
+        d.wake(told)  # what the pipeline does after committing a reply
+        for _ in range(500):
+            if sender.sent:
+                break
+            await asyncio.sleep(0.01)
+        assert [m.text for m in sender.sent] == ["subito"], "the new reply waited behind the slow chat"
     assert [m.text for m in sender.sent] == ["subito", "attesa"]
     assert [r.status for r in await rows(core)] == ["sent", "sent"]
 
@@ -293,12 +308,10 @@ async def test_run_forever_claims_only_when_a_row_can_be_taken(core: Core, clock
         return claimed
 
     monkeypatch.setattr(outbox, "claim_batch", counted)
-    sender = GatedSender(slow="anna")
+    sender = GatedSender(slow="anna", core=core)
     await enqueue(core, clock, "uno", recipient="anna")
     d = make(core, sender, clock, idle_poll=30.0)  # only a wake or a freed chat can start a claim in time
-    stop = asyncio.Event()
-    task = asyncio.create_task(d.run_forever(stop))
-    try:
+    async with sending(d, sender):
         for _ in range(500):  # "uno" is claimed and held in its send
             if claims:
                 break
@@ -308,40 +321,6 @@ async def test_run_forever_claims_only_when_a_row_can_be_taken(core: Core, clock
             d.wake({("test", "anna")})
             await asyncio.sleep(0.05)
         assert claims == [1], "a claim ran for a chat whose earlier row is still in flight"
-        sender.gate.set()
-        for _ in range(500):
-            if all(r.status == "sent" for r in await rows(core)):
-                break
-            await asyncio.sleep(0.01)
-    finally:
-        sender.gate.set()
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
     assert [m.text for m in sender.sent] == ["uno", "due", "tre"]
     assert claims[:2] == [1, 2], "once 'uno' was marked sent, one claim took both replies behind it"
     assert 0 not in claims[:2]
-
-
-async def test_a_wake_for_a_chat_not_in_flight_claims_at_once(core: Core, clock: FakeClock) -> None:
-    """A wake naming a chat the dispatcher is not sending to starts a claim now, beside a slow chat."""
-    sender = GatedSender(slow="lenta")
-    await enqueue(core, clock, "attesa", recipient="lenta")
-    d = make(core, sender, clock, idle_poll=30.0)
-    stop = asyncio.Event()
-    task = asyncio.create_task(d.run_forever(stop))
-    try:
-        for _ in range(500):
-            if (await rows(core))[0].next_attempt_at > clock.now:
-                break
-            await asyncio.sleep(0.01)
-        await enqueue(core, clock, "subito", recipient="veloce")
-        d.wake({("test", "veloce"), ("test", "lenta")})
-        for _ in range(500):
-            if sender.sent:
-                break
-            await asyncio.sleep(0.01)
-        assert [m.text for m in sender.sent] == ["subito"]
-    finally:
-        sender.gate.set()
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
