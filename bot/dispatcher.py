@@ -133,8 +133,8 @@ class Dispatcher:
         Each chat's claimed rows go out in their own task; every sent row joins one group commit
         (`_mark_sent`), and its chat is free for its next rows as soon as that commit lands. A claim
         runs only when it can take something (`InFlight`): at once for rows committed to a chat not
-        in flight (`wake`), when a chat told about while in flight is free again, when half a batch
-        of room is free after a full claim, and at least every `idle_poll`. At most `max_in_flight`
+        in flight (`wake`) or when a chat told about while in flight is free again; once half a batch
+        of room is free after a full claim or a chat cut short settled; at least every `idle_poll`. At most `max_in_flight`
         rows are claimed and unsettled at a time: that bounds what a crash leaves leased, and keeps
         each claimed row's send well inside its lease.
         """
@@ -152,8 +152,8 @@ class Dispatcher:
                 room = state.room()
                 # `idle_poll`: other workers' rows, retries and leases coming due.
                 due = loop.time() - last_claim >= self.idle_poll
-                if room > 0 and (woken or state.freed or due or room_limited and room >= half):
-                    woken = state.freed = False
+                if room > 0 and (woken or state.freed or due or (room_limited or state.more) and room >= half):
+                    woken = state.freed = state.more = False
                     limit = min(self.batch_size, room)
                     try:
                         claimed = await self._start_chats(state, limit)

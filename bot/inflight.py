@@ -15,7 +15,9 @@ class InFlight:
 
     A chat's next row can be claimed only once every earlier row of it is settled (sent and
     committed, failed, or given back): `unsettled` counts them by chat. A chat that was told about
-    (`wake`) while it still had rows here is `waiting`; when it settles, `freed` asks for a claim.
+    (`wake`) while it still had rows here is `waiting`; when it settles, `freed` asks for a claim
+    at once (a reply is behind). A chat a claim cut short is `backlog`; when it settles, `more`
+    asks for one once half the room is free, so a backlog is claimed in batches, not row by row.
     So a claim runs when it can take something, not at every change (issue 18: half came back empty).
     """
 
@@ -35,6 +37,9 @@ class InFlight:
         self.waiting: set[Chat] = set()
         self.freed = False
         """A waiting chat settled since the last claim: its next rows can be claimed now."""
+        self.backlog: set[Chat] = set()
+        self.more = False
+        """A backlog chat settled since the last claim: rows may be due behind what it sent."""
 
     def room(self) -> int:
         return self.max_in_flight - self.in_flight
@@ -44,7 +49,7 @@ class InFlight:
         self.in_flight += rows
         self.unsettled[chat] += rows
         if maybe_more:
-            self.waiting.add(chat)
+            self.backlog.add(chat)
 
     def told(self, chats: Collection[Chat] | None) -> bool:
         """New rows were committed for `chats` (None: for chats unknown): whether a claim can take any now.
@@ -71,6 +76,9 @@ class InFlight:
             if chat in self.waiting:
                 self.waiting.discard(chat)
                 self.freed = True
+            if chat in self.backlog:
+                self.backlog.discard(chat)
+                self.more = True
         self.changed.set()
 
     def track(self, task: asyncio.Task[None]) -> None:

@@ -296,18 +296,24 @@ async def test_a_single_wait_beyond_the_bound_fails_at_once(core: Core, clock: F
     assert (first.status, second.status) == ("failed", "sent")  # the chat goes on
 
 
-async def test_run_forever_claims_only_when_a_row_can_be_taken(core: Core, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A reply to a chat still being sent waits for that chat's row to be marked, then leaves at once;
-    meanwhile no claim scans the outbox for it and comes back empty (issue 18: half of all claims did)."""
-    claims: list[int] = []
+@pytest.fixture
+def claims(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many rows each claim of the test took, in order (0: it came back empty)."""
+    taken: list[int] = []
     claim_batch = outbox.claim_batch
 
     async def counted(*args: object, **kwargs: object) -> list[OutboxMessage]:
         claimed = await claim_batch(*args, **kwargs)  # type: ignore[arg-type]
-        claims.append(len(claimed))
+        taken.append(len(claimed))
         return claimed
 
     monkeypatch.setattr(outbox, "claim_batch", counted)
+    return taken
+
+
+async def test_run_forever_claims_only_when_a_row_can_be_taken(core: Core, clock: FakeClock, claims: list[int]) -> None:
+    """A reply to a chat still being sent waits for that chat's row to be marked, then leaves at once;
+    meanwhile no claim scans the outbox for it and comes back empty (issue 18: half of all claims did)."""
     sender = GatedSender(slow="anna", core=core)
     await enqueue(core, clock, "uno", recipient="anna")
     d = make(core, sender, clock, idle_poll=30.0)  # only a wake or a freed chat can start a claim in time
@@ -324,3 +330,38 @@ async def test_run_forever_claims_only_when_a_row_can_be_taken(core: Core, clock
     assert [m.text for m in sender.sent] == ["uno", "due", "tre"]
     assert claims[:2] == [1, 2], "once 'uno' was marked sent, one claim took both replies behind it"
     assert 0 not in claims[:2]
+
+
+class PacedSender(ScriptedSender):
+    """One send at a time, each a few milliseconds, as a provider's overall rate limit lets them out:
+    chats settle one by one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.one_at_a_time = asyncio.Lock()
+
+    async def send(self, message: Outgoing) -> str | None:
+        async with self.one_at_a_time:
+            await asyncio.sleep(0.002)
+            return await super().send(message)
+
+
+async def test_a_backlog_is_claimed_in_batches_not_row_by_row(core: Core, clock: FakeClock, claims: list[int]) -> None:
+    """Chats cut short by a full claim are claimed again once half the room is free, not each as it settles."""
+    for n in range(3):
+        for chat in range(40):
+            await enqueue(core, clock, f"annuncio {n}", recipient=f"c{chat}")
+    sender = PacedSender()
+    d = make(core, sender, clock, batch_size=20, idle_poll=30.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run_forever(stop))
+    try:
+        for _ in range(1000):
+            if len(sender.sent) == 120 and all(r.status == "sent" for r in await rows(core)):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+    assert len(sender.sent) == 120
+    assert len([c for c in claims if c]) <= 15, f"{len(claims)} claims of {claims}: the backlog went row by row"
