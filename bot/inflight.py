@@ -16,8 +16,9 @@ class InFlight:
     A chat's next row can be claimed only once every earlier row of it is settled (sent and
     committed, failed, or given back): `unsettled` counts them by chat. A chat that was told about
     (`wake`) while it still had rows here is `waiting`; when it settles, `freed` asks for a claim
-    at once (a reply is behind). A chat a claim cut short is `backlog`; when it settles, `more`
-    asks for one once half the room is free, so a backlog is claimed in batches, not row by row.
+    at once (a reply is behind). A chat a claim cut short, or in flight when a wake named no chats,
+    is `backlog`; when it settles, `more` asks for a claim once half the room is free, so a backlog
+    is claimed in batches, not row by row.
     So a claim runs when it can take something, not at every change (issue 18: half came back empty).
     """
 
@@ -56,8 +57,8 @@ class InFlight:
 
         A chat with rows still here cannot be served until they settle: it waits, and costs no claim.
         """
-        if chats is None:
-            self.waiting.update(self.unsettled)
+        if chats is None:  # a job's or a broadcast's rows, perhaps behind ours: claimed in batches, as a backlog is
+            self.backlog.update(self.unsettled)
             return True
         ahead = [chat for chat in chats if chat in self.unsettled]
         self.waiting.update(ahead)

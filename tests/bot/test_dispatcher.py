@@ -346,8 +346,10 @@ class PacedSender(ScriptedSender):
             return await super().send(message)
 
 
-async def test_a_backlog_is_claimed_in_batches_not_row_by_row(core: Core, clock: FakeClock, claims: list[int]) -> None:
-    """Chats cut short by a full claim are claimed again once half the room is free, not each as it settles."""
+@pytest.mark.parametrize("unnamed_wakes", [0, 3], ids=["alone", "with jobs waking the dispatcher meanwhile"])
+async def test_a_backlog_is_claimed_in_batches_not_row_by_row(core: Core, clock: FakeClock, claims: list[int], unnamed_wakes: int) -> None:
+    """Chats cut short by a full claim are claimed again once half the room is free, not each as it settles;
+    so are the chats in flight when a wake names no chats (a job's): what it wrote may be behind them."""
     for n in range(3):
         for chat in range(40):
             await enqueue(core, clock, f"annuncio {n}", recipient=f"c{chat}")
@@ -356,9 +358,11 @@ async def test_a_backlog_is_claimed_in_batches_not_row_by_row(core: Core, clock:
     stop = asyncio.Event()
     task = asyncio.create_task(d.run_forever(stop))
     try:
-        for _ in range(1000):
+        for n in range(1000):
             if len(sender.sent) == 120 and all(r.status == "sent" for r in await rows(core)):
                 break
+            if n % 5 == 4 and n < 5 * unnamed_wakes:
+                d.wake()
             await asyncio.sleep(0.01)
     finally:
         stop.set()
