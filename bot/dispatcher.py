@@ -134,9 +134,9 @@ class Dispatcher:
         (`_mark_sent`), and its chat is free for its next rows as soon as that commit lands. A claim
         runs only when it can take something (`InFlight`): at once for rows committed to a chat not
         in flight (`wake`) or when a chat told about while in flight is free again; once half a batch
-        of room is free after a full claim or a chat cut short settled; at least every `idle_poll`. At most `max_in_flight`
-        rows are claimed and unsettled at a time: that bounds what a crash leaves leased, and keeps
-        each claimed row's send well inside its lease.
+        of room is free after a full claim or a chat cut short settled; at least every `idle_poll`.
+        At most `max_in_flight` rows are claimed and unsettled at a time: that bounds what a crash
+        leaves leased, and keeps each claimed row's send well inside its lease.
         """
         state = InFlight(self.max_in_flight)
         committer = asyncio.create_task(self._commit_marks(state), name="dispatcher-marks")
