@@ -41,7 +41,9 @@ async def write_changes(session: AsyncSession, citizen: Citizen) -> None:
 
     Every turn changes a few columns of its citizen (`last_inbound_at`, `paced_until`, …); the
     ORM's flush for that one row cost four times this statement (docs/performance.md, issue 18).
-    Afterwards the ORM holds the values as written, so a later flush has nothing to add for it.
+    Afterwards the ORM holds the values as written and the row as clean, so no later flush visits it.
+    `InstanceState._commit_all` is SQLAlchemy's own step after a flush (private; SQLAlchemy is pinned
+    below 2.1 and tests/bot/test_pipeline.py fails if it stops cleaning the row).
     A citizen not yet in the database (first message) is left to the flush that inserts it.
     """
     state: InstanceState[Citizen] = inspect(citizen, raiseerr=True)
@@ -53,11 +55,15 @@ async def write_changes(session: AsyncSession, citizen: Citizen) -> None:
         value = getattr(citizen, key)
         if before[key] is NO_VALUE or before[key] != value:
             values[key] = value
-    if not values:
-        return
-    await session.execute(_update(tuple(values)), {"citizen_id": citizen.id, **values})
-    for key, value in values.items():
-        set_committed_value(citizen, key, value)
+    if values:
+        await session.execute(_update(tuple(values)), {"citizen_id": citizen.id, **values})
+    if before.keys() <= _COLUMNS:
+        # Everything set on it is written: clean to the ORM, as after its own flush. Otherwise every
+        # later flush (an autoflush, `enqueue_many`'s, the commit's) walks the row to find nothing.
+        state._commit_all(state.dict, session.sync_session.identity_map)
+    else:
+        for key, value in values.items():
+            set_committed_value(citizen, key, value)
 
 
 _TABLE: Any = Citizen.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
