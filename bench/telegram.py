@@ -179,6 +179,10 @@ class _Counts:
                 # Every claim opens with the pass over pending replies (`storage.outbox._chats`).
                 self.claims += CLAIM_MARK in statement
 
+        @event.listens_for(core.db.sync_engine, "begin")
+        def _begin(*_: object) -> None:
+            self.statements += self.on  # SQLite's BEGIN IMMEDIATE is the dialect's step, no cursor event (storage.db)
+
         @event.listens_for(core.db.sync_engine, "commit")
         def _commit(*_: object) -> None:
             self.transactions += self.on

@@ -148,7 +148,12 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     """Hands out OneHopCursor for ordinary (client-side) cursors."""
 
-    __slots__ = ()
+    __slots__ = ("begin_on_the_loop",)
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:  # Any: SQLAlchemy types it as its own asyncio DB-API protocol
+        super().__init__(dbapi, connection)
+        self.begin_on_the_loop = False
+        """Set at each BEGIN from its transaction's options (`storage.db.create_engine`)."""
 
     def cursor(self, server_side: bool = False) -> AsyncAdapt_aiosqlite_cursor:
         return super().cursor(server_side) if server_side else OneHopCursor(self)

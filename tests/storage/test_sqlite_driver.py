@@ -11,10 +11,12 @@ from typing import Any
 import aiosqlite
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.db import create_engine, off_the_loop, session_factory, transaction
+import storage.db
+import storage.sqlite_driver
+from storage.db import create_engine, is_outage, off_the_loop, session_factory, transaction
 from storage.sqlite_driver import BUSY_TIMEOUT_MS, OneHopConnection
 
 
@@ -150,6 +152,31 @@ async def test_a_begin_that_must_wait_for_the_write_lock_waits_off_the_loop(
     async with engine.connect() as conn:
         assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one() == BUSY_TIMEOUT_MS
         assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 1
+
+
+@pytest.mark.parametrize("on_the_loop", [True, False])
+async def test_a_begin_that_times_out_on_the_lock_is_an_outage(url: str, monkeypatch: pytest.MonkeyPatch, on_the_loop: bool) -> None:
+    """BEGIN IMMEDIATE runs as the dialect's `do_begin` on the driver's cursor: its lock timeout still
+    reaches the pipeline as SQLAlchemy's `OperationalError`, which `is_outage` retries, not as a bare
+    sqlite3 error that would dead-letter the message."""
+    monkeypatch.setattr(storage.db, "BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(storage.sqlite_driver, "BUSY_TIMEOUT_MS", 100)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    try:
+        async with transaction(sessions) as session:
+            await session.execute(text("CREATE TABLE t (x INTEGER)"))
+        async with aiosqlite.connect(url.removeprefix("sqlite+aiosqlite:///"), isolation_level=None) as other:
+            await other.execute("BEGIN IMMEDIATE")  # the write lock, held for longer than the busy timeout
+            with pytest.raises(OperationalError) as raised:
+                async with transaction(sessions, on_the_loop=on_the_loop) as session:
+                    await session.execute(text("INSERT INTO t VALUES (1)"))
+            await other.execute("ROLLBACK")
+        assert is_outage(raised.value) and "locked" in str(raised.value.orig)
+        async with transaction(sessions, on_the_loop=on_the_loop) as session:  # the connection still works
+            await session.execute(text("INSERT INTO t VALUES (1)"))
+    finally:
+        await engine.dispose()
 
 
 async def test_an_error_on_the_loop_is_the_drivers_and_rolls_back(traced: tuple[AsyncEngine, list[tuple[int, str]]]) -> None:
