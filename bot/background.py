@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from datetime import datetime
+from typing import Protocol
 
+from storage.delivery import Contact
 from storage.outbox import Chat
 
 logger = logging.getLogger(__name__)
@@ -44,6 +47,25 @@ class Background:
         return True
 
 
+class Handoff(Protocol):
+    """A live dispatcher's promise to send a turn's replies to one chat as soon as the turn commits, without a claim.
+
+    The turn reads the chat's pending rows (`storage.outbox.pending_ids`): only if the dispatcher
+    holds all of them (`may_follow`) may the new rows skip the queue; it writes them leased until
+    `until` (`storage.outbox.enqueue_leased`) and, once committed, hands them over (`hand`). A turn
+    that does not get that far, or rolls back, gives the room back (`cancel`).
+    """
+
+    @property
+    def until(self) -> datetime: ...
+
+    def may_follow(self, pending: Collection[int]) -> bool: ...
+
+    def hand(self, ids: Sequence[int], rows: Sequence[dict[str, object]], contact: Contact) -> None: ...
+
+    def cancel(self) -> None: ...
+
+
 class Wakeups:
     """Who to wake after a commit: the dispatcher for new outbox rows, the media fetcher for downloads.
 
@@ -52,11 +74,22 @@ class Wakeups:
 
     def __init__(self) -> None:
         self._outbox: list[Callable[[Collection[Chat] | None], None]] = []
+        self._handoff: list[Callable[[Chat, int], Handoff | None]] = []
         self._media: list[Callable[[], None]] = []
         self._voice: list[Callable[[], None]] = []
 
     def on_outbox(self, wake: Callable[[Collection[Chat] | None], None]) -> None:
         self._outbox.append(wake)
+
+    def on_handoff(self, reserve: Callable[[Chat, int], Handoff | None]) -> None:
+        self._handoff.append(reserve)
+
+    def handoff(self, chat: Chat, rows: int) -> Handoff | None:
+        """A live dispatcher of this process that takes `rows` of `chat` straight from the turn writing them, or None."""
+        for reserve in self._handoff:
+            if (taken := reserve(chat, rows)) is not None:
+                return taken
+        return None
 
     def on_media(self, wake: Callable[[], None]) -> None:
         self._media.append(wake)

@@ -6,15 +6,16 @@ import asyncio
 import logging
 import math
 import random
-from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import Wakeups
-from bot.inflight import InFlight, News
+from bot.inflight import InFlight, Lane, News
 from bot.clock import DatabaseClock, now_in
 from handlers import Held, Outgoing, Rejected, SendError, Sender, Throttled, Unreachable, Unsubscribed
 from storage import citizens, delivery, erasure, outbox
@@ -27,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 ByChat = dict[Chat, list[OutboxMessage]]
 _MARK_SENT_RETRIES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 10.0, 10.0)
+MARK_LINGER_SECONDS = 0.005
+"""How long the first sent row waits for others to share its commit: a chat's next rows wait on it
+only when a claim must take them, never a reply a turn hands over (`Handoff`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +80,60 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.max_in_flight = max_in_flight or 2 * batch_size
         self._news = News()
+        self._state: InFlight | None = None
+        """`run_forever`'s, while it runs: only then are rows handed over by turns (`reserve`)."""
         if wakeups is not None:
             wakeups.on_outbox(self.wake)
+            wakeups.on_handoff(self.reserve)
+
+    @property
+    def state(self) -> InFlight | None:
+        """What `run_forever` holds now (None when it is not running): rows in flight, chats being sent to."""
+        return self._state
 
     def wake(self, chats: Collection[Chat] | None = None) -> None:
         """Called after a commit that wrote outbox rows for `chats` (None: it cannot say which), so replies leave at once."""
         self._news.tell(chats)
+
+    def reserve(self, chat: Chat, rows: int) -> Handoff | None:
+        """Room for `rows` a turn is writing to `chat`, sent as soon as it commits, without a claim (`Handoff`).
+
+        Only while `run_forever` runs, for a chat of a channel this dispatcher serves (its
+        `recipient`'s only, when it has one), with room, and never two turns' rows of one chat at a
+        time: None otherwise, and the turn writes its rows for a claim, as before.
+        """
+        state = self._state
+        if state is None or chat[0] not in self.senders:
+            return None
+        if self.recipient is not None and chat[1] != self.recipient:
+            return None
+        lane = state.reserve(chat, rows, per_chat=outbox.PER_CHAT)
+        if lane is None:
+            return None
+        return Handoff(self, state, chat, lane, rows, until=self.clock() + self.lease)
+
+    def _take(self, state: InFlight, chat: Chat, lane: Lane, rows: list[OutboxMessage]) -> None:
+        """Rows a committed turn handed over: behind the chat's rows here, or given back if one of those was not sent."""
+        ids = [row.id for row in rows if row.id is not None]
+        if state.closing:  # `run_forever` has ended: leased, they are claimed when the lease ends
+            logger.info("dispatcher stopped: outbox %s left to their lease", ids)
+            state.settle(chat, ids)
+        elif lane.broken:
+            state.waiting.add(chat)  # claimed, in order, once the chat's rows here are settled
+            state.track(asyncio.create_task(self._give_back(state, chat, ids)))
+        else:
+            lane.rows += rows
+            if not lane.running:
+                state.track(asyncio.create_task(self._run_lane(state, chat, lane)))
+
+    async def _give_back(self, state: InFlight, chat: Chat, ids: list[int]) -> None:
+        try:
+            async with transaction(self.sessions) as session:
+                await outbox.release(session, message_ids=ids, now=self.clock())
+        except Exception as exc:  # they stay leased: claimed when the lease ends
+            logger.error("dispatcher: giving back outbox %s failed (%s)", ids, type(exc).__name__)
+        finally:
+            state.settle(chat, ids)
 
     async def run_once(self) -> int:
         """Send one batch of due rows; returns how many rows were attempted."""
@@ -90,7 +142,8 @@ class Dispatcher:
             return 0
         sent: list[tuple[int, str | None]] = []
         try:
-            counts = await asyncio.gather(*(self._send_chat(chat, contacts, sent) for chat in by_chat.values()))
+            lanes = [Lane(rows=chat_rows, contacts=dict(contacts)) for chat_rows in by_chat.values()]
+            counts = await asyncio.gather(*(self._send_chat(lane, sent, []) for lane in lanes))
         finally:
             # One commit for the batch (on SQLite each commit is an fsync). Until it lands the rows stay
             # leased, nobody sends them again; a crash before it widens the duplicate window to one batch.
@@ -138,7 +191,7 @@ class Dispatcher:
         At most `max_in_flight` rows are claimed and unsettled at a time: that bounds what a crash
         leaves leased, and keeps each claimed row's send well inside its lease.
         """
-        state = InFlight(self.max_in_flight)
+        state = self._state = InFlight(self.max_in_flight)
         committer = asyncio.create_task(self._commit_marks(state), name="dispatcher-marks")
         half = max(1, min(self.batch_size, self.max_in_flight) // 2)
         loop = asyncio.get_running_loop()
@@ -166,11 +219,13 @@ class Dispatcher:
                         continue
                 await state.wait_for_change(self._news.event, stop, timeout=max(0.0, last_claim + self.idle_poll - loop.time()))
         finally:
-            if state.chats:
+            state.stopping = True  # no turn hands rows over from here on
+            while state.chats:  # one handed over while these ran started its own
                 await asyncio.gather(*state.chats, return_exceptions=True)
             state.closing = True  # the committer drains what is left, then ends
             state.marked.set()
             await committer
+            self._state = None
 
     async def _claim(self, limit: int) -> tuple[list[OutboxMessage], ByChat, Mapping[int, delivery.Contact]]:
         """Claim due rows (this dispatcher's `recipient`'s only, when it has one), grouped by chat, with their contacts."""
@@ -189,26 +244,33 @@ class Dispatcher:
         rows, by_chat, contacts = await self._claim(limit)
         for chat, chat_rows in by_chat.items():
             # Cut short by the batch or by `PER_CHAT`, the chat may have more rows due behind these.
-            state.claimed(chat, len(chat_rows), maybe_more=len(rows) == limit or len(chat_rows) >= outbox.PER_CHAT)
-            state.track(asyncio.create_task(self._pipelined_chat(state, chat_rows, contacts)))
+            lane = state.claimed(chat, chat_rows, maybe_more=len(rows) == limit or len(chat_rows) >= outbox.PER_CHAT)
+            lane.contacts.update(contacts)
+            if not lane.running:
+                state.track(asyncio.create_task(self._run_lane(state, chat, lane)))
         return len(rows)
 
-    async def _pipelined_chat(
-        self, state: InFlight, rows: list[OutboxMessage], contacts: Mapping[int, delivery.Contact]
-    ) -> None:
+    async def _run_lane(self, state: InFlight, chat: Chat, lane: Lane) -> None:
+        """Send the chat's rows, those handed over meanwhile too, until none is left."""
+        lane.running = True
         sent: list[tuple[int, str | None]] = []
+        taken: list[OutboxMessage] = []
         try:
-            await self._send_chat(rows, contacts, sent)
+            await self._send_chat(lane, sent, taken)
         except Exception as exc:  # its unsent rows stay leased and come back after the lease
+            lane.broken = True
             # Outbox ids, never the recipient (a phone number or chat id); the traceback only at DEBUG.
-            logger.error("dispatcher: sending outbox %s failed (%s)", [r.id for r in rows], type(exc).__name__)
-            logger.debug("dispatcher: sending outbox %s failed", [r.id for r in rows], exc_info=True)
+            logger.error("dispatcher: sending outbox %s failed (%s)", [r.id for r in taken + lane.rows], type(exc).__name__)
+            logger.debug("dispatcher: sending outbox %s failed", [r.id for r in taken + lane.rows], exc_info=True)
         finally:
+            lane.running = False
+            taken += lane.rows
+            lane.rows.clear()
             # Rows settled here (failed, held, released, or left leased) free their room now;
             # sent ones when their commit lands.
-            chat = (rows[0].channel, rows[0].recipient)
             state.to_mark(chat, sent)
-            state.settle(chat, len(rows) - len(sent))
+            done = {message_id for message_id, _ in sent}
+            state.settle(chat, [r.id for r in taken if r.id is not None and r.id not in done])
 
     async def _commit_marks(self, state: InFlight) -> None:
         """One commit for whatever was sent since the last one (group commit), until closed and drained."""
@@ -218,6 +280,9 @@ class Dispatcher:
                     return
                 state.marked.clear()
                 await state.marked.wait()
+                # Let the sends finishing now join this commit: handed-over replies leave one chat
+                # at a time, not as a claim's batch, and a commit each cost an fsync each.
+                await asyncio.sleep(MARK_LINGER_SECONDS)
                 continue
             batch, chats = state.take_marks()
             try:
@@ -225,25 +290,29 @@ class Dispatcher:
             except Exception:  # they stay leased: sent again after the lease (the documented window)
                 logger.exception("dispatcher: %s sent rows not marked", len(batch))
             finally:
-                for chat, count in Counter(chats).items():
-                    state.settle(chat, count)
+                by_chat: dict[Chat, list[int]] = defaultdict(list)
+                for (message_id, _), chat in zip(batch, chats):
+                    by_chat[chat].append(message_id)
+                for chat, ids in by_chat.items():
+                    state.settle(chat, ids)
 
-    async def _send_chat(
-        self,
-        rows: list[OutboxMessage],
-        contacts: Mapping[int, delivery.Contact],
-        sent: list[tuple[int, str | None]],
-    ) -> int:
+    async def _send_chat(self, lane: Lane, sent: list[tuple[int, str | None]], taken: list[OutboxMessage]) -> int:
+        """Send the lane's rows from the front, rows added meanwhile too; each one taken joins `taken`."""
         attempted = 0
-        for index, row in enumerate(rows):
+        while lane.rows:
+            row = lane.rows.pop(0)
+            taken.append(row)
             attempted += 1
-            is_sent = await self._send_row(row, sent, contacts.get(row.citizen_id or 0))
-            if not is_sent:
-                # Keep the chat in order: later rows wait behind the one that failed.
-                rest = [r.id for r in rows[index + 1 :] if r.id is not None]
+            if not await self._send_row(row, sent, lane.contacts.get(row.citizen_id or 0)):
+                # Keep the chat in order: later rows wait behind the one that failed, and so do
+                # rows handed over from now on (`_take`). Rows a claim adds meanwhile are due in
+                # the chat's order (the failed one first, when its retry is due): they go on.
+                lane.broken = True
+                rest = lane.rows[:]
+                lane.rows.clear()
+                taken += rest
                 async with transaction(self.sessions) as session:
-                    await outbox.release(session, message_ids=rest, now=self.clock())
-                break
+                    await outbox.release(session, message_ids=[r.id for r in rest if r.id is not None], now=self.clock())
         return attempted
 
     async def _send_row(
@@ -318,3 +387,47 @@ class Dispatcher:
 def _is_reply(row: OutboxMessage, contact: delivery.Contact) -> bool:
     """Written no later than the citizen's last message: an answer to them, not something we started."""
     return contact.last_inbound_at is not None and row.created_at <= contact.last_inbound_at
+
+
+class Handoff:
+    """Rows a turn writes to one chat, sent by this dispatcher as soon as the turn commits: no claim reads them back.
+
+    `reserve` gave the room; the turn writes the rows leased until `until` (so no claim, here or
+    on another worker, takes them meanwhile) only if every pending row of the chat is here
+    (`may_follow`): the new rows then leave after those, in order. At-least-once holds as for a
+    claim: a crash before the send leaves them leased, and they are claimed when the lease ends.
+    """
+
+    __slots__ = ("_dispatcher", "_state", "chat", "_lane", "rows", "until", "_open")
+
+    def __init__(self, dispatcher: Dispatcher, state: InFlight, chat: Chat, lane: Lane, rows: int, *, until: datetime) -> None:
+        self._dispatcher, self._state, self.chat, self._lane = dispatcher, state, chat, lane
+        self.rows, self.until = rows, until
+        self._open = True
+
+    def may_follow(self, pending: Collection[int]) -> bool:
+        """Whether the chat's pending rows (read in the turn's transaction) are all in flight here."""
+        return self._lane.ids.issuperset(pending)
+
+    def hand(self, ids: Sequence[int], rows: Sequence[dict[str, Any]], contact: delivery.Contact) -> None:
+        """After the turn's commit: the rows it wrote (`ids` in the order of `rows`), and its citizen's contact."""
+        if not self._open:
+            return
+        if len(ids) != self.rows or len(rows) != self.rows:
+            self.cancel()
+            raise ValueError(f"handed {len(ids)} rows over, {self.rows} reserved")
+        self._open = False
+        lane = self._lane
+        lane.reserved = 0
+        lane.ids.update(ids)
+        messages = [OutboxMessage(**{**values, "id": message_id, "next_attempt_at": self.until}) for message_id, values in zip(ids, rows)]
+        if messages[0].citizen_id is not None:
+            lane.contacts[messages[0].citizen_id] = contact
+        self._dispatcher._take(self._state, self.chat, lane, messages)
+
+    def cancel(self) -> None:
+        """The turn wrote nothing for it (rolled back, or the chat had rows elsewhere): its room is free again."""
+        if self._open:
+            self._open = False
+            self._lane.reserved = 0
+            self._state.settle(self.chat, (), rows=self.rows)

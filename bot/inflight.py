@@ -5,9 +5,34 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Collection
+from dataclasses import dataclass, field
 
 from bot.background import wait_any
+from storage.delivery import Contact
+from storage.models import OutboxMessage
 from storage.outbox import Chat
+
+
+@dataclass(slots=True)
+class Lane:
+    """One chat in flight here: the rows its sending task has still to send, and what is not settled.
+
+    Claimed rows start a lane; rows a turn hands over (`bot.dispatcher.Handoff`) join its end, so
+    a chat's replies leave in the order they were written, by one task at a time.
+    """
+
+    rows: list[OutboxMessage] = field(default_factory=list)
+    """Still to send, in id order: the sending task takes them from the front."""
+    contacts: dict[int, Contact] = field(default_factory=dict)
+    ids: set[int] = field(default_factory=set)
+    """Outbox ids here and not settled: sent and not yet committed included."""
+    reserved: int = 0
+    """Rows a turn will hand over once it commits (at most one turn at a time)."""
+    broken: bool = False
+    """A row of it was not sent (retrying, failed, or left to its lease): nothing written after it may
+    leave before it, so rows handed over from here on are given back to the claims."""
+    running: bool = False
+    """Its sending task is on (rows handed over then join it; else they start one)."""
 
 
 class InFlight:
@@ -26,6 +51,9 @@ class InFlight:
         self.max_in_flight = max_in_flight
         self.in_flight = 0
         self.closing = False
+        """The committer drains what is left and ends: set once no chat is sending any more."""
+        self.stopping = False
+        """`run_forever` is ending: no more reservations (`reserve`)."""
         self.chats: set[asyncio.Task[None]] = set()
         self.marks: list[tuple[int, str | None]] = []
         self.marked_chats: list[Chat] = []
@@ -41,16 +69,41 @@ class InFlight:
         self.backlog: set[Chat] = set()
         self.more = False
         """A backlog chat settled since the last claim: rows may be due behind what it sent."""
+        self.lanes: dict[Chat, Lane] = {}
+        """The chats in `unsettled`, each with its rows (`Lane`)."""
 
     def room(self) -> int:
         return self.max_in_flight - self.in_flight
 
-    def claimed(self, chat: Chat, rows: int, *, maybe_more: bool) -> None:
+    def claimed(self, chat: Chat, rows: list[OutboxMessage], *, maybe_more: bool) -> Lane:
         """`rows` of `chat` are ours now; with `maybe_more` (the claim was cut short), claim again when they settle."""
-        self.in_flight += rows
-        self.unsettled[chat] += rows
+        lane = self._add(chat, len(rows))
+        lane.rows += rows
+        lane.ids.update(row.id for row in rows if row.id is not None)
         if maybe_more:
             self.backlog.add(chat)
+        return lane
+
+    def reserve(self, chat: Chat, rows: int, *, per_chat: int) -> Lane | None:
+        """Room for `rows` of `chat` that a turn is writing, to be handed over when it commits; None when not now.
+
+        Not while stopping, without room, while another turn holds a reservation for the chat, or
+        once the chat is `broken`; and never past `per_chat` rows of one chat here (a claim's own
+        limit: a chat's rows leave well inside their lease).
+        """
+        lane = self.lanes.get(chat)
+        if self.stopping or rows > self.room() or self.unsettled[chat] + rows > per_chat:
+            return None
+        if lane is not None and (lane.reserved or lane.broken):
+            return None
+        lane = self._add(chat, rows)
+        lane.reserved = rows
+        return lane
+
+    def _add(self, chat: Chat, rows: int) -> Lane:
+        self.in_flight += rows
+        self.unsettled[chat] += rows
+        return self.lanes.setdefault(chat, Lane())
 
     def told(self, chats: Collection[Chat] | None) -> bool:
         """New rows were committed for `chats` (None: for chats unknown): whether a claim can take any now.
@@ -64,16 +117,22 @@ class InFlight:
         self.waiting.update(ahead)
         return len(ahead) < len(chats)
 
-    def settle(self, chat: Chat, rows: int) -> None:
-        """`rows` of `chat` are done with here (committed sent, failed, given back, or left to their lease)."""
+    def settle(self, chat: Chat, ids: Collection[int], *, rows: int | None = None) -> None:
+        """Rows of `chat` are done with here (committed sent, failed, given back, or left to their lease):
+        those of `ids`, or `rows` of them when they have none (a reservation given up)."""
+        rows = len(ids) if rows is None else rows
         if rows <= 0:
             return
         self.in_flight -= rows
+        lane = self.lanes.get(chat)
+        if lane is not None:
+            lane.ids.difference_update(ids)
         left = self.unsettled[chat] - rows
         if left > 0:
             self.unsettled[chat] = left
         else:
             del self.unsettled[chat]
+            self.lanes.pop(chat, None)
             if chat in self.waiting:
                 self.waiting.discard(chat)
                 self.freed = True

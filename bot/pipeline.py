@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -14,7 +15,7 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import dead_letters
-from bot.background import Background, Wakeups
+from bot.background import Background, Handoff, Wakeups
 from bot.clock import utc_now
 from bot.effects import Applying, Conflict, Registry
 from bot.notify import Recipient, rows_for
@@ -23,6 +24,7 @@ from bot.reads import Reader, thread
 from bot.suggest import LanguageDetector, Suggester
 from conversations import Category, Context, Engine, Gazetteer, Inbound, NeedSummary, Role, Translator, Turn, make_ticket
 from storage import citizens, conversations, inbound, needs, outbox, reference
+from storage.delivery import Contact
 from storage.db import is_outage, transaction
 from storage.models import Citizen
 
@@ -155,9 +157,15 @@ class Pipeline:
     async def _turn(self, event: Inbound, deferred_id: int | None) -> Handled:
         for _ in range(MAX_TICKET_DRAWS):
             after: list[Callable[[], None]] = []
+            handoffs: list[Handoff] = []
             try:
-                async with transaction(self.sessions, on_the_loop=True) as session:
-                    result = await self._apply(session, event, after, deferred_id)
+                try:
+                    async with transaction(self.sessions, on_the_loop=True) as session:
+                        result = await self._apply(session, event, after, deferred_id, handoffs)
+                except BaseException:
+                    for handoff in handoffs:  # nothing was written for it
+                        handoff.cancel()
+                    raise
             except needs.TicketTaken:
                 logger.warning("ticket collision, drawing again")
                 continue
@@ -175,7 +183,12 @@ class Pipeline:
         raise RuntimeError("could not draw a free ticket code")
 
     async def _apply(
-        self, session: AsyncSession, event: Inbound, after: list[Callable[[], None]], deferred_id: int | None = None
+        self,
+        session: AsyncSession,
+        event: Inbound,
+        after: list[Callable[[], None]],
+        deferred_id: int | None = None,
+        handoffs: list[Handoff] | None = None,
     ) -> Handled:
         now = self.clock()
         citizen, state = await conversations.with_citizen(
@@ -215,7 +228,7 @@ class Pipeline:
             citizen.last_inbound_at = now
             citizen.is_unreachable = False
         self.pacer.spend(citizen, event.channel, now, resumed=deferred_id is not None)
-        await self._enqueue(session, citizen, turn, now)
+        await self._enqueue(session, citizen, turn, now, after, handoffs)
         return Handled(duplicate=False, replies=len(turn.replies), citizen_id=citizen.id)
 
     async def _dead_letter(self, event: Inbound, exc: Exception, deferred_id: int | None = None) -> Handled:
@@ -301,7 +314,15 @@ class Pipeline:
         sender = await self.reader.roles.of(session, channel=citizen.channel, external_id=citizen.external_id)
         return None if sender.role != Role.CITIZEN else cap
 
-    async def _enqueue(self, session: AsyncSession, citizen: Citizen, turn: Turn, now: datetime) -> None:
+    async def _enqueue(
+        self,
+        session: AsyncSession,
+        citizen: Citizen,
+        turn: Turn,
+        now: datetime,
+        after: list[Callable[[], None]],
+        handoffs: list[Handoff] | None,
+    ) -> None:
         to = Recipient.of_citizen(citizen)
         # The confirmation of /cancella_dati: the dispatcher pseudonymises the chat id once it is sent.
         purge = citizen.erased_at == now
@@ -313,4 +334,14 @@ class Pipeline:
             )
         ]
         await citizens.write_changes(session, citizen)  # without the ORM's flush, which cost four times more
+        chats = {(str(row["channel"]), str(row["recipient"])) for row in rows}
+        handoff = self.wakeups.handoff(chat := next(iter(chats)), len(rows)) if handoffs is not None and len(chats) == 1 else None
+        if handoffs is not None and handoff is not None:
+            handoffs.append(handoff)  # given back if this transaction rolls back (`_turn`)
+            if handoff.may_follow(await outbox.pending_ids(session, chat)):
+                # No claim: the live dispatcher sends them once this commits, after the chat's rows it holds.
+                ids = await outbox.enqueue_leased(session, rows, until=handoff.until)
+                after.append(functools.partial(handoff.hand, ids, rows, Contact(citizen.last_inbound_at, citizen.opted_out_at)))
+                return
+            handoff.cancel()  # rows of the chat wait elsewhere (backing off, another worker's): behind them, by a claim
         await outbox.enqueue_many(session, rows)  # one statement for all of a turn's replies

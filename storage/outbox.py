@@ -128,6 +128,43 @@ async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, object]])
         note_written(session, {(str(row["channel"]), str(row["recipient"])) for row in rows})
 
 
+async def pending_ids(session: AsyncSession, chat: Chat) -> list[int]:
+    """The ids of `chat`'s pending rows (due or not, leased or not): whatever must leave before a new row of it."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # rows of this chat added as ORM objects earlier in the transaction count too
+    channel, recipient = chat
+    result = await session.execute(_pending_ids_query(_dialect(session)), {"channel": channel, "recipient": recipient})
+    return [int(row_id) for row_id, in result.all()]
+
+
+@functools.cache
+def _pending_ids_query(dialect: str) -> TextClause:
+    """`pending_ids`'s statement, built once a dialect, on the partial index of pending rows by chat."""
+    hint = " INDEXED BY ix_outbox_pending_chat" if dialect == "sqlite" else ""
+    return text(f"SELECT id FROM outbox{hint} WHERE {PENDING} AND channel = :channel AND recipient = :recipient")
+
+
+_INSERT_ONE: Any = insert(TABLE).returning(TABLE.c.id)
+"""Built once, as `_INSERT`: a row and the id it was given, for a reply handed to the dispatcher by the turn."""
+
+
+async def enqueue_leased(session: AsyncSession, rows: Sequence[dict[str, object]], *, until: datetime) -> list[int]:
+    """Insert replies built by `row` already leased until `until`, in order, and return their ids.
+
+    For rows a live dispatcher in this process takes straight from the turn that wrote them
+    (`bot.dispatcher.Handoff`): no claim will take them before `until`, as if claimed in this very
+    transaction. One statement a row, for its id (RETURNING); a turn writes one or two. The chat
+    is not noted as written (`written`): nobody needs waking for it.
+    """
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # rows added as ORM objects earlier in the transaction keep the lower ids
+    ids: list[int] = []
+    for values in rows:
+        result = await session.execute(_INSERT_ONE, {**values, "next_attempt_at": until})
+        ids.append(int(result.scalar_one()))
+    return ids
+
+
 async def claim_batch(
     session: AsyncSession,
     *,

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +15,8 @@ from sqlalchemy import select
 from bot.core import Core
 from bot.dispatcher import Dispatcher, RetryPolicy
 from handlers import Outgoing, Rejected, SendError, Throttled, Transient, Unreachable
-from storage import outbox
+from storage import needs, outbox
+from storage.delivery import Contact
 from storage.db import transaction
 from storage.stats import system_status
 from conversations import Inbound
@@ -369,3 +372,169 @@ async def test_a_backlog_is_claimed_in_batches_not_row_by_row(core: Core, clock:
         await asyncio.wait_for(task, timeout=30)
     assert len(sender.sent) == 120
     assert len([c for c in claims if c]) <= 15, f"{len(claims)} claims of {claims}: the backlog went row by row"
+
+
+# Replies handed over by the turn that wrote them (issue 18): no claim reads them back.
+
+
+def citizen_says(clock: FakeClock, n: int, text: str, *, sender: str = "anna") -> Inbound:
+    return Inbound(channel="test", external_id=f"{sender}-{n}", sender=sender, received_at=clock.now, text=text)
+
+
+@contextlib.asynccontextmanager
+async def running(d: Dispatcher) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run_forever(stop))
+    try:
+        await until(lambda: d.state is not None, "the dispatcher running")  # only then does it take rows from turns
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+async def until(predicate: Callable[[], object], what: str) -> None:
+    for _ in range(1000):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never: {what}")
+
+
+async def all_sent(core: Core) -> bool:
+    return all(r.status == "sent" for r in await rows(core))
+
+
+async def test_a_turn_hands_its_replies_to_the_running_dispatcher_without_a_claim(
+    core: Core, clock: FakeClock, claims: list[int]
+) -> None:
+    """A live dispatcher in the same process sends a turn's replies as soon as it commits: the claim
+    that read them back cost more than the turn's own statements (issue 18), and now runs for none."""
+    sender = ScriptedSender()
+    d = make(core, sender, clock, idle_poll=30.0, wakeups=core.wakeups)  # no claim but the first, unless one is asked for
+    async with running(d):
+        await core.pipeline.handle(citizen_says(clock, 1, "ciao"))
+        await until(lambda: len(sender.sent) == 2, "the welcome sent")
+        await core.pipeline.handle(citizen_says(clock, 2, "1"))
+        await until(lambda: len(sender.sent) == 3, "the next question sent")
+        for _ in range(100):
+            if await all_sent(core):
+                break
+            await asyncio.sleep(0.01)
+    assert "Ciao" in sender.sent[0].text and all(m.recipient == "anna" for m in sender.sent)
+    assert [r.status for r in await rows(core)] == ["sent"] * 3, "each sent once, and marked"
+    assert claims == [0], "a claim read the replies back"
+    assert [m.outbox_id for m in sender.sent] == [r.id for r in await rows(core)], "in the order they were written"
+
+
+async def test_a_reply_written_while_the_chat_is_still_sending_follows_it_in_order(
+    core: Core, clock: FakeClock, claims: list[int]
+) -> None:
+    """The chat's earlier replies still in their send are all here: the new ones join them, behind, with no claim."""
+    sender = GatedSender(slow="anna", core=core)
+    d = make(core, sender, clock, idle_poll=30.0, wakeups=core.wakeups)
+    async with sending(d, sender):
+        await until(lambda: d.state is not None, "the dispatcher running")
+        await core.pipeline.handle(citizen_says(clock, 1, "ciao"))  # two replies, the first held in its send
+        await core.pipeline.handle(citizen_says(clock, 2, "1"))
+        assert sender.sent == []
+    assert [m.outbox_id for m in sender.sent] == [r.id for r in await rows(core)] and len(sender.sent) == 3
+    assert [r.status for r in await rows(core)] == ["sent"] * 3
+    assert [c for c in claims if c] == [], "the rows were claimed, not handed over"
+
+
+async def test_a_reply_behind_a_row_waiting_for_its_retry_waits_too(core: Core, clock: FakeClock, claims: list[int]) -> None:
+    """A row of the chat that is not here (backing off, or another worker's) goes first: the turn's
+    replies are left to a claim, which keeps the chat's order."""
+    await enqueue(core, clock, "prima", recipient="anna")
+    async with transaction(core.sessions) as session:
+        (first,) = await rows(core)
+        assert first.id is not None
+        await outbox.retry_at(session, message_id=first.id, at=clock.now + timedelta(seconds=30), error="Transient: x")
+    sender = ScriptedSender()
+    d = make(core, sender, clock, idle_poll=0.02, wakeups=core.wakeups)
+    async with running(d):
+        await core.pipeline.handle(citizen_says(clock, 1, "ciao"))
+        await asyncio.sleep(0.2)
+        assert sender.sent == [], "the replies overtook the row backing off"
+        clock.advance(seconds=31)
+        await until(lambda: len(sender.sent) == 3, "all three sent")
+    assert [m.text for m in sender.sent][0] == "prima"
+    assert [m.outbox_id for m in sender.sent] == [r.id for r in await rows(core)]
+
+
+async def test_a_turn_rolled_back_gives_its_room_back(core: Core, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A turn drawn again after writing its leased replies (a ticket collision, a race) gives the
+    dispatcher's room back each time: nothing stays reserved for rows that were never committed."""
+    sender = ScriptedSender()
+    d = make(core, sender, clock, idle_poll=30.0, wakeups=core.wakeups)
+    enqueue_leased = outbox.enqueue_leased
+    failures = [needs.TicketTaken()]
+
+    async def collides(*args: Any, **kwargs: Any) -> list[int]:
+        ids = await enqueue_leased(*args, **kwargs)
+        if failures:
+            raise failures.pop()
+        return ids
+
+    monkeypatch.setattr(outbox, "enqueue_leased", collides)
+    async with running(d):
+        await core.pipeline.handle(citizen_says(clock, 1, "ciao"))
+        await until(lambda: len(sender.sent) == 2, "the welcome sent")
+        state = d.state
+        assert state is not None
+        for _ in range(100):
+            if not state.lanes:
+                break
+            await asyncio.sleep(0.01)
+        assert (state.in_flight, state.lanes) == (0, {}), "room kept for the rolled-back rows"
+    assert [r.status for r in await rows(core)] == ["sent", "sent"]
+
+
+async def test_rows_handed_over_after_an_earlier_row_failed_are_given_back_and_leave_after_it(
+    core: Core, clock: FakeClock
+) -> None:
+    """The chat's row in flight fails between a turn's reservation and its commit: the handed-over
+    row must not overtake it, so it goes back to the claims, which send the failed row first."""
+    sender = GatedSender(slow="anna", core=core)
+    sender.outcomes = [Transient("503")]
+    await enqueue(core, clock, "prima", recipient="anna")
+    d = make(core, sender, clock, idle_poll=0.02, wakeups=core.wakeups, policy=RetryPolicy(base=10.0))
+    async with running(d):
+        await until(lambda: d.state is not None and d.state.lanes, "'prima' claimed and held in its send")
+        handoff = d.reserve(("test", "anna"), 1)
+        assert handoff is not None
+        written = [outbox.row(channel="test", recipient="anna", citizen_id=None, text="dopo", now=clock.now)]
+        async with transaction(core.sessions) as session:
+            assert handoff.may_follow(await outbox.pending_ids(session, ("test", "anna")))
+            ids = await outbox.enqueue_leased(session, written, until=handoff.until)
+        sender.gate.set()  # 'prima' fails (a 503): retried within 10 s, and the chat is broken
+        await until(lambda: sender.calls == 1, "'prima' tried")
+        await asyncio.sleep(0.05)
+        handoff.hand(ids, written, Contact(None, None))
+        await asyncio.sleep(0.2)
+        assert sender.sent == [], "the handed-over row overtook the one waiting for its retry"
+        clock.advance(seconds=11)
+        await until(lambda: len(sender.sent) == 2, "both sent")
+    assert [m.text for m in sender.sent] == ["prima", "dopo"]
+
+
+async def test_handed_over_rows_whose_worker_dies_are_sent_after_the_lease(core: Core, clock: FakeClock) -> None:
+    """At-least-once as for a claim: the rows were written leased, so nobody sends them until the lease ends."""
+
+    class Dies:
+        channel = "test"
+
+        async def send(self, message: Outgoing) -> str | None:
+            raise asyncio.CancelledError  # the worker is killed mid-send
+
+    d = make(core, Dies(), clock, idle_poll=30.0, wakeups=core.wakeups)  # type: ignore[arg-type]
+    async with running(d):
+        await core.pipeline.handle(citizen_says(clock, 1, "ciao"))
+        await asyncio.sleep(0.1)
+    survivor = ScriptedSender()
+    later = make(core, survivor, clock)
+    assert await later.flush() == 0, "sent while another worker still held the lease"
+    clock.advance(seconds=61)
+    assert await later.flush() == 2
+    assert [r.status for r in await rows(core)] == ["sent", "sent"]
