@@ -20,7 +20,8 @@ from bot.effects import Wiring, build_registry
 from bot.jobs.digest import send_digest_now
 from bot.notify import Admins, Notifier, Recipient
 from bot.pacing import Pacer, TurnBudget
-from bot.pipeline import CategoryCache, Pipeline, PipelineConfig
+from bot.categories import CategoryCache
+from bot.pipeline import Pipeline, PipelineConfig
 from bot.reads import Reader
 from bot.roles import Roles
 from bot.suggest import LanguageDetector, Suggester

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.background import Background, Wakeups
 from bot.clock import DatabaseClock
 from bot.config import Settings
-from bot.dispatcher import Dispatcher, RetryPolicy
+from bot.dispatcher import Dispatcher
+from bot.send import RetryPolicy
 from bot.notify import Notifier
 from bot.pacing import Replayer
 from bot.pipeline import Pipeline

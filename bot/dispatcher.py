@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import random
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import Wakeups
-from bot.inflight import InFlight, Lane, News
 from bot.clock import DatabaseClock, now_in
-from handlers import Held, Outgoing, Rejected, SendError, Sender, Throttled, Unreachable, Unsubscribed
-from storage import citizens, delivery, erasure, outbox
+from bot.inflight import Handoff, InFlight, Lane, News
+from bot.send import RetryPolicy, RowSender
+from handlers import Sender
+from storage import delivery, erasure, outbox
 from storage.outbox import Chat
 from storage.db import transaction
 from storage.models import OutboxMessage
@@ -33,26 +33,8 @@ MARK_LINGER_SECONDS = 0.005
 only when a claim must take them, never a reply a turn hands over (`Handoff`)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter (AWS architecture blog), capped, for transient errors."""
-
-    max_attempts: int = 8
-    base: float = 1.0
-    cap: float = 300.0
-    max_throttled_seconds: float = 3600.0
-    """A row's waits on the provider's 429s, in all: past it the row fails, so no 429 lasts for ever."""
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        return rng.uniform(0, min(self.cap, self.base * 2 ** max(0, attempt - 1)))
-
-
 class Dispatcher:
-    """Claims due rows, sends each chat's rows in order, chats side by side.
-
-    Senders own provider pacing (rate limits); the dispatcher owns the retry
-    policy, because only it knows what was already attempted.
-    """
+    """Claims due rows, sends each chat's rows in order, chats side by side (each row by `RowSender`)."""
 
     def __init__(
         self,
@@ -79,6 +61,7 @@ class Dispatcher:
         self.clock = clock or DatabaseClock()
         self.rng = rng or random.Random()
         self.max_in_flight = max_in_flight or 2 * batch_size
+        self._rows = RowSender(sessions, self.senders, policy=policy, clock=self.clock, rng=self.rng)
         self._news = News()
         self._state: InFlight | None = None
         """`run_forever`'s, while it runs: only then are rows handed over by turns (`reserve`)."""
@@ -110,7 +93,7 @@ class Dispatcher:
         lane = state.reserve(chat, rows, per_chat=outbox.PER_CHAT)
         if lane is None:
             return None
-        return Handoff(self, state, chat, lane, rows, until=self.clock() + self.lease)
+        return Handoff(state, chat, lane, rows, until=self.clock() + self.lease, take=functools.partial(self._take, state))
 
     def _take(self, state: InFlight, chat: Chat, lane: Lane, rows: list[OutboxMessage]) -> None:
         """Rows a committed turn handed over: behind the chat's rows here, or given back if one of those was not sent."""
@@ -303,7 +286,7 @@ class Dispatcher:
             row = lane.rows.pop(0)
             taken.append(row)
             attempted += 1
-            if not await self._send_row(row, sent, lane.contacts.get(row.citizen_id or 0)):
+            if not await self._rows.send(row, sent, lane.contacts.get(row.citizen_id or 0)):
                 # Keep the chat in order: later rows wait behind the one that failed, and so do
                 # rows handed over from now on (`_take`). Rows a claim adds meanwhile are due in
                 # the chat's order (the failed one first, when its retry is due): they go on.
@@ -314,120 +297,3 @@ class Dispatcher:
                 async with transaction(self.sessions) as session:
                     await outbox.release(session, message_ids=[r.id for r in rest if r.id is not None], now=self.clock())
         return attempted
-
-    async def _send_row(
-        self, row: OutboxMessage, sent: list[tuple[int, str | None]], contact: delivery.Contact | None = None
-    ) -> bool:
-        """Send one row; False when the rest of its chat must wait behind it."""
-        assert row.id is not None
-        sender = self.senders[row.channel]
-        if contact is not None and contact.opted_out_at is not None and not _is_reply(row, contact):
-            # STOP: we still answer what they write, but start nothing ourselves (docs/architecture.md).
-            async with transaction(self.sessions) as session:
-                await outbox.fail(session, message_id=row.id, error="opted out: not a reply to their message")
-            logger.info("outbox %s not sent: citizen %s opted out", row.id, row.citizen_id)
-            return True
-        message = Outgoing(
-            outbox_id=row.id,
-            recipient=row.recipient,
-            text=row.text,
-            options=tuple((o["payload"], o["label"]) for o in row.options),
-            number_hint=row.number_hint,
-            conversation_version=row.conversation_version,
-            last_inbound_at=contact.last_inbound_at if contact is not None else None,
-            previous_error_code=row.error_code,
-            attachment_path=row.attachment_path,
-            attachment_type=row.attachment_type,
-        )
-        try:
-            provider_id = await sender.send(message)
-        except Held as exc:
-            async with transaction(self.sessions) as session:
-                await delivery.hold(session, message_id=row.id, reason=f"Held: {exc.reason}")
-            logger.warning("outbox %s held: %s", row.id, exc.reason)
-            return True
-        except SendError as exc:
-            await self._record_failure(row, exc)
-            return False
-        except Exception as exc:  # an adapter bug must not lose the row: retry it like a transient error
-            # The exception's text may quote the message or its recipient: its class only, the traceback at DEBUG.
-            logger.error("sender %s crashed on outbox %s (%s)", row.channel, row.id, type(exc).__name__)
-            logger.debug("sender %s crashed on outbox %s", row.channel, row.id, exc_info=True)
-            await self._record_failure(row, SendError(type(exc).__name__))
-            return False
-        sent.append((row.id, provider_id))
-        return True
-
-    async def _record_failure(self, row: OutboxMessage, exc: SendError) -> None:
-        assert row.id is not None
-        now = self.clock()
-        reason = f"{type(exc).__name__}: {exc.reason}"[:300]
-        async with transaction(self.sessions) as session:
-            if isinstance(exc, Throttled) and row.throttled_seconds + exc.retry_after <= self.policy.max_throttled_seconds:
-                # The provider told us exactly when; waiting is not a failed attempt, but the waits add up.
-                at = now + timedelta(seconds=exc.retry_after)
-                await outbox.retry_at(session, message_id=row.id, at=at, error=reason, count_attempt=False, waited=exc.retry_after)
-            elif isinstance(exc, Unreachable):
-                code = getattr(exc, "code", None)
-                if code is not None:  # the provider's own code on the row that met it (Twilio 21610)
-                    await outbox.fail(session, message_id=row.id, error=reason, error_code=str(code))
-                await outbox.fail_recipient(session, channel=row.channel, recipient=row.recipient, error=reason)
-                await citizens.mark_unreachable(session, citizen_id=row.citizen_id, now=now, is_opt_out=isinstance(exc, Unsubscribed))
-                logger.warning("outbox %s: recipient unreachable, pending messages failed", row.id)
-            elif isinstance(exc, (Rejected, Throttled)) or row.attempts + 1 >= self.policy.max_attempts:
-                code = str(exc.code) if isinstance(exc, Rejected) else None
-                await outbox.fail(session, message_id=row.id, error=reason, error_code=code)
-                logger.error("outbox %s failed for good: %s", row.id, reason)
-            else:
-                delay = self.policy.delay(row.attempts + 1, self.rng)
-                await outbox.retry_at(session, message_id=row.id, at=now + timedelta(seconds=delay), error=reason)
-                logger.warning("outbox %s: %s, retrying in %.1fs", row.id, reason, delay)
-
-
-def _is_reply(row: OutboxMessage, contact: delivery.Contact) -> bool:
-    """Written no later than the citizen's last message: an answer to them, not something we started."""
-    return contact.last_inbound_at is not None and row.created_at <= contact.last_inbound_at
-
-
-class Handoff:
-    """Rows a turn writes to one chat, sent by this dispatcher as soon as the turn commits: no claim reads them back.
-
-    `reserve` gave the room; the turn writes the rows leased until `until` (so no claim, here or
-    on another worker, takes them meanwhile) only if every pending row of the chat is here
-    (`may_follow`): the new rows then leave after those, in order. At-least-once holds as for a
-    claim: a crash before the send leaves them leased, and they are claimed when the lease ends.
-    """
-
-    __slots__ = ("_dispatcher", "_state", "chat", "_lane", "rows", "until", "_open")
-
-    def __init__(self, dispatcher: Dispatcher, state: InFlight, chat: Chat, lane: Lane, rows: int, *, until: datetime) -> None:
-        self._dispatcher, self._state, self.chat, self._lane = dispatcher, state, chat, lane
-        self.rows, self.until = rows, until
-        self._open = True
-
-    def may_follow(self, pending: Collection[int]) -> bool:
-        """Whether the chat's pending rows (read in the turn's transaction) are all in flight here."""
-        return self._lane.ids.issuperset(pending)
-
-    def hand(self, ids: Sequence[int], rows: Sequence[dict[str, Any]], contact: delivery.Contact) -> None:
-        """After the turn's commit: the rows it wrote (`ids` in the order of `rows`), and its citizen's contact."""
-        if not self._open:
-            return
-        if len(ids) != self.rows or len(rows) != self.rows:
-            self.cancel()
-            raise ValueError(f"handed {len(ids)} rows over, {self.rows} reserved")
-        self._open = False
-        lane = self._lane
-        lane.reserved = 0
-        lane.ids.update(ids)
-        messages = [OutboxMessage(**{**values, "id": message_id, "next_attempt_at": self.until}) for message_id, values in zip(ids, rows)]
-        if messages[0].citizen_id is not None:
-            lane.contacts[messages[0].citizen_id] = contact
-        self._dispatcher._take(self._state, self.chat, lane, messages)
-
-    def cancel(self) -> None:
-        """The turn wrote nothing for it (rolled back, or the chat had rows elsewhere): its room is free again."""
-        if self._open:
-            self._open = False
-            self._lane.reserved = 0
-            self._state.settle(self.chat, (), rows=self.rows)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from bot.background import wait_any
 from storage.delivery import Contact
@@ -17,7 +19,7 @@ from storage.outbox import Chat
 class Lane:
     """One chat in flight here: the rows its sending task has still to send, and what is not settled.
 
-    Claimed rows start a lane; rows a turn hands over (`bot.dispatcher.Handoff`) join its end, so
+    Claimed rows start a lane; rows a turn hands over (`Handoff`) join its end, so
     a chat's replies leave in the order they were written, by one task at a time.
     """
 
@@ -184,3 +186,51 @@ class News:
         self.event.clear()
         chats, self._chats = self._chats, set()
         return state.told(chats)
+
+
+Take = Callable[[Chat, Lane, list[OutboxMessage]], None]
+"""What the dispatcher does with the rows of a committed turn (`Dispatcher._take`)."""
+
+
+class Handoff:
+    """Rows a turn writes to one chat, sent by the dispatcher as soon as the turn commits: no claim reads them back.
+
+    `Dispatcher.reserve` gave the room; the turn writes the rows leased until `until` (so no claim, here or
+    on another worker, takes them meanwhile) only if every pending row of the chat is here
+    (`may_follow`): the new rows then leave after those, in order. At-least-once holds as for a
+    claim: a crash before the send leaves them leased, and they are claimed when the lease ends.
+    """
+
+    __slots__ = ("_state", "chat", "_lane", "rows", "until", "_take", "_open")
+
+    def __init__(self, state: InFlight, chat: Chat, lane: Lane, rows: int, *, until: datetime, take: Take) -> None:
+        self._state, self.chat, self._lane = state, chat, lane
+        self.rows, self.until, self._take = rows, until, take
+        self._open = True
+
+    def may_follow(self, pending: Collection[int]) -> bool:
+        """Whether the chat's pending rows (read in the turn's transaction) are all in flight here."""
+        return self._lane.ids.issuperset(pending)
+
+    def hand(self, ids: Sequence[int], rows: Sequence[dict[str, Any]], contact: Contact) -> None:
+        """After the turn's commit: the rows it wrote (`ids` in the order of `rows`), and its citizen's contact."""
+        if not self._open:
+            return
+        if len(ids) != self.rows or len(rows) != self.rows:
+            self.cancel()
+            raise ValueError(f"handed {len(ids)} rows over, {self.rows} reserved")
+        self._open = False
+        lane = self._lane
+        lane.reserved = 0
+        lane.ids.update(ids)
+        messages = [OutboxMessage(**{**values, "id": message_id, "next_attempt_at": self.until}) for message_id, values in zip(ids, rows)]
+        if messages[0].citizen_id is not None:
+            lane.contacts[messages[0].citizen_id] = contact
+        self._take(self.chat, lane, messages)
+
+    def cancel(self) -> None:
+        """The turn wrote nothing for it (rolled back, or the chat had rows elsewhere): its room is free again."""
+        if self._open:
+            self._open = False
+            self._lane.reserved = 0
+            self._state.settle(self.chat, (), rows=self.rows)

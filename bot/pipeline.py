@@ -5,10 +5,9 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import dead_letters
 from bot.background import Background, Handoff, Wakeups
+from bot.categories import CategoryCache
 from bot.clock import utc_now
 from bot.effects import Applying, Conflict, Registry
 from bot.notify import Recipient, rows_for
@@ -23,7 +23,7 @@ from bot.pacing import Pacer, TurnBudget
 from bot.reads import Reader, thread
 from bot.suggest import LanguageDetector, Suggester
 from conversations import Category, Context, Engine, Gazetteer, Inbound, NeedSummary, Role, Translator, Turn, make_ticket
-from storage import citizens, conversations, inbound, needs, outbox, reference
+from storage import citizens, conversations, inbound, needs, outbox
 from storage.delivery import Contact
 from storage.db import is_outage, transaction
 from storage.models import Citizen
@@ -31,22 +31,6 @@ from storage.models import Citizen
 logger = logging.getLogger(__name__)
 
 MAX_TICKET_DRAWS: Final = 5
-CATEGORY_CACHE_SECONDS: Final = 5.0
-MIN_PART_CHARS: Final = 200
-
-
-@dataclass(frozen=True, slots=True)
-class CategoryNames:
-    """A category's names, cached between messages."""
-
-    slug: str
-    name_it: str
-    name_en: str
-    synonyms: tuple[str, ...] = ()
-    """What admins wrote with `/sinonimi_categoria`: matched by lemma at the category question."""
-
-    def name(self, language: str) -> str:
-        return self.name_en if language == "en" and self.name_en else self.name_it
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,31 +58,6 @@ class PipelineConfig:
     """Staff are not limited (docs/architecture.md "Flood control")."""
     listens: frozenset[str] = frozenset()
     """Channels whose voice notes are transcribed (``[voice] enabled``; `bot/voice.py`)."""
-
-
-class CategoryCache:
-    """The active categories, re-read at most every CATEGORY_CACHE_SECONDS (they change rarely, by admins)."""
-
-    def __init__(self) -> None:
-        self._loaded: tuple[float, Sequence[CategoryNames] | None] = (0.0, None)
-
-    async def active(self, session: AsyncSession) -> Sequence[CategoryNames]:
-        loaded_at, rows = self._loaded
-        if rows is None or time.monotonic() - loaded_at > CATEGORY_CACHE_SECONDS:
-            # Plain values, not ORM rows: a rolled-back transaction expires its instances.
-            rows = tuple(
-                CategoryNames(c.slug, c.name_it, c.name_en, c.words()) for c in await reference.active_categories(session)
-            )
-            self._loaded = (time.monotonic(), rows)
-        return rows
-
-    @property
-    def is_loaded(self) -> bool:
-        return self._loaded[1] is not None
-
-    def forget(self) -> None:
-        """After an admin changes categories, so this process sees it at once."""
-        self._loaded = (0.0, None)
 
 
 class Pipeline:

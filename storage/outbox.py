@@ -152,7 +152,7 @@ async def enqueue_leased(session: AsyncSession, rows: Sequence[dict[str, object]
     """Insert replies built by `row` already leased until `until`, in order, and return their ids.
 
     For rows a live dispatcher in this process takes straight from the turn that wrote them
-    (`bot.dispatcher.Handoff`): no claim will take them before `until`, as if claimed in this very
+    (`bot.inflight.Handoff`): no claim will take them before `until`, as if claimed in this very
     transaction. One statement a row, for its id (RETURNING); a turn writes one or two. The chat
     is not noted as written (`written`): nobody needs waking for it.
     """

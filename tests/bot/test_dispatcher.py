@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.core import Core
-from bot.dispatcher import Dispatcher, RetryPolicy
+from bot.dispatcher import Dispatcher
+from bot.send import RetryPolicy
 from handlers import Outgoing, Rejected, SendError, Throttled, Transient, Unreachable
 from storage import needs, outbox
 from storage.delivery import Contact

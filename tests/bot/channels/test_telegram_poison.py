@@ -17,7 +17,8 @@ from telegram import Bot, Update
 
 from bot.channels.telegram_polling import PollPolicy, Poller
 from bot.core import Core
-from bot.dispatcher import Dispatcher, RetryPolicy
+from bot.dispatcher import Dispatcher
+from bot.send import RetryPolicy
 from handlers.telegram import TelegramSender
 from storage import outbox
 from storage.db import transaction
