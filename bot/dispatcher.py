@@ -63,6 +63,8 @@ class Dispatcher:
         self.max_in_flight = max_in_flight or 2 * batch_size
         self._rows = RowSender(sessions, self.senders, policy=policy, clock=self.clock, rng=self.rng)
         self._news = News()
+        self._purging: set[int] = set()
+        """Rows being sent that are the last message to a citizen who erased their data: only their mark looks for what to purge."""
         self._state: InFlight | None = None
         """`run_forever`'s, while it runs: only then are rows handed over by turns (`reserve`)."""
         if wakeups is not None:
@@ -131,28 +133,34 @@ class Dispatcher:
             # One commit for the batch (on SQLite each commit is an fsync). Until it lands the rows stay
             # leased, nobody sends them again; a crash before it widens the duplicate window to one batch.
             await self._mark_sent(sent)
+            self._purging.difference_update(r.id for r in rows if r.id is not None)  # the unsent too
         return sum(counts)
 
     async def _mark_sent(self, sent: list[tuple[int, str | None]]) -> None:
         if not sent:
             return
         now = self.clock()
+        # `purge_recipient` is written with the row and never set later: the rows in hand say which to purge.
+        purge = [message_id for message_id, _ in sent if message_id in self._purging]
         # The provider has these messages: losing this commit to a database blip would send them
         # again after the lease. Retry within half the lease, so only a crash can duplicate
         # (docs/architecture.md "Failure model"; tests/faults/test_database_outage.py).
         deadline = asyncio.get_running_loop().time() + self.lease.total_seconds() / 2
-        for attempt, delay in enumerate(_MARK_SENT_RETRIES, start=1):
-            try:
-                async with transaction(self.sessions, on_the_loop=True) as session:
-                    await outbox.mark_many_sent(session, sent=sent, now=now)
-                    # The last message to a citizen who erased their data: now it is out, forget the chat id.
-                    await erasure.purge_sent(session, message_ids=[m for m, _ in sent])
-                return
-            except Exception as exc:
-                if attempt == len(_MARK_SENT_RETRIES) or asyncio.get_running_loop().time() + delay > deadline:
-                    raise
-                logger.warning("marking %s outbox rows sent failed (%s): retrying", len(sent), type(exc).__name__)
-                await asyncio.sleep(delay)
+        try:
+            for attempt, delay in enumerate(_MARK_SENT_RETRIES, start=1):
+                try:
+                    async with transaction(self.sessions, on_the_loop=True) as session:
+                        await outbox.mark_many_sent(session, sent=sent, now=now)
+                        # The last message to a citizen who erased their data: now it is out, forget the chat id.
+                        await erasure.purge_sent(session, message_ids=purge)
+                    return
+                except Exception as exc:
+                    if attempt == len(_MARK_SENT_RETRIES) or asyncio.get_running_loop().time() + delay > deadline:
+                        raise
+                    logger.warning("marking %s outbox rows sent failed (%s): retrying", len(sent), type(exc).__name__)
+                    await asyncio.sleep(delay)
+        finally:
+            self._purging.difference_update(purge)  # not marked: claimed again after the lease, and noted again then
 
     async def flush(self, *, max_rounds: int = 1000) -> int:
         """Send until nothing is due now (used by the console and by tests)."""
@@ -253,7 +261,9 @@ class Dispatcher:
             # sent ones when their commit lands.
             state.to_mark(chat, sent)
             done = {message_id for message_id, _ in sent}
-            state.settle(chat, [r.id for r in taken if r.id is not None and r.id not in done])
+            unsent = [r.id for r in taken if r.id is not None and r.id not in done]
+            self._purging.difference_update(unsent)
+            state.settle(chat, unsent)
 
     async def _commit_marks(self, state: InFlight) -> None:
         """One commit for whatever was sent since the last one (group commit), until closed and drained."""
@@ -285,6 +295,8 @@ class Dispatcher:
         while lane.rows:
             row = lane.rows.pop(0)
             taken.append(row)
+            if row.purge_recipient and row.id is not None:
+                self._purging.add(row.id)
             attempted += 1
             if not await self._rows.send(row, sent, lane.contacts.get(row.citizen_id or 0)):
                 # Keep the chat in order: later rows wait behind the one that failed, and so do

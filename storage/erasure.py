@@ -97,7 +97,7 @@ async def tickets_of(session: AsyncSession, *, citizen_id: int) -> list[str]:
 _TO_PURGE: Final = select(OutboxMessage.id, OutboxMessage.citizen_id).where(
     col(OutboxMessage.id).in_(bindparam("ids", expanding=True)), col(OutboxMessage.purge_recipient).is_(True)
 )
-"""Built once: the dispatcher asks after every commit of sent messages."""
+"""Built once: the dispatcher asks when a row it sent was written with `purge_recipient` (the erasure confirmation)."""
 
 
 async def purge_sent(session: AsyncSession, *, message_ids: Sequence[int]) -> int:

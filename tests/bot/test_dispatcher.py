@@ -428,6 +428,31 @@ async def test_a_turn_hands_its_replies_to_the_running_dispatcher_without_a_clai
     assert [m.outbox_id for m in sender.sent] == [r.id for r in await rows(core)], "in the order they were written"
 
 
+async def test_the_erasure_confirmation_a_turn_hands_over_forgets_the_chat_id_once_sent(
+    core: Core, clock: FakeClock, claims: list[int]
+) -> None:
+    """Only a row written to be purged makes the sent mark look for what to purge: the one the turn
+    hands over, never read back by a claim, must still say so."""
+    sender = ScriptedSender()
+    d = make(core, sender, clock, idle_poll=30.0, wakeups=core.wakeups)
+    async with running(d):
+        for n, text in enumerate(("ciao", "/cancella_dati", "sì"), start=1):
+            await core.pipeline.handle(citizen_says(clock, n, text))
+        await until(lambda: any("abbiamo cancellato i tuoi dati" in m.text for m in sender.sent), "the confirmation sent")
+        for _ in range(100):
+            async with core.sessions() as session:
+                citizen = (await session.execute(select(Citizen))).scalar_one()
+            if citizen.external_id != "anna":
+                break
+            await asyncio.sleep(0.01)
+    assert claims == [0], "the confirmation was claimed, not handed over"
+    assert citizen.external_id == f"erased-{citizen.id}"
+    async with core.sessions() as session:
+        confirmation = (await session.execute(select(OutboxMessage).order_by(OutboxMessage.id.desc()))).scalars().first()  # type: ignore[union-attr]
+    assert confirmation is not None and confirmation.status == "sent"
+    assert (confirmation.recipient, confirmation.purge_recipient) == (citizen.external_id, False)
+
+
 async def test_a_reply_written_while_the_chat_is_still_sending_follows_it_in_order(
     core: Core, clock: FakeClock, claims: list[int]
 ) -> None:
