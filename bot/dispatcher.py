@@ -130,10 +130,11 @@ class Dispatcher:
             lanes = [Lane(rows=chat_rows, contacts=dict(contacts)) for chat_rows in by_chat.values()]
             counts = await asyncio.gather(*(self._send_chat(lane, sent, []) for lane in lanes))
         finally:
+            done = {message_id for message_id, _ in sent}
+            self._purging.difference_update(r.id for r in rows if r.id not in done)  # the sent ones: by `_mark_sent`
             # One commit for the batch (on SQLite each commit is an fsync). Until it lands the rows stay
             # leased, nobody sends them again; a crash before it widens the duplicate window to one batch.
             await self._mark_sent(sent)
-            self._purging.difference_update(r.id for r in rows if r.id is not None)  # the unsent too
         return sum(counts)
 
     async def _mark_sent(self, sent: list[tuple[int, str | None]]) -> None:

@@ -149,7 +149,7 @@ async def transaction(factory: async_sessionmaker[AsyncSession], *, on_the_loop:
     `off_the_loop` first. No effect on PostgreSQL.
     """
     # Not `async with factory() as session, session.begin()`: that spends a task (the shielded
-    # close) and a greenlet more a transaction, ~15 % of a one-statement transaction's CPU
+    # close) and a greenlet more a transaction, 9-10 % of a one-statement transaction's CPU
     # (docs/performance.md, issue 18 seventh pass). The same steps, in the same order, by hand.
     session = factory()
     try:
