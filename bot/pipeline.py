@@ -146,8 +146,8 @@ class Pipeline:
         session: AsyncSession,
         event: Inbound,
         after: list[Callable[[], None]],
-        deferred_id: int | None = None,
-        handoffs: list[Handoff] | None = None,
+        deferred_id: int | None,
+        handoffs: list[Handoff],
     ) -> Handled:
         now = self.clock()
         citizen, state = await conversations.with_citizen(
@@ -280,7 +280,7 @@ class Pipeline:
         turn: Turn,
         now: datetime,
         after: list[Callable[[], None]],
-        handoffs: list[Handoff] | None,
+        handoffs: list[Handoff],
     ) -> None:
         to = Recipient.of_citizen(citizen)
         # The confirmation of /cancella_dati: the dispatcher pseudonymises the chat id once it is sent.
@@ -293,14 +293,25 @@ class Pipeline:
             )
         ]
         await citizens.write_changes(session, citizen)  # without the ORM's flush, which cost four times more
+        if not await self._hand_over(session, citizen, rows, after, handoffs):
+            await outbox.enqueue_many(session, rows)  # one statement for all of a turn's replies, for a claim
+
+    async def _hand_over(
+        self, session: AsyncSession, citizen: Citizen, rows: list[dict[str, object]], after: list[Callable[[], None]], handoffs: list[Handoff]
+    ) -> bool:
+        """Write the replies for the live dispatcher to send once this commits, with no claim: whether it took them."""
         chats = {(str(row["channel"]), str(row["recipient"])) for row in rows}
-        handoff = self.wakeups.handoff(chat := next(iter(chats)), len(rows)) if handoffs is not None and len(chats) == 1 else None
-        if handoffs is not None and handoff is not None:
-            handoffs.append(handoff)  # given back if this transaction rolls back (`_turn`)
-            if handoff.may_follow(await outbox.pending_ids(session, chat)):
-                # No claim: the live dispatcher sends them once this commits, after the chat's rows it holds.
-                ids = await outbox.enqueue_leased(session, rows, until=handoff.until)
-                after.append(functools.partial(handoff.hand, ids, rows, Contact(citizen.last_inbound_at, citizen.opted_out_at)))
-                return
+        if len(chats) != 1:
+            return False
+        [chat] = chats
+        handoff = self.wakeups.handoff(chat, len(rows))
+        if handoff is None:
+            return False
+        handoffs.append(handoff)  # given back if this transaction rolls back (`_turn`)
+        if not handoff.may_follow(await outbox.pending_ids(session, chat)):
             handoff.cancel()  # rows of the chat wait elsewhere (backing off, another worker's): behind them, by a claim
-        await outbox.enqueue_many(session, rows)  # one statement for all of a turn's replies
+            return False
+        # After the chat's rows the dispatcher holds.
+        ids = await outbox.enqueue_leased(session, rows, until=handoff.until)
+        after.append(functools.partial(handoff.hand, ids, rows, Contact(citizen.last_inbound_at, citizen.opted_out_at)))
+        return True

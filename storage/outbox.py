@@ -122,16 +122,22 @@ async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, object]])
     SQLAlchemy compiles the latter again for every call.
     """
     if rows:
-        if session.new or session.dirty or session.deleted:  # a flush with nothing to do still cost a hand-off to its greenlet
-            await session.flush()  # rows added as ORM objects earlier in the transaction keep the lower ids
+        await _flush_earlier(session)
         await session.execute(_INSERT, list(rows))
         note_written(session, {(str(row["channel"]), str(row["recipient"])) for row in rows})
 
 
+async def _flush_earlier(session: AsyncSession) -> None:
+    """Write what the transaction added as ORM objects before these statements: rows added earlier keep
+    the lower ids, and a read sees them. Only when there is something: a flush with nothing to do
+    still cost a hand-off to its greenlet."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+
+
 async def pending_ids(session: AsyncSession, chat: Chat) -> list[int]:
     """The ids of `chat`'s pending rows (due or not, leased or not): whatever must leave before a new row of it."""
-    if session.new or session.dirty or session.deleted:
-        await session.flush()  # rows of this chat added as ORM objects earlier in the transaction count too
+    await _flush_earlier(session)  # rows of this chat added as ORM objects earlier in the transaction count too
     channel, recipient = chat
     result = await session.execute(_pending_ids_query(_dialect(session)), {"channel": channel, "recipient": recipient})
     return [int(row_id) for row_id, in result.all()]
@@ -156,8 +162,7 @@ async def enqueue_leased(session: AsyncSession, rows: Sequence[dict[str, object]
     transaction. One statement a row, for its id (RETURNING); a turn writes one or two. The chat
     is not noted as written (`written`): nobody needs waking for it.
     """
-    if session.new or session.dirty or session.deleted:
-        await session.flush()  # rows added as ORM objects earlier in the transaction keep the lower ids
+    await _flush_earlier(session)
     ids: list[int] = []
     for values in rows:
         result = await session.execute(_INSERT_ONE, {**values, "next_attempt_at": until})
