@@ -18,6 +18,7 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder, BaseRateLimiter
 from bot.core import Core
 from bot.channels.base import Channel
 from bot.channels.telegram_polling import Poller, PollPolicy
+from bot.channels.telegram_transport import AiohttpRequest
 from bot.config import ConfigError, TelegramSettings, WebSettings
 from conversations import MenuEntry, Msg, Translator
 from handlers import telegram
@@ -99,6 +100,7 @@ def build_application(settings: TelegramSettings, *, rate_limiter: BaseRateLimit
     """PTB's Application without its Updater (we poll ourselves) and with the 30/s overall limiter.
 
     max_retries=0: a RetryAfter reaches the dispatcher, which owns retries and knows the outbox.
+    The bot's calls go over aiohttp (`telegram_transport`); long polling keeps PTB's own request.
     """
     if settings.token is None:
         raise ConfigError("telegram.token: set ASCOLTO_TELEGRAM__TOKEN (the token @BotFather gave you)")
@@ -112,6 +114,7 @@ def build_application(settings: TelegramSettings, *, rate_limiter: BaseRateLimit
         .token(settings.token.get_secret_value())
         .base_url(settings.base_url)
         .base_file_url(settings.base_file_url)
+        .request(AiohttpRequest())
         .rate_limiter(rate_limiter if rate_limiter is not None else AIORateLimiter(max_retries=0))
         .updater(None)
         .build()
