@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -67,6 +68,53 @@ async def never_answers(reader: asyncio.StreamReader, _writer: asyncio.StreamWri
 
 async def never_reads(_reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
     await asyncio.sleep(3600)  # the request's bytes pile up until the socket's buffers are full
+
+
+@contextlib.asynccontextmanager
+async def forward_proxy(seen: list[str]) -> AsyncIterator[str]:
+    """An HTTP proxy that answers every request itself, as Telegram would answer a sendMessage; yields its URL."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head.split(b"\r\n", 1)[0].decode())
+        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0)
+        await reader.readexactly(length)
+        body = json.dumps({"ok": True, "result": {"message_id": 7, "date": 0, "chat": {"id": CHAT, "type": "private"}, "text": "ciao"}}).encode()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+
+    async with server(answer) as base_url:
+        yield base_url.removesuffix("/bot")
+
+
+def without_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+async def test_the_environments_proxy_carries_the_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    without_proxies(monkeypatch)
+    async with forward_proxy(seen) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        # A host no resolver knows: only the proxy can reach it.
+        async with bot_on("http://api.telegram.invalid/bot", AiohttpRequest()) as bot:
+            sent = await bot.send_message(CHAT, "ciao")
+            await bot.send_message(CHAT, "ancora")
+    assert sent.message_id == 7
+    assert [line.split()[:2] for line in seen] == [["POST", f"http://api.telegram.invalid/bot{TOKEN}/sendMessage"]] * 2
+
+
+async def test_no_proxy_sends_straight_to_the_host(fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:
+    without_proxies(monkeypatch)
+    with socket.socket() as probe:  # a proxy that is not there: using it would fail the send
+        probe.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{probe.getsockname()[1]}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with bot_on(fake.base_url, AiohttpRequest(), token=fake.token) as bot:
+        await bot.send_message(CHAT, "ciao")
+    assert [m.text for m in fake.messages_to(CHAT)] == ["ciao"]
 
 
 def test_the_application_sends_the_bots_calls_over_aiohttp() -> None:
