@@ -3,9 +3,10 @@
 Every reply leaves through `Bot.send_message`, so the HTTP client's cost is paid once a reply.
 Measured side by side (docs/performance.md, issue 18 eighth pass): one `send_message` to the
 loopback fake, client and fake together, ~1,270 µs of CPU through httpx and ~480 through
-aiohttp; 5 % of an update in `bench telegram`. PTB declares `BaseRequest` for exactly this ("can be implemented via different asyncio
-HTTP libraries"); aiohttp is already installed under Twilio's async client. Long polling keeps
-PTB's own request: its timeouts are the poll's, and it makes one call a poll, not one a reply.
+aiohttp; 5 % of an update in `bench telegram`. PTB declares `BaseRequest` for exactly this
+("can be implemented via different asyncio HTTP libraries"); aiohttp is already installed under
+Twilio's async client. Long polling keeps PTB's own request: its timeouts are the poll's, and it
+makes one call a poll, not one a reply.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import certifi
+# Private modules, as PTB's own HTTPXRequest imports them: a request's timeouts arrive as PTB's
+# DefaultValue when the caller gave none, and a subclass has no public name to tell that apart.
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
@@ -112,7 +115,6 @@ class AiohttpRequest(BaseRequest):
         except aiohttp.ClientError as exc:
             # The class only: an error's text may carry the URL, and a Bot API URL carries the token.
             raise NetworkError(f"aiohttp.{type(exc).__name__}") from exc
-
 
     def _proxy(self, url: str) -> str | None:
         """The environment's proxy for this URL's host (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), as httpx
