@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,18 +18,13 @@ from storage.models import InboundEvent, Need, OutboxMessage, OutboxStatus
 from tests.conftest import ROOT, _admin_truncate
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS, FakeTwilio
 from tests.faults._load import INTAKE, Provider, client, number_of, sends_per_outbox_row
+from tests.helpers.net import free_port
 
 pytestmark = [pytest.mark.postgres, TWILIO_AIOHTTP_DEPRECATIONS]
 
 CITIZENS = 8
 LEASE_SECONDS = 2
 KILL_DRAIN_SECONDS = 0.5
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def children_of(pid: int) -> list[int]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -20,6 +19,7 @@ from bot.channels.telegram_transport import AiohttpRequest
 from bot.config import TelegramSettings
 from handlers.telegram import retry_after_seconds
 from tests.fakes.telegram_api import FakeTelegram, FloodPolicy
+from tests.helpers.net import free_port
 
 TOKEN = "123456:transport-test-token"
 CHAT = 4242
@@ -109,9 +109,7 @@ async def test_the_environments_proxy_carries_the_calls(monkeypatch: pytest.Monk
 
 async def test_no_proxy_sends_straight_to_the_host(fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:
     without_proxies(monkeypatch)
-    with socket.socket() as probe:  # a proxy that is not there: using it would fail the send
-        probe.bind(("127.0.0.1", 0))
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{probe.getsockname()[1]}")
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # no proxy there: using it would fail the send
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     async with bot_on(fake.base_url, AiohttpRequest(), token=fake.token) as bot:
         await bot.send_message(CHAT, "ciao")
@@ -162,10 +160,7 @@ async def test_telegrams_refusals_reach_ptb_as_its_errors(fake: FakeTelegram, st
 
 
 async def test_a_refused_connection_is_a_network_error_that_does_not_name_the_token() -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    async with bot_on(f"http://127.0.0.1:{port}/bot", AiohttpRequest(connect_timeout=2)) as bot:
+    async with bot_on(f"http://127.0.0.1:{free_port()}/bot", AiohttpRequest(connect_timeout=2)) as bot:
         with pytest.raises(NetworkError) as caught:
             await bot.send_message(CHAT, "ciao")
     assert not isinstance(caught.value, TimedOut)

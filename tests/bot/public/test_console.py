@@ -14,19 +14,14 @@ from bot.channels.public import beside_console
 from bot.config import WebSettings
 from tests.conftest import make_settings
 from tests.helpers.clock import FakeClock
+from tests.helpers.net import free_port
 from tests.helpers.public import seed
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_the_console_prints_the_address_of_the_pages_and_they_answer_while_it_runs(sqlite_url: str, clock: FakeClock) -> None:
-    core = await build_core(make_settings(sqlite_url, web=WebSettings(port=_free_port())), clock=clock)
+    core = await build_core(make_settings(sqlite_url, web=WebSettings(port=free_port())), clock=clock)
     await seed(core)
     out = io.StringIO()
     seen: list[int] = []
