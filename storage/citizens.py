@@ -14,6 +14,7 @@ from sqlalchemy.orm.base import NO_VALUE
 from sqlmodel import col, select
 
 from storage.models import Citizen
+from storage.plain import Plain
 
 
 async def by_identity(session: AsyncSession, *, channel: str, external_id: str) -> Citizen | None:
@@ -56,7 +57,7 @@ async def write_changes(session: AsyncSession, citizen: Citizen) -> None:
         if before[key] is NO_VALUE or before[key] != value:
             values[key] = value
     if values:
-        await session.execute(_update(tuple(values)), {"citizen_id": citizen.id, **values})
+        await _update(tuple(values)).rows(session, {"citizen_id": citizen.id, **values})
     if before.keys() <= _COLUMNS:
         # Everything set on it is written: clean to the ORM, as after its own flush. Otherwise every
         # later flush (an autoflush, `enqueue_many`'s, the commit's) walks the row to find nothing.
@@ -71,5 +72,5 @@ _COLUMNS: frozenset[str] = frozenset(c.name for c in _TABLE.c if c.name != "id")
 
 
 @functools.cache
-def _update(columns: tuple[str, ...]) -> Any:
-    return update(_TABLE).where(_TABLE.c.id == bindparam("citizen_id")).values({c: bindparam(c, type_=_TABLE.c[c].type) for c in columns})
+def _update(columns: tuple[str, ...]) -> Plain:
+    return Plain(update(_TABLE).where(_TABLE.c.id == bindparam("citizen_id")).values({c: bindparam(c, type_=_TABLE.c[c].type) for c in columns}))

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations import State
 from storage.models import Citizen, Conversation
+from storage.plain import Plain
 
 TABLE: Any = Conversation.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
 STATE_COLUMNS: tuple[Any, ...] = tuple(c for c in TABLE.c if c.name != "citizen_id")
@@ -107,6 +108,7 @@ def _upsert(*, guarded: bool) -> Any:
 
 UPSERT: Any = _upsert(guarded=False)
 UPSERT_IF_AT: Any = _upsert(guarded=True)
+_UPSERT, _UPSERT_IF_AT = Plain(UPSERT), Plain(UPSERT_IF_AT)
 
 
 async def save(session: AsyncSession, *, citizen_id: int, state: State, read_version: int | None = None) -> None:
@@ -129,6 +131,6 @@ async def save(session: AsyncSession, *, citizen_id: int, state: State, read_ver
     }
     if read_version is not None:
         params["read_version"] = read_version
-    statement = UPSERT if read_version is None else UPSERT_IF_AT
-    if (await session.execute(statement, params)).first() is None:
+    statement = _UPSERT if read_version is None else _UPSERT_IF_AT
+    if not await statement.rows(session, params):
         raise StaleConversation(f"conversation of citizen {citizen_id} moved past version {read_version}")

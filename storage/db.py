@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -12,8 +13,9 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from storage.plain import RAW
 from storage.sqlite_driver import BEGIN, BUSY_TIMEOUT_MS, ON_THE_LOOP, OneHopConnection, OneHopCursor, OneHopDBAPI
 
 logger = logging.getLogger(__name__)
@@ -154,7 +156,8 @@ async def transaction(factory: async_sessionmaker[AsyncSession], *, on_the_loop:
     session = factory()
     try:
         if on_the_loop and _is_sqlite_session(session):
-            await session.connection(execution_options=_HOT)  # begins, as the first statement would
+            connection = await session.connection(execution_options=_HOT)  # begins, as the first statement would
+            session.info[RAW] = _sqlite3_of(connection)  # the plain lane's cursor (storage/plain.py)
         try:
             yield session
             await session.commit()
@@ -173,8 +176,15 @@ async def off_the_loop(session: AsyncSession) -> None:
     (seconds over a large table) that may run inside an `on_the_loop` transaction, so the event loop
     keeps serving meanwhile."""
     if _is_sqlite_session(session):
+        session.info.pop(RAW, None)
         connection: Any = await session.connection()  # Any: the option is ours, not one of SQLAlchemy's typed ones
         await connection.execution_options(**{ON_THE_LOOP: False})
+
+
+def _sqlite3_of(connection: AsyncConnection) -> sqlite3.Connection | None:
+    """The sqlite3 connection under SQLAlchemy's and aiosqlite's (None with another driver)."""
+    driver = connection.sync_connection.connection.dbapi_connection if connection.sync_connection else None
+    return driver._connection._conn if isinstance(driver, OneHopConnection) else None
 
 
 _HOT: Any = {ON_THE_LOOP: True}  # Any: the option is ours, not one of SQLAlchemy's typed ones

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.models import DeadLetter, InboundEvent
+from storage.plain import Plain
 
 TABLE: Any = InboundEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
 
@@ -21,6 +22,7 @@ RECORD: Any = text(
 ).bindparams(*(bindparam(c.name, type_=c.type) for c in TABLE.c if c.name != "id"))
 """Plain SQL, the same on SQLite (≥ 3.35) and PostgreSQL: SQLAlchemy does not cache the compiled form
 of its ``on_conflict_do_nothing`` constructs, and compiling it again cost more than running it."""
+_RECORD: Final = Plain(RECORD)
 
 
 async def record(
@@ -33,8 +35,7 @@ async def record(
     on SQLite.
     """
     params = {"channel": channel, "external_id": external_id, "citizen_id": citizen_id, "received_at": at}
-    inserted = (await session.execute(RECORD, params)).scalar_one_or_none()
-    return inserted is not None
+    return bool(await _RECORD.rows(session, params))
 
 
 async def record_failure(session: AsyncSession, *, channel: str, external_id: str, error: str, ref: str, at: datetime) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
-from sqlalchemy import Integer, Row, bindparam, update
+from sqlalchemy import Integer, bindparam, update
 from sqlalchemy import select as select_columns  # sqlmodel's select is typed for at most four columns
 from sqlmodel import col, select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conversations import NeedCreated
 from conversations.vocabulary import NeedStatus
 from storage.models import Category, Citizen, ComuneRow, Cooperative, FetchStatus, Need, NeedAttachment, NeedStatusChange
+from storage.plain import Plain
 
 
 CONTENT_TYPE_CHARS: Final = 100
@@ -73,12 +74,24 @@ async def create(session: AsyncSession, *, citizen_id: int, need: NeedCreated, f
     return row
 
 
-async def summaries_of_citizen(session: AsyncSession, *, citizen_id: int, limit: int = 10) -> Sequence[Row[Any]]:
-    """A citizen's latest needs as rows of ``ticket, category_slug, status, created_at, id, cooperative
-    (the holder's name or None), updated_at`` (the last status change): what a turn shows, read on
-    every message, so without building ORM objects, in one statement."""
-    result = await session.execute(_SUMMARIES, {"citizen_id": citizen_id, "limit": limit})
-    return result.all()
+class Summary(NamedTuple):
+    """One of a citizen's needs as a turn shows it."""
+
+    ticket: str
+    category_slug: str
+    status: str
+    created_at: datetime
+    id: str
+    name: str | None
+    """The name of the cooperative holding it, if one does."""
+    updated_at: datetime
+    """The last status change."""
+
+
+async def summaries_of_citizen(session: AsyncSession, *, citizen_id: int, limit: int = 10) -> list[Summary]:
+    """A citizen's latest needs: what a turn shows, read on every message, so without building ORM
+    objects, in one statement (the plain lane on SQLite, `storage/plain.py`)."""
+    return [Summary(*row) for row in await _SUMMARY_ROWS.rows(session, {"citizen_id": citizen_id, "limit": limit})]
 
 
 _NEED: Any = Need.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
@@ -94,6 +107,7 @@ _SUMMARIES: Final[Any] = (
 )
 """Built once, of the tables' columns (no ORM entity to resolve): it runs on every message, and building it
 cost about as much as running it."""
+_SUMMARY_ROWS: Final = Plain(_SUMMARIES)
 
 
 async def listing(

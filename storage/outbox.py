@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import OutboxMessage, OutboxStatus
 from storage.models.outbox import PENDING, PENDING_BROADCAST, PENDING_INTERACTIVE
+from storage.plain import Plain
 
 PER_CHAT = 10
 """Rows of one chat a claim takes at most. On Telegram a chat gets about one message a second, so
@@ -112,6 +113,7 @@ def row(
 
 _INSERT: Any = insert(TABLE)
 """Built once: a turn's statements are the same objects every time (issue 18)."""
+_INSERT_ROWS: Final = Plain(_INSERT)
 
 
 async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
@@ -123,7 +125,7 @@ async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, object]])
     """
     if rows:
         await _flush_earlier(session)
-        await session.execute(_INSERT, list(rows))
+        await _INSERT_ROWS.run_many(session, rows)
         note_written(session, {(str(row["channel"]), str(row["recipient"])) for row in rows})
 
 
@@ -139,18 +141,18 @@ async def pending_ids(session: AsyncSession, chat: Chat) -> list[int]:
     """The ids of `chat`'s pending rows (due or not, leased or not): whatever must leave before a new row of it."""
     await _flush_earlier(session)  # rows of this chat added as ORM objects earlier in the transaction count too
     channel, recipient = chat
-    result = await session.execute(_pending_ids_query(_dialect(session)), {"channel": channel, "recipient": recipient})
-    return [int(row_id) for row_id, in result.all()]
+    rows = await _pending_ids_query(_dialect(session)).rows(session, {"channel": channel, "recipient": recipient})
+    return [int(row_id) for row_id, in rows]
 
 
 @functools.cache
-def _pending_ids_query(dialect: str) -> TextClause:
+def _pending_ids_query(dialect: str) -> Plain:
     """`pending_ids`'s statement, built once a dialect, on the partial index of pending rows by chat."""
     hint = " INDEXED BY ix_outbox_pending_chat" if dialect == "sqlite" else ""
-    return text(f"SELECT id FROM outbox{hint} WHERE {PENDING} AND channel = :channel AND recipient = :recipient")
+    return Plain(text(f"SELECT id FROM outbox{hint} WHERE {PENDING} AND channel = :channel AND recipient = :recipient"))
 
 
-_INSERT_ONE: Any = insert(TABLE).returning(TABLE.c.id)
+_INSERT_ONE: Final = Plain(insert(TABLE).returning(TABLE.c.id))
 """Built once, as `_INSERT`: a row and the id it was given, for a reply handed to the dispatcher by the turn."""
 
 
@@ -165,8 +167,8 @@ async def enqueue_leased(session: AsyncSession, rows: Sequence[dict[str, object]
     await _flush_earlier(session)
     ids: list[int] = []
     for values in rows:
-        result = await session.execute(_INSERT_ONE, {**values, "next_attempt_at": until})
-        ids.append(int(result.scalar_one()))
+        [(row_id,)] = await _INSERT_ONE.rows(session, {**values, "next_attempt_at": until})
+        ids.append(int(row_id))
     return ids
 
 
@@ -381,6 +383,7 @@ _MARK_SENT: Final = (
     )
 )
 """Built once: the dispatcher marks every message it sends, and building the statement cost more than running it."""
+_MARK_SENT_ROWS: Final = Plain(_MARK_SENT)
 
 
 async def mark_sent(session: AsyncSession, *, message_id: int, provider_message_id: str | None, now: datetime) -> None:
@@ -394,7 +397,7 @@ async def mark_many_sent(session: AsyncSession, *, sent: Sequence[tuple[int, str
     batch of status callbacks that share rows lock them in the same order (no deadlock).
     """
     if sent:
-        await session.execute(_MARK_SENT, [{"row_id": m, "provider_id": p, "sent_at": now} for m, p in sorted(sent, key=lambda s: s[0])])
+        await _MARK_SENT_ROWS.run_many(session, [{"row_id": m, "provider_id": p, "sent_at": now} for m, p in sorted(sent, key=lambda s: s[0])])
 
 
 async def retry_at(

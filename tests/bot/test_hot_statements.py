@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from bot.channels.whatsapp import apply_status
 from bot.core import Core
@@ -19,23 +19,16 @@ from storage import outbox
 from storage.db import transaction
 from storage.models import Citizen, OutboxMessage
 from tests.bot.test_dispatcher import ScriptedSender, enqueue, rows
+from tests.helpers import statements
 from tests.helpers.clock import FakeClock
+from tests.helpers.statements import Executed
 
 
 @contextmanager
-def recorded(core: Core) -> Iterator[list[tuple[str, Any]]]:
-    """(SQL, the statement object the caller executed) of every cursor call meanwhile; BEGIN and COMMIT are not cursor calls."""
-    seen: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
-        if not statement.startswith("BEGIN"):
-            seen.append((statement, getattr(context, "invoked_statement", None)))
-
-    event.listen(core.db.sync_engine, "before_cursor_execute", record)
-    try:
+def recorded(core: Core) -> Iterator[list[Executed]]:
+    """Every statement meanwhile, SQLAlchemy's and the plain lane's (`storage/plain.py`); BEGIN and COMMIT are not among them."""
+    with statements.recorded(core.db) as seen:
         yield seen
-    finally:
-        event.remove(core.db.sync_engine, "before_cursor_execute", record)
 
 
 async def sent_row(core: Core, clock: FakeClock, *, sid: str) -> int:
@@ -57,7 +50,7 @@ async def report(core: Core, clock: FakeClock, status: str, *, sid: str, outbox_
             now=clock.now,
         )
     assert not resent
-    return [sql.split()[0].upper() for sql, _ in seen]
+    return [e.sql.split()[0].upper() for e in seen]
 
 
 async def test_a_delivery_callback_is_one_guarded_update_and_never_moves_a_row_back(core: Core, clock: FakeClock) -> None:
@@ -90,9 +83,9 @@ async def test_a_batch_of_sent_messages_is_marked_in_one_statement(core: Core, c
     dispatcher = Dispatcher(core.sessions, {"test": sender}, clock=clock, rng=random.Random(1))
     with recorded(core) as seen:
         assert await dispatcher.run_once() == 4
-    updates = [sql for sql, _ in seen if sql.upper().startswith("UPDATE OUTBOX SET STATUS")]
+    updates = [e.sql for e in seen if e.sql.upper().startswith("UPDATE OUTBOX SET STATUS")]
     assert len(updates) == 1, updates
-    assert not [sql for sql, _ in seen if "purge_recipient IS" in sql], "none of them asked to be purged: nothing to look up"
+    assert not [e.sql for e in seen if "purge_recipient IS" in e.sql], "none of them asked to be purged: nothing to look up"
     assert [r.status for r in await rows(core)] == ["sent"] * 4
     assert [r.provider_message_id for r in await rows(core)] == ["p1", "p2", "p3", "p4"]
 
@@ -113,8 +106,8 @@ async def test_the_dispatchers_statements_are_built_once(core: Core, clock: Fake
         await enqueue(core, clock, text, citizen_id=citizen_id)
         with recorded(core) as seen:
             assert await dispatcher.run_once() == 1
-        kept += [statement for _, statement in seen if statement is not None]
-        rounds.append({id(statement) for _, statement in seen if statement is not None})
+        kept += [e.statement for e in seen if e.statement is not None]
+        rounds.append({id(e.statement) for e in seen if e.statement is not None})
     assert len(rounds[1]) >= 3, "claim, contacts, mark (the purge looks only for a row that asks for it)"
     assert rounds[1] <= rounds[0], "a statement was built again"
     async with core.sessions() as session:
@@ -131,7 +124,7 @@ async def test_a_claim_leases_its_rows_in_one_update(core: Core, clock: FakeCloc
         async with transaction(core.sessions) as session:
             claimed = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=10, lease=timedelta(seconds=30))
     assert len(claimed) == 3
-    [lease] = [sql for sql, _ in seen if not sql.startswith("SELECT")]
+    [lease] = [e.sql for e in seen if not e.sql.startswith("SELECT")]
     assert lease.startswith("UPDATE outbox SET next_attempt_at") and " IN (" in lease, lease
     assert {row.next_attempt_at for row in claimed} == {clock.now + timedelta(seconds=30)}
     assert {row.next_attempt_at for row in await rows(core)} == {clock.now + timedelta(seconds=30)}

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from bot.core import Core
 from conversations import Inbound
 from handlers import Outgoing
-from storage import conversations, outbox
+from storage import conversations, outbox, plain
 from storage.db import transaction
 from storage.models import Citizen, Conversation, InboundEvent, Need, NeedStatusChange, OutboxMessage
+from tests.helpers import statements
 from tests.helpers.clock import FakeClock
 from tests.helpers.entropy import seeded
 
@@ -206,57 +207,56 @@ these only with a reason, never for an N+1."""
 
 
 async def test_an_intake_turn_stays_within_its_statement_budget(core: Core, clock: FakeClock) -> None:
-    statements: list[str] = []
-
-    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
+    await run_intake(core, clock, sender="warm")  # caches (categories) filled, as in production
+    begins = [0]
 
     def begin(conn: object) -> None:
-        statements.append("BEGIN")
+        begins[0] += 1
 
-    await run_intake(core, clock, sender="warm")  # caches (categories) filled, as in production
-    event.listen(core.db.sync_engine, "before_cursor_execute", record)
     event.listen(core.db.sync_engine, "begin", begin)
     try:
         per_turn = []
         for i, text in enumerate(INTAKE):
-            statements.clear()
-            await core.pipeline.handle(inbound(f"anna-{i}", text, clock=clock))
-            per_turn.append(len(statements))
+            begins[0] = 0
+            with statements.recorded(core.db) as seen:  # the plain lane's statements count too
+                await core.pipeline.handle(inbound(f"anna-{i}", text, clock=clock))
+            per_turn.append(len(seen) + begins[0])
             clock.advance(seconds=5)
     finally:
-        event.remove(core.db.sync_engine, "before_cursor_execute", record)
         event.remove(core.db.sync_engine, "begin", begin)
     over = [(text, n, budget) for text, n, budget in zip(INTAKE, per_turn, INTAKE_BUDGET) if n > budget]
     assert not over, f"statements per turn {per_turn} over the budget {list(INTAKE_BUDGET)}"
     assert await count(core, Need) == 2
 
 
-async def test_an_ordinary_turn_builds_no_statement_and_writes_its_citizen_in_one_update(core: Core, clock: FakeClock) -> None:
+async def test_an_ordinary_turn_builds_no_statement_and_writes_its_citizen_in_one_update(
+    core: Core, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A turn's statements are the same objects every time (building one cost about as much as
-    running it, issue 18), and the citizen's changed columns go in one UPDATE, not the ORM's flush."""
+    running it, issue 18), and the citizen's changed columns go in one UPDATE, not the ORM's flush.
+    On SQLite most of them take the plain lane (`storage/plain.py`), compiled once too."""
     await run_intake(core, clock, sender="warm")
-    seen: list[tuple[str, object]] = []
+    real_compile, compiles = plain._compile, [0]
 
-    def record(_conn: object, _cursor: object, statement: str, _params: object, context: Any, _many: bool) -> None:
-        seen.append((statement, getattr(context, "invoked_statement", None)))
+    def compile_counted(statement: Any, dialect: Any, names: frozenset[str]) -> Any:
+        compiles[0] += 1
+        return real_compile(statement, dialect, names)
 
+    monkeypatch.setattr(plain, "_compile", compile_counted)
     kept: list[object] = []  # alive, so no id() is reused by a statement built later
     rounds: list[set[int]] = []
-    event.listen(core.db.sync_engine, "before_cursor_execute", record)
-    try:
-        for i, text in enumerate(("ciao", "ciao")):  # the same step twice: the welcome
-            seen.clear()
+    for i, text in enumerate(("ciao", "ciao")):  # the same step twice: the welcome
+        compiles[0] = 0
+        with statements.recorded(core.db) as seen:
             await core.pipeline.handle(inbound(f"bruno-{i}", text, sender="bruno", clock=clock))
-            clock.advance(seconds=5)
-            kept += [statement for _, statement in seen if statement is not None]
-            rounds.append({id(statement) for _, statement in seen if statement is not None})
-    finally:
-        event.remove(core.db.sync_engine, "before_cursor_execute", record)
-    updates = [re.findall(r"(\w+)=", sql) for sql, _ in seen if sql.startswith("UPDATE citizen")]
+        clock.advance(seconds=5)
+        kept += [e.statement for e in seen if e.statement is not None]
+        rounds.append({id(e.statement) for e in seen if e.statement is not None})
+    updates = [re.findall(r"(\w+)=", e.sql) for e in seen if e.sql.startswith("UPDATE citizen")]
     assert updates == [["last_inbound_at", "paced_until"]], updates
-    built = [sql for sql, statement in seen if statement is not None and id(statement) not in rounds[0]]
+    built = [e.sql for e in seen if e.statement is not None and id(e.statement) not in rounds[0]]
     assert not built, f"built again in the second turn: {built}"
+    assert compiles == [0], "a lane statement compiled again in the second turn"
     async with core.sessions() as session:
         bruno = (await session.execute(select(Citizen).where(Citizen.external_id == "bruno"))).scalar_one()
     assert bruno.last_inbound_at == clock.now - timedelta(seconds=5)
