@@ -27,10 +27,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from pydantic import SecretStr
 from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -48,7 +49,7 @@ from bot.channels.telegram import build
 from bot.channels.web import build_web_app
 from bot.config import DatabaseSettings, LimitsSettings, Settings, TelegramSettings
 from handlers.telegram_intake import SECRET_HEADER
-from storage import outbox
+from storage import outbox, plain
 from storage.models import OutboxMessage, OutboxStatus
 from tests.fakes.telegram_api import FakeTelegram, FloodPolicy, serve_loopback
 
@@ -186,6 +187,22 @@ class _Counts:
         @event.listens_for(core.db.sync_engine, "commit")
         def _commit(*_: object) -> None:
             self.transactions += self.on
+
+        if not hasattr(plain.Plain.rows, "counted"):  # once a process: the class is shared by every round's core
+            plain.Plain.rows = self._lane(plain.Plain.rows)  # type: ignore[method-assign,assignment]
+            plain.Plain.run_many = self._lane(plain.Plain.run_many)  # type: ignore[method-assign,assignment]
+
+    def _lane(self, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """The plain lane's statements run on SQLite's cursor, where SQLAlchemy's event does not see them (storage/plain.py)."""
+
+        async def counted(lane: plain.Plain, session: AsyncSession, params: Any) -> Any:
+            result = await method(lane, session, params)
+            if self.on and (raw := session.info.get(plain.RAW)) is not None and raw.in_transaction and params:
+                self.statements += lane._forms.get(frozenset(params if isinstance(params, dict) else params[0])) is not None
+            return result
+
+        counted.counted = True  # type: ignore[attr-defined]
+        return counted
 
 
 CLAIM_MARK: Final = f"INDEXED BY {outbox.PENDING_INDEXES[True][0]}"

@@ -75,17 +75,19 @@ class Plain:
             return found
         return [tuple(v if p is None else p(v) for p, v in zip(form.results, row, strict=True)) for row in found]
 
-    async def run_many(self, session: AsyncSession, params: Sequence[Params]) -> None:
-        """The statement once for each of `params` (all with the same names), as an executemany."""
+    async def run_many(self, session: AsyncSession, params: Sequence[Params]) -> int:
+        """The statement once for each of `params` (all with the same names), as an executemany: the rows
+        it changed, -1 when the driver does not say (asyncpg's executemany)."""
         if not params:
-            return
+            return 0
         raw: sqlite3.Connection | None = session.info.get(RAW)
         form = self._form(session, params[0]) if raw is not None and raw.in_transaction else None
         if raw is None or form is None:
-            await session.execute(self.statement, list(params))
-            return
+            result = await session.execute(self.statement, list(params))
+            count = getattr(result, "rowcount", -1)
+            return -1 if count is None else int(count)
         try:
-            raw.executemany(form.sql, [_values(form, p) for p in params])
+            return raw.executemany(form.sql, [_values(form, p) for p in params]).rowcount
         except sqlite3.Error as error:
             raise _wrapped(form, error) from error
 
