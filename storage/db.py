@@ -148,7 +148,8 @@ async def transaction(factory: async_sessionmaker[AsyncSession], *, on_the_loop:
     holds the write lock, with no hand-off to the driver's thread, and so does the BEGIN when
     the lock is free (`storage/sqlite_driver.py`).
     Only for transactions of short statements: a long read in one (a digest, an export) calls
-    `off_the_loop` first. No effect on PostgreSQL.
+    `off_the_loop` first. The plain lane (`storage/plain.py`) runs its statements on the sqlite3
+    connection kept in `session.info` here. No effect on PostgreSQL.
     """
     # Not `async with factory() as session, session.begin()`: that spends a task (the shielded
     # close) and a greenlet more a transaction, 9-10 % of a one-statement transaction's CPU
