@@ -27,11 +27,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from pydantic import SecretStr
 from sqlalchemy import event, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -188,22 +187,12 @@ class _Counts:
         def _commit(*_: object) -> None:
             self.transactions += self.on
 
-        if not hasattr(plain.Plain.rows, "counted"):  # once a process: the class is shared by every round's core
-            plain.Plain.rows = self._lane(plain.Plain.rows)  # type: ignore[method-assign,assignment]
-            plain.Plain.run_many = self._lane(plain.Plain.run_many)  # type: ignore[method-assign,assignment]
+        if self._on_lane not in plain.OBSERVERS:  # once a process: the lane is shared by every round's core
+            plain.OBSERVERS.append(self._on_lane)
 
-    def _lane(self, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    def _on_lane(self, *_: object) -> None:
         """The plain lane's statements run on SQLite's cursor, where SQLAlchemy's event does not see them (storage/plain.py)."""
-
-        async def counted(lane: plain.Plain, session: AsyncSession, params: Any) -> Any:
-            result = await method(lane, session, params)
-            if self.on and (raw := session.info.get(plain.RAW)) is not None and raw.in_transaction and params:
-                self.statements += lane._forms.get(frozenset(params if isinstance(params, dict) else params[0])) is not None
-            return result
-
-        counted.counted = True  # type: ignore[attr-defined]
-        return counted
-
+        self.statements += self.on
 
 CLAIM_MARK: Final = f"INDEXED BY {outbox.PENDING_INDEXES[True][0]}"
 _COUNTS: Final = _Counts()
