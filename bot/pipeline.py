@@ -21,7 +21,7 @@ from bot.effects import Applying, Conflict, Registry
 from bot.notify import Recipient, rows_for
 from bot.pacing import Pacer, TurnBudget
 from bot.reads import Reader, thread
-from bot.suggest import LanguageDetector, Suggester
+from bot.suggest import LanguageDetector, Suggester, Unprepared
 from conversations import Category, Context, Engine, Gazetteer, Inbound, NeedSummary, Role, Translator, Turn, make_ticket
 from storage import citizens, conversations, inbound, needs, outbox
 from storage.delivery import Contact
@@ -130,6 +130,9 @@ class Pipeline:
                 continue
             except (Conflict, conversations.StaleConversation) as exc:  # raced another turn: replay on fresh data
                 logger.info("turn replayed: %s", exc)
+                continue
+            except Unprepared as wanted:  # the model runs off the loop and outside the transaction; then the turn again
+                await wanted.prepare()
                 continue
             if not result.duplicate:
                 self.wakeups.outbox(outbox.written(session))  # the chats it wrote for: the dispatcher claims only for those it can serve

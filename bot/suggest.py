@@ -14,12 +14,21 @@ from `MIN_LANGUAGE_PROBABILITY` ("si", "menu", "hello" alone are too short to te
 
 Both load lazily, once per process (module-level caches), so a test that never describes a need
 never loads a model, and the pipeline's callables stay deterministic: same text, same answer.
+
+The model never runs on the event loop: a description costs it 20-35 ms of CPU, its first one half
+a second more (the weights, the categories' phrases), and every chat would wait meanwhile. The
+engine's callable (`Suggester.for_turn`) only answers what `prepare` computed, on the model's own
+thread; for anything else it raises `Unprepared`, the pipeline rolls the turn back, awaits
+`prepare` outside the transaction and runs the turn again (`bot/pipeline.py`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
@@ -43,6 +52,10 @@ MAX_CHARS: Final = 400
 """The beginning of a description is enough to tell its topic, and bounds the time (e5 costs per token)."""
 """A category's score is the mean similarity of this many of its nearest phrases."""
 MIN_LANGUAGE_PROBABILITY: Final = 0.5
+READY_KEPT: Final = 256
+"""Suggestions kept for the turns that asked for them (each is asked for by one turn and its replay)."""
+_MODEL_THREAD: Final = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ascolto-model")
+"""The model's one thread (one model per process, `e5`): never the event loop, never two calls at once."""
 LANGUAGES_SEEN: Final = ("it", "en", "fr", "es", "de", "pt", "ro", "sq", "uk", "ru", "pl", "ar", "zh", "bn", "ur", "hi", "tl")
 """The detector chooses among these only: Italian and the languages of people who live here."""
 
@@ -69,12 +82,24 @@ _PHRASES: dict[str, Vectors] = {}
 """Phrase → its embedding, for the categories' labels and synonyms: computed once per process."""
 
 
+class Unprepared(Exception):
+    """A turn asked for a suggestion not computed yet: `prepare` it off the loop, then run the turn again."""
+
+    def __init__(self, suggester: Suggester, categories: tuple[Category, ...], text: str) -> None:
+        super().__init__("category suggestion not computed yet")
+        self.suggester, self.categories, self.text = suggester, categories, text
+
+    async def prepare(self) -> None:
+        await self.suggester.prepare(self.categories, self.text)
+
+
 class Suggester:
     """Ranks the categories for a description; `for_turn` is the pure callable the engine gets."""
 
     def __init__(self, embed: Callable[[], Embed] = e5, *, margin: float = SUGGEST_MARGIN) -> None:
         self._embed = embed
         self.margin = margin
+        self._ready: OrderedDict[tuple[tuple[Category, ...], str], tuple[tuple[str, float], ...]] = OrderedDict()
 
     def scores(self, categories: Sequence[Category], text: str) -> list[tuple[str, float]]:
         """Every category with its score, best first (the bench reads these)."""
@@ -108,7 +133,23 @@ class Suggester:
         return ((ranked[0][0], lead),) if lead >= self.margin else ()
 
     def for_turn(self, categories: Sequence[Category]) -> Suggest:
-        return functools.partial(self.suggest, tuple(categories))
+        """What `prepare` computed for a text, or `Unprepared`: the engine's call never runs the model."""
+        frozen = tuple(categories)
+
+        def suggested(text: str) -> tuple[tuple[str, float], ...]:
+            try:
+                return self._ready[(frozen, text)]
+            except KeyError:
+                raise Unprepared(self, frozen, text) from None
+
+        return suggested
+
+    async def prepare(self, categories: tuple[Category, ...], text: str) -> None:
+        """`suggest` on the model's thread, kept for the turn that asked (and its replay)."""
+        found = await asyncio.get_running_loop().run_in_executor(_MODEL_THREAD, self.suggest, categories, text)
+        self._ready[(categories, text)] = found
+        while len(self._ready) > READY_KEPT:
+            self._ready.popitem(last=False)
 
 
 def _phrases(category: Category) -> tuple[str, ...]:
