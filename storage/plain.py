@@ -67,8 +67,7 @@ class Plain:
 
     async def rows(self, session: AsyncSession, params: Params) -> list[tuple[Any, ...]]:
         """Every row the statement returns (none for an UPDATE without RETURNING), as tuples."""
-        raw: sqlite3.Connection | None = session.info.get(RAW)
-        form = self._form(session, params) if raw is not None and raw.in_transaction else None
+        raw, form = self._lane(session, params)
         if raw is None or form is None:
             result = await session.execute(self.statement, params)
             return [tuple(row) for row in result.all()] if cast(CursorResult[Any], result).returns_rows else []
@@ -87,8 +86,7 @@ class Plain:
         it changed, -1 when the driver does not say (asyncpg's executemany)."""
         if not params:
             return 0
-        raw: sqlite3.Connection | None = session.info.get(RAW)
-        form = self._form(session, params[0]) if raw is not None and raw.in_transaction else None
+        raw, form = self._lane(session, params[0])
         if raw is None or form is None:
             result = await session.execute(self.statement, list(params))
             count = getattr(result, "rowcount", -1)
@@ -100,14 +98,18 @@ class Plain:
         except sqlite3.Error as error:
             raise _wrapped(form, error) from error
 
-    def _form(self, session: AsyncSession, params: Params) -> _Form | None:
+    def _lane(self, session: AsyncSession, params: Params) -> tuple[sqlite3.Connection | None, _Form | None]:
+        """The open lane's connection and this statement's form for `params`; a None: through the session."""
+        raw: sqlite3.Connection | None = session.info.get(RAW)
+        if raw is None or not raw.in_transaction:
+            return None, None
         key = frozenset(params)
         try:
-            return self._forms[key]
+            return raw, self._forms[key]
         except KeyError:
             assert session.bind is not None
             form = self._forms[key] = _compile(self.statement, session.bind.dialect, key)
-            return form
+            return raw, form
 
 
 def _compile(statement: Executable, dialect: Dialect, names: frozenset[str]) -> _Form | None:

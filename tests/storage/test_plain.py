@@ -9,13 +9,12 @@ session: the lane must not change what is in the file (a datetime's text, JSON's
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, event, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,19 +24,9 @@ from storage import conversations, delivery, inbound, outbox, plain
 from storage.db import create_engine, is_outage, off_the_loop, session_factory, transaction
 from storage.models import Citizen, Conversation, OutboxMessage, OutboxStatus
 from storage.plain import Plain
+from tests.helpers import statements
 
 NOW = datetime(2026, 12, 4, 18, 30, 15, 123456, tzinfo=UTC)
-
-
-def _driver_statements(core: Core) -> tuple[list[str], Callable[[], None]]:
-    """The statements SQLAlchemy executes from now on (the lane's are not among them), and how to stop."""
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        seen.append(statement)
-
-    event.listen(core.db.sync_engine, "before_cursor_execute", record)
-    return seen, lambda: event.remove(core.db.sync_engine, "before_cursor_execute", record)
 
 
 async def _a_turns_writes(session: AsyncSession, citizen_id: int) -> list[int]:
@@ -64,8 +53,7 @@ async def _citizen(core: Core) -> int:
 
 async def test_a_turns_statements_write_and_read_what_the_session_would(core: Core) -> None:
     citizen_id = await _citizen(core)
-    seen, stop = _driver_statements(core)
-    try:
+    with statements.recorded(core.db) as seen:
         async with transaction(core.sessions, on_the_loop=True) as session:
             pending = await _a_turns_writes(session, citizen_id)
             read = await conversations.load(session, citizen_id=citizen_id)
@@ -73,12 +61,11 @@ async def test_a_turns_statements_write_and_read_what_the_session_would(core: Co
             whole = select(state, replies).join_from(state, replies, state.c.citizen_id == replies.c.citizen_id)  # every type of both
             on_the_lane = await Plain(whole).rows(session, {})
             by_session = [tuple(row) for row in (await session.execute(whole)).all()]
-    finally:
-        stop()
+    by_sqlalchemy = [e.sql for e in seen if not e.lane]
     if core.db.dialect.name == "sqlite":  # on the lane: SQLAlchemy ran only the BEGIN and the state's read
-        assert not [s for s in seen if s.split()[0] in ("INSERT", "UPDATE")], seen
+        assert not [s for s in by_sqlalchemy if s.split()[0] in ("INSERT", "UPDATE")], by_sqlalchemy
     else:  # PostgreSQL: the session ran them all
-        assert len([s for s in seen if s.split()[0] == "INSERT"]) == 5, seen
+        assert len([s for s in by_sqlalchemy if s.split()[0] == "INSERT"]) == 5, by_sqlalchemy
     assert on_the_lane == by_session and len(on_the_lane) == 2
     assert read.answers == {"description": "la spesa, è urgente"} and read.history == ("welcome",) and read.updated_at == NOW
     async with core.sessions() as session:
@@ -102,15 +89,13 @@ async def test_on_sqlite_the_file_holds_the_same_bytes_either_way(core: Core) ->
         async with transaction(core.sessions) as session:  # a clean slate for each run
             for table in (Conversation.__table__, OutboxMessage.__table__, inbound.TABLE):  # type: ignore[attr-defined]
                 await session.execute(table.delete())
-        seen, stop = _driver_statements(core)
-        try:
+        with statements.recorded(core.db) as seen:
             async with transaction(core.sessions, on_the_loop=True) as session:
                 if not lane:
                     session.info.pop(plain.RAW)  # the same transaction, its statements through the session
                 await _a_turns_writes(session, citizen_id)
-        finally:
-            stop()
-        assert any(s.startswith("INSERT") for s in seen) is not lane, seen
+        inserts = [e for e in seen if e.sql.startswith("INSERT")]
+        assert inserts and all(e.lane is lane for e in inserts), seen
         with sqlite3.connect(path) as raw:
             stored.append(_stored(raw))
     assert stored[0] == stored[1]

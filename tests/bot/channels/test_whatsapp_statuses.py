@@ -17,6 +17,7 @@ from storage.db import transaction
 from storage.models import OutboxMessage
 from tests.bot.channels.test_whatsapp import USER, Rig, enqueue_followup, rig
 from tests.fakes.twilio_api import TWILIO_AIOHTTP_DEPRECATIONS
+from tests.helpers import statements
 
 pytestmark = TWILIO_AIOHTTP_DEPRECATIONS
 __all__ = ["rig"]  # the fixture, used by name
@@ -106,18 +107,11 @@ async def test_status_batches_and_sent_marks_take_rows_in_id_order(rig: Rig) -> 
     rows = await sent_rows(rig, 3)
     ids = [r.id for r in rows]
     assert all(isinstance(i, int) for i in ids)
-    seen: list[list[int]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, many: bool) -> None:
-        if many and statement.upper().startswith("UPDATE OUTBOX"):  # the bound values by name, whatever the driver's style
-            seen.append([int(p.get("outbox_id") or p["row_id"]) for p in context.compiled_parameters])
-
-    event.listen(rig.core.db.sync_engine, "before_cursor_execute", record)
-    try:
+    with statements.recorded(rig.core.db) as executed:
         backwards = [delivery.Progress(str(r.provider_message_id), "delivered", r.id) for r in reversed(rows)]
         async with transaction(rig.core.sessions) as session:
             await delivery.advance_many(session, backwards)
             await outbox.mark_many_sent(session, sent=[(r.id or 0, r.provider_message_id) for r in reversed(rows)], now=rig.clock.now)
-    finally:
-        event.remove(rig.core.db.sync_engine, "before_cursor_execute", record)
+    # The bound values by name, whatever the driver's style or the path (the session's, the plain lane's).
+    seen = [[int(p.get("outbox_id") or p["row_id"]) for p in e.params] for e in executed if e.sql.upper().startswith("UPDATE OUTBOX")]
     assert seen == [sorted(ids), sorted(ids)], seen
