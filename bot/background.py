@@ -6,7 +6,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeAlias
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.delivery import Contact
 from storage.outbox import Chat
@@ -66,6 +68,26 @@ class Handoff(Protocol):
     def cancel(self) -> None: ...
 
 
+class MarksRide(Protocol):
+    """The live dispatcher's sent marks, waiting for its next group commit, committed by a turn instead.
+
+    On SQLite every commit is an fsync and a transaction's fixed cost, and turns and marks queue for
+    the one write lock anyway: a turn about to commit writes the marks waiting then (`write`) and
+    settles them once committed (`committed`); one that rolls back gives them back to the
+    dispatcher's committer (`cancel`), which commits them as before.
+    """
+
+    async def write(self, session: AsyncSession) -> None: ...
+
+    def committed(self) -> None: ...
+
+    def cancel(self) -> None: ...
+
+
+Taken: TypeAlias = "Handoff | MarksRide"
+"""What a turn took from a live dispatcher: given back (`cancel`) if the turn rolls back."""
+
+
 class Wakeups:
     """Who to wake after a commit: the dispatcher for new outbox rows, the media fetcher for downloads.
 
@@ -75,6 +97,7 @@ class Wakeups:
     def __init__(self) -> None:
         self._outbox: list[Callable[[Collection[Chat] | None], None]] = []
         self._handoff: list[Callable[[Chat, int], Handoff | None]] = []
+        self._marks: list[Callable[[], MarksRide | None]] = []
         self._media: list[Callable[[], None]] = []
         self._voice: list[Callable[[], None]] = []
 
@@ -89,6 +112,16 @@ class Wakeups:
         for reserve in self._handoff:
             if (taken := reserve(chat, rows)) is not None:
                 return taken
+        return None
+
+    def on_marks(self, take: Callable[[], MarksRide | None]) -> None:
+        self._marks.append(take)
+
+    def marks(self) -> MarksRide | None:
+        """A live dispatcher's sent marks for the turn about to commit to carry, or None (none waiting)."""
+        for take in self._marks:
+            if (ride := take()) is not None:
+                return ride
         return None
 
     def on_media(self, wake: Callable[[], None]) -> None:

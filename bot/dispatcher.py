@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import Wakeups
 from bot.clock import DatabaseClock, now_in
-from bot.inflight import Handoff, InFlight, Lane, News
+from bot.inflight import Handoff, InFlight, Lane, News, Ride
 from bot.send import RetryPolicy, RowSender
 from handlers import Sender
 from storage import delivery, erasure, outbox
@@ -70,6 +70,7 @@ class Dispatcher:
         if wakeups is not None:
             wakeups.on_outbox(self.wake)
             wakeups.on_handoff(self.reserve)
+            wakeups.on_marks(self.ride)
 
     @property
     def state(self) -> InFlight | None:
@@ -96,6 +97,17 @@ class Dispatcher:
         if lane is None:
             return None
         return Handoff(state, chat, lane, rows, until=self.clock() + self.lease, take=functools.partial(self._take, state))
+
+    def ride(self) -> Ride | None:
+        """The sent marks waiting for the committer, for the turn about to commit to carry (`bot.background.MarksRide`).
+
+        None while `run_forever` is not running, when none wait, or when one of them is an erasure's
+        last message (its mark also pseudonymises the chat: the committer's work).
+        """
+        state = self._state
+        if state is None or not state.marks or any(message_id in self._purging for message_id, _ in state.marks):
+            return None
+        return state.ride(self.clock())
 
     def _take(self, state: InFlight, chat: Chat, lane: Lane, rows: list[OutboxMessage]) -> None:
         """Rows a committed turn handed over: behind the chat's rows here, or given back if one of those was not sent."""
@@ -270,7 +282,7 @@ class Dispatcher:
         """One commit for whatever was sent since the last one (group commit), until closed and drained."""
         while True:
             if not state.marks:
-                if state.closing:
+                if state.closing and not state.riding:
                     return
                 state.marked.clear()
                 await state.marked.wait()
@@ -284,11 +296,7 @@ class Dispatcher:
             except Exception:  # they stay leased: sent again after the lease (the documented window)
                 logger.exception("dispatcher: %s sent rows not marked", len(batch))
             finally:
-                by_chat: dict[Chat, list[int]] = defaultdict(list)
-                for (message_id, _), chat in zip(batch, chats):
-                    by_chat[chat].append(message_id)
-                for chat, ids in by_chat.items():
-                    state.settle(chat, ids)
+                state.settle_marks(batch, chats)
 
     async def _send_chat(self, lane: Lane, sent: list[tuple[int, str | None]], taken: list[OutboxMessage]) -> int:
         """Send the lane's rows from the front, rows added meanwhile too; each one taken joins `taken`."""

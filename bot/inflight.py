@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.background import wait_any
 from storage.delivery import Contact
 from storage.models import OutboxMessage
+from storage import outbox
 from storage.outbox import Chat
 
 
@@ -62,6 +65,8 @@ class InFlight:
         """The chat of each of `marks`, in the same order."""
         self.marked = asyncio.Event()
         """Set when `marks` grew: wakes the committer."""
+        self.riding = 0
+        """Batches of marks a turn has taken to commit (`Ride`) and not yet committed or given back."""
         self.changed = asyncio.Event()
         """Set when rows settled or committed: room freed, chats free for their next rows."""
         self.unsettled: Counter[Chat] = Counter()
@@ -160,6 +165,22 @@ class InFlight:
         self.marks, self.marked_chats = [], []
         return marks, chats
 
+    def ride(self, now: datetime) -> Ride | None:
+        """The marks waiting now, for a turn's transaction to commit (`Ride`); None when there are none or the committer is ending."""
+        if not self.marks or self.closing:
+            return None
+        marks, chats = self.take_marks()
+        self.riding += 1
+        return Ride(self, marks, chats, now)
+
+    def settle_marks(self, marks: Sequence[tuple[int, str | None]], chats: Sequence[Chat]) -> None:
+        """A batch of marks is done with (committed, or failed and left to the lease): each chat's rows settle."""
+        by_chat: dict[Chat, list[int]] = {}
+        for (message_id, _), chat in zip(marks, chats, strict=True):
+            by_chat.setdefault(chat, []).append(message_id)
+        for chat, ids in by_chat.items():
+            self.settle(chat, ids)
+
     async def wait_for_change(self, wake: asyncio.Event, stop: asyncio.Event, *, timeout: float) -> None:
         """Until new rows were committed (`wake`), rows settled, `stop`, or `timeout` (other workers' rows, retries coming due)."""
         await wait_any(wake, stop, self.changed, timeout=timeout)
@@ -186,6 +207,43 @@ class News:
         self.event.clear()
         chats, self._chats = self._chats, set()
         return state.told(chats)
+
+
+class Ride:
+    """Sent marks a turn commits with its own transaction (`bot.background.MarksRide`): one commit, one fsync fewer.
+
+    Taken from the committer's list just before the turn commits, so they commit no later than the
+    committer's linger would have; given back to the front of that list if the turn rolls back.
+    """
+
+    __slots__ = ("_state", "marks", "_chats", "now", "_open")
+
+    def __init__(self, state: InFlight, marks: list[tuple[int, str | None]], chats: list[Chat], now: datetime) -> None:
+        self._state, self.marks, self._chats, self.now = state, marks, chats, now
+        self._open = True
+
+    async def write(self, session: AsyncSession) -> None:
+        await outbox.mark_many_sent(session, sent=self.marks, now=self.now)
+
+    def committed(self) -> None:
+        if self._close():
+            self._state.settle_marks(self.marks, self._chats)
+
+    def cancel(self) -> None:
+        if self._close():
+            state = self._state
+            state.marks[:0] = self.marks
+            state.marked_chats[:0] = self._chats
+            state.marked.set()
+
+    def _close(self) -> bool:
+        if not self._open:
+            return False
+        self._open = False
+        self._state.riding -= 1
+        if self._state.closing:
+            self._state.marked.set()  # the committer ends once no ride is out
+        return True
 
 
 Take = Callable[[Chat, Lane, list[OutboxMessage]], None]
@@ -223,7 +281,7 @@ class Handoff:
         lane = self._lane
         lane.reserved = 0
         lane.ids.update(ids)
-        messages = [OutboxMessage(**{**values, "id": message_id, "next_attempt_at": self.until}) for message_id, values in zip(ids, rows)]
+        messages = [outbox.as_claimed({**values, "id": message_id, "next_attempt_at": self.until}) for message_id, values in zip(ids, rows)]
         if messages[0].citizen_id is not None:
             lane.contacts[messages[0].citizen_id] = contact
         self._take(self.chat, lane, messages)

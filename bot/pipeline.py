@@ -14,7 +14,7 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import dead_letters
-from bot.background import Background, Handoff, Wakeups
+from bot.background import Background, Taken, Wakeups
 from bot.categories import CategoryCache
 from bot.clock import utc_now
 from bot.effects import Applying, Conflict, Registry
@@ -25,7 +25,7 @@ from bot.suggest import LanguageDetector, Suggester, Unprepared
 from conversations import Category, Context, Engine, Gazetteer, Inbound, NeedSummary, Role, Translator, Turn, make_ticket
 from storage import citizens, conversations, inbound, needs, outbox
 from storage.delivery import Contact
-from storage.db import is_outage, transaction
+from storage.db import holds_the_write_lock, is_outage, transaction
 from storage.models import Citizen
 
 logger = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class Pipeline:
     async def _turn(self, event: Inbound, deferred_id: int | None) -> Handled:
         for _ in range(MAX_TICKET_DRAWS):
             after: list[Callable[[], None]] = []
-            handoffs: list[Handoff] = []
+            handoffs: list[Taken] = []
             try:
                 try:
                     async with transaction(self.sessions, on_the_loop=True) as session:
@@ -150,7 +150,7 @@ class Pipeline:
         event: Inbound,
         after: list[Callable[[], None]],
         deferred_id: int | None,
-        handoffs: list[Handoff],
+        handoffs: list[Taken],
     ) -> Handled:
         now = self.clock()
         citizen, state = await conversations.with_citizen(
@@ -277,13 +277,7 @@ class Pipeline:
         return None if sender.role != Role.CITIZEN else cap
 
     async def _enqueue(
-        self,
-        session: AsyncSession,
-        citizen: Citizen,
-        turn: Turn,
-        now: datetime,
-        after: list[Callable[[], None]],
-        handoffs: list[Handoff],
+        self, session: AsyncSession, citizen: Citizen, turn: Turn, now: datetime, after: list[Callable[[], None]], handoffs: list[Taken]
     ) -> None:
         to = Recipient.of_citizen(citizen)
         # The confirmation of /cancella_dati: the dispatcher pseudonymises the chat id once it is sent.
@@ -298,9 +292,13 @@ class Pipeline:
         await citizens.write_changes(session, citizen)  # without the ORM's flush, which cost four times more
         if not await self._hand_over(session, citizen, rows, after, handoffs):
             await outbox.enqueue_many(session, rows)  # one statement for all of a turn's replies, for a claim
+        if holds_the_write_lock(session) and (ride := self.wakeups.marks()) is not None:  # one commit for both (SQLite)
+            handoffs.append(ride)  # given back if this rolls back (`_turn`)
+            await ride.write(session)
+            after.append(ride.committed)
 
     async def _hand_over(
-        self, session: AsyncSession, citizen: Citizen, rows: list[dict[str, object]], after: list[Callable[[], None]], handoffs: list[Handoff]
+        self, session: AsyncSession, citizen: Citizen, rows: list[dict[str, object]], after: list[Callable[[], None]], handoffs: list[Taken]
     ) -> bool:
         """Write the replies for the live dispatcher to send once this commits, with no claim: whether it took them."""
         chats = {(str(row["channel"]), str(row["recipient"])) for row in rows}

@@ -182,6 +182,12 @@ async def off_the_loop(session: AsyncSession) -> None:
         await connection.execution_options(**{ON_THE_LOOP: False})
 
 
+def holds_the_write_lock(session: AsyncSession) -> bool:
+    """A hot SQLite transaction (`transaction(..., on_the_loop=True)`): it holds the database's one write
+    lock, so no other transaction waits on a row it writes, nor it on theirs."""
+    return session.info.get(RAW) is not None
+
+
 def _sqlite3_of(connection: AsyncConnection) -> sqlite3.Connection | None:
     """The sqlite3 connection under SQLAlchemy's and aiosqlite's (None with another driver)."""
     driver = connection.sync_connection.connection.dbapi_connection if connection.sync_connection else None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Executable, Integer, TextClause, bindparam, case, column, func, insert, text, update
+from sqlalchemy import Executable, Integer, TextClause, bindparam, case, column, func, insert, inspect, text, update
 from sqlmodel import col, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -170,6 +170,30 @@ async def enqueue_leased(session: AsyncSession, rows: Sequence[dict[str, object]
         [(row_id,)] = await _INSERT_ONE.rows(session, {**values, "next_attempt_at": until})
         ids.append(int(row_id))
     return ids
+
+
+_MANAGER: Final[Any] = inspect(OutboxMessage).class_manager
+_DEFAULTS: Final = {
+    name: field.default for name, field in OutboxMessage.model_fields.items() if not field.is_required() and field.default_factory is None
+}
+_FACTORIES: Final = {name: field.default_factory for name, field in OutboxMessage.model_fields.items() if field.default_factory is not None}
+
+
+def as_claimed(values: Mapping[str, object]) -> OutboxMessage:
+    """The row a claim would read back after `values` (a written row's columns, its id included) were committed.
+
+    Built as SQLAlchemy's loader builds a row it reads (`ClassManager.new_instance`, the columns set
+    in the instance's dict), not through `__init__`: SQLModel's constructor sets each column through
+    the instrumented attribute, ~45 µs a row against ~2 (issue 18). Columns not in `values` take the
+    model's defaults, as the INSERT gave them. Only for reading: it is in no session.
+    """
+    message: OutboxMessage = _MANAGER.new_instance()
+    columns = message.__dict__
+    columns.update(_DEFAULTS)
+    for name, factory in _FACTORIES.items():
+        columns[name] = factory()  # type: ignore[call-arg]  # typed as maybe taking the data; the model's take nothing
+    columns.update(values)
+    return message
 
 
 async def claim_batch(

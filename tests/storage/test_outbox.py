@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import inspect
+
 from bot.core import Core
 from storage import outbox
-from storage.models import Broadcast
+from storage.models import Broadcast, OutboxMessage, OutboxStatus
 from storage.db import transaction
 from tests.helpers.clock import FakeClock
 
@@ -172,3 +174,23 @@ async def test_a_row_backing_off_still_holds_newer_rows_to_the_same_chat(core: C
     async with transaction(core.sessions) as session:
         claimed = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=10, lease=LEASE)
     assert claimed == []
+
+
+async def test_a_handed_over_row_is_the_row_a_claim_reads_back(core: Core, clock: FakeClock) -> None:
+    """`as_claimed` builds the dispatcher's row without SQLModel's constructor: every column must be what
+    the database holds, the defaults the INSERT gave included (a missing one would read as None)."""
+    values = outbox.row(
+        channel="test", recipient="anna", citizen_id=None, text="Ciao", options=[("si", "Sì")], now=clock.now, conversation_version=3
+    )
+    until = clock.now + LEASE
+    async with transaction(core.sessions) as session:
+        [row_id] = await outbox.enqueue_leased(session, [values], until=until)
+    handed = outbox.as_claimed({**values, "id": row_id, "next_attempt_at": until})
+    clock.advance(seconds=61)
+    async with transaction(core.sessions) as session:
+        [claimed] = await outbox.claim_batch(session, channels=["test"], now=clock.now, limit=10, lease=LEASE)
+    columns = [name for name in OutboxMessage.model_fields if name != "next_attempt_at"]  # the claim leased it anew
+    assert {name: getattr(handed, name) for name in columns} == {name: getattr(claimed, name) for name in columns}
+    assert handed.next_attempt_at == until and handed.options == [{"payload": "si", "label": "Sì"}]
+    assert handed.attempts == 0 and handed.status == OutboxStatus.PENDING and handed.sent_at is None
+    assert inspect(handed).transient
