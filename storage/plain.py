@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
-from sqlalchemy.engine import CursorResult, Dialect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement, Executable
@@ -70,7 +70,8 @@ class Plain:
         raw, form = self._lane(session, params)
         if raw is None or form is None:
             result = await session.execute(self.statement, params)
-            return [tuple(row) for row in result.all()] if cast(CursorResult[Any], result).returns_rows else []
+            # An ORM-enabled select answers an ORM `Result`, which has rows and no `returns_rows`.
+            return [tuple(row) for row in result.all()] if getattr(result, "returns_rows", True) else []
         if OBSERVERS:
             _observe(form, self.statement, [params])
         try:

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from conversations.vocabulary import ENDED_STATUSES, AssignmentStatus, NeedStatus, TerritoryKind, Urgency
 from conversations.vocabulary import OPEN_STATUSES as OPEN_STATUSES  # re-exported: callers read `routing.OPEN_STATUSES`
+from storage.plain import Plain
 from storage.models import (
     Category,
     ComuneRow,
@@ -42,14 +43,14 @@ def territory_contains() -> ColumnElement[bool]:
 
 async def matching_cooperatives(session: AsyncSession, *, comune_istat: str, category: str) -> list[int]:
     """Active cooperatives whose territory contains the comune (itself, its province or region) and that serve the category."""
-    return [int(i) for i in (await session.execute(_matching(), {"comune": comune_istat, "category": category})).scalars()]
+    return [int(i) for (i,) in await _matching().rows(session, {"comune": comune_istat, "category": category})]
 
 
 @functools.cache
-def _matching() -> Any:
+def _matching() -> Plain:
     """`matching_cooperatives`'s query, built once: a need's filing turn asks it twice (who covers it,
-    then where it goes), and building it cost more than running it (issue 18)."""
-    return (
+    then where it goes), and building it cost more than running it (issue 18); on the plain lane in a turn."""
+    return Plain(
         select(Cooperative.id)
         .join(CooperativeCategory, col(CooperativeCategory.cooperative_id) == col(Cooperative.id))
         .join(CooperativeTerritory, col(CooperativeTerritory.cooperative_id) == col(Cooperative.id))

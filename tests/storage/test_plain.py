@@ -188,3 +188,14 @@ async def test_status_reports_on_the_lane_say_how_many_rows_moved(core: Core) ->
     assert moved == (2 if core.db.dialect.name == "sqlite" else -1)  # the late "sent" moves nothing; asyncpg does not count
     async with core.sessions() as session:
         assert (await session.execute(select(OutboxMessage.status).order_by(OutboxMessage.id))).scalars().all() == ["delivered", "read"]
+
+
+async def test_a_select_of_orm_columns_reads_the_same_rows_on_the_lane_and_off_it(core: Core) -> None:
+    """`select(Model.column)` is ORM-enabled: through the session (PostgreSQL, or a transaction that is not
+    hot) it answers an ORM `Result`, which has no `returns_rows`; its rows must come back all the same."""
+    citizen_id = await _citizen(core)
+    ids = Plain(select(Citizen.id).where(Citizen.external_id == bindparam("external_id")))  # type: ignore[arg-type]
+    for hot in (True, False):
+        async with transaction(core.sessions, on_the_loop=hot) as session:
+            assert await ids.rows(session, {"external_id": "42"}) == [(citizen_id,)]
+            assert await ids.rows(session, {"external_id": "nobody"}) == []
