@@ -39,12 +39,17 @@ exists writes nothing and returns no id, in one statement on the plain lane, whe
 flush and a release cost three statements through SQLAlchemy (issue 18)."""
 
 
+def _defaults() -> dict[str, object]:
+    """Every column the model gives a default, as `Need(...)` would have set it; a column without one must be given."""
+    return {name: field.get_default(call_default_factory=True) for name, field in Need.model_fields.items() if not field.is_required()}
+
+
 async def create(session: AsyncSession, *, citizen_id: int, need: NeedCreated, fetch_media: bool = False) -> None:
     """The need, its first status and its attachments; `fetch_media` queues a download of each
     attachment given by URL (WhatsApp with ``download_media``), done after the commit.
 
     Raises `TicketTaken`, having written nothing, when the drawn ticket code exists."""
-    values: dict[str, object] = dict.fromkeys(_NEED.c.keys()) | {
+    values: dict[str, object] = _defaults() | {
         "id": need.need_id,
         "ticket": need.ticket,
         "citizen_id": citizen_id,

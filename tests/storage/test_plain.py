@@ -25,6 +25,7 @@ from storage.db import create_engine, is_outage, off_the_loop, session_factory, 
 from storage.models import Citizen, Conversation, OutboxMessage, OutboxStatus
 from storage.plain import Plain
 from tests.helpers import statements
+from tests.helpers.citizens import add_citizen
 
 NOW = datetime(2026, 12, 4, 18, 30, 15, 123456, tzinfo=UTC)
 
@@ -43,12 +44,7 @@ async def _a_turns_writes(session: AsyncSession, citizen_id: int) -> list[int]:
 
 
 async def _citizen(core: Core) -> int:
-    async with transaction(core.sessions) as session:
-        citizen = Citizen(channel="telegram", external_id="42", language="it", created_at=NOW)
-        session.add(citizen)
-        await session.flush()
-        assert citizen.id is not None
-        return citizen.id
+    return await add_citizen(core, at=NOW)
 
 
 async def test_a_turns_statements_write_and_read_what_the_session_would(core: Core) -> None:
@@ -194,7 +190,7 @@ async def test_a_select_of_orm_columns_reads_the_same_rows_on_the_lane_and_off_i
     """`select(Model.column)` is ORM-enabled: through the session (PostgreSQL, or a transaction that is not
     hot) it answers an ORM `Result`, which has no `returns_rows`; its rows must come back all the same."""
     citizen_id = await _citizen(core)
-    ids = Plain(select(Citizen.id).where(Citizen.external_id == bindparam("external_id")))  # type: ignore[arg-type]
+    ids = Plain(select(Citizen.id).where(Citizen.external_id == bindparam("external_id")))
     for hot in (True, False):
         async with transaction(core.sessions, on_the_loop=hot) as session:
             assert await ids.rows(session, {"external_id": "42"}) == [(citizen_id,)]
