@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.background import wait_any
+from storage import outbox
 from storage.delivery import Contact
 from storage.models import OutboxMessage
-from storage import outbox
 from storage.outbox import Chat
 
 

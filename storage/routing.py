@@ -15,7 +15,6 @@ from sqlmodel import col, select
 
 from conversations.vocabulary import ENDED_STATUSES, AssignmentStatus, NeedStatus, TerritoryKind, Urgency
 from conversations.vocabulary import OPEN_STATUSES as OPEN_STATUSES  # re-exported: callers read `routing.OPEN_STATUSES`
-from storage.plain import Plain
 from storage.models import (
     Category,
     ComuneRow,
@@ -27,6 +26,7 @@ from storage.models import (
     NeedNote,
     NeedStatusChange,
 )
+from storage.plain import Plain
 
 
 def territory_contains() -> ColumnElement[bool]:
