@@ -22,7 +22,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from conversations import Channel, Inbound, Location, Media, MediaKind
 from handlers.errors import Rejected, SendError, Throttled, Transient, Unreachable
 from handlers.render import text_limit
-from handlers.telegram_keyboard import parse_callback, render_keyboard
+from handlers.telegram_keyboard import keyboard_json, parse_callback, render_keyboard
 from handlers.types import Outgoing
 
 logger = logging.getLogger(__name__)
@@ -280,9 +280,9 @@ class TelegramSender:
             chat_id = int(message.recipient)
         except ValueError:
             raise Rejected(400, "recipient is not a Telegram chat id") from None
-        markup: InlineKeyboardMarkup | None = render_keyboard(message.options, message.conversation_version)
         if message.attachment_path is not None:
-            return await self._send_file(chat_id, message, markup)
+            return await self._send_file(chat_id, message, render_keyboard(message.options, message.conversation_version))
+        markup = keyboard_json(message.options, message.conversation_version)
         async with self.limiter(chat_id), self.overall.slot() if self.overall is not None else contextlib.nullcontext():
             try:
                 # PTB's `send_message` builds a whole `Message` from the answer (~70 µs a reply, issue 18)

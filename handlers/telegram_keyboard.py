@@ -49,11 +49,23 @@ def render_keyboard(options: Sequence[tuple[str, str]], version: int | None) -> 
     """One button a row (easiest to read and hit for elderly users); None when there are no options."""
     if not options:
         return None
-    rows = [
-        [InlineKeyboardButton(label.strip() or payload, callback_data=callback_data(payload, position, version))]
+    return InlineKeyboardMarkup([[InlineKeyboardButton(text, callback_data=data)] for text, data in _buttons(options, version)])
+
+
+def keyboard_json(options: Sequence[tuple[str, str]], version: int | None) -> dict[str, list[list[dict[str, str]]]] | None:
+    """`render_keyboard` as the Bot API's own JSON: what a text reply sends (`TelegramSender`), without
+    PTB's objects, which cost ~45 µs more a keyboard to build and serialise (issue 18)."""
+    if not options:
+        return None
+    return {"inline_keyboard": [[{"text": text, "callback_data": data}] for text, data in _buttons(options, version)]}
+
+
+def _buttons(options: Sequence[tuple[str, str]], version: int | None) -> list[tuple[str, str]]:
+    """Each button's text and callback_data: a blank label shows the payload."""
+    return [
+        (label.strip() or payload, callback_data(payload, position, version))
         for position, (payload, label) in enumerate(options[:MAX_BUTTONS], start=1)
     ]
-    return InlineKeyboardMarkup(rows)
 
 
 def parse_callback(data: str | None) -> ButtonPress | None:

@@ -10,6 +10,7 @@ from handlers.telegram_keyboard import (
     MAX_CALLBACK_DATA_BYTES,
     ButtonPress,
     callback_data,
+    keyboard_json,
     parse_callback,
     render_keyboard,
 )
@@ -29,6 +30,16 @@ def test_no_options_no_keyboard() -> None:
 def test_a_blank_label_shows_the_payload() -> None:
     markup = render_keyboard((("si", "  "),), 1)
     assert markup is not None and markup.inline_keyboard[0][0].text == "si"
+
+
+@given(
+    st.lists(st.tuples(st.text(min_size=1, max_size=70), st.text(max_size=30)), max_size=5),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=10**6)),
+)
+def test_a_text_replys_keyboard_is_the_same_keyboard_as_json(options: list[tuple[str, str]], version: int | None) -> None:
+    """`keyboard_json` (text replies, sent through `Bot._post`) says exactly what `render_keyboard` (files) says."""
+    markup = render_keyboard(options, version)
+    assert keyboard_json(options, version) == (None if markup is None else markup.to_dict())
 
 
 @pytest.mark.parametrize(
