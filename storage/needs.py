@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations import NeedCreated
 from conversations.vocabulary import NeedStatus
-from storage.models import Category, Citizen, ComuneRow, Cooperative, FetchStatus, Need, NeedAttachment, NeedStatusChange
+from storage.models import Category, Citizen, ComuneRow, Cooperative, FetchStatus, Need, NeedAttachment, NeedStatusChange, defaults_of
 from storage.plain import Plain
 
 
@@ -39,9 +39,8 @@ exists writes nothing and returns no id, in one statement on the plain lane, whe
 flush and a release cost three statements through SQLAlchemy (issue 18)."""
 
 
-def _defaults() -> dict[str, object]:
-    """Every column the model gives a default, as `Need(...)` would have set it; a column without one must be given."""
-    return {name: field.get_default(call_default_factory=True) for name, field in Need.model_fields.items() if not field.is_required()}
+_DEFAULTS: Final = defaults_of(Need)
+"""The columns a need takes from the model, as `Need(...)` would set them; a column without a default must be given."""
 
 
 async def create(session: AsyncSession, *, citizen_id: int, need: NeedCreated, fetch_media: bool = False) -> None:
@@ -49,7 +48,7 @@ async def create(session: AsyncSession, *, citizen_id: int, need: NeedCreated, f
     attachment given by URL (WhatsApp with ``download_media``), done after the commit.
 
     Raises `TicketTaken`, having written nothing, when the drawn ticket code exists."""
-    values: dict[str, object] = _defaults() | {
+    values: dict[str, object] = _DEFAULTS() | {
         "id": need.need_id,
         "ticket": need.ticket,
         "citizen_id": citizen_id,

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import OutboxMessage, OutboxStatus, defaults_of
 from storage.models.outbox import PENDING, PENDING_BROADCAST, PENDING_INTERACTIVE
 from storage.plain import Plain
 
@@ -173,10 +173,7 @@ async def enqueue_leased(session: AsyncSession, rows: Sequence[dict[str, object]
 
 
 _MANAGER: Final[Any] = inspect(OutboxMessage).class_manager
-_DEFAULTS: Final = {
-    name: field.default for name, field in OutboxMessage.model_fields.items() if not field.is_required() and field.default_factory is None
-}
-_FACTORIES: Final = {name: field.default_factory for name, field in OutboxMessage.model_fields.items() if field.default_factory is not None}
+_DEFAULTS: Final = defaults_of(OutboxMessage)
 
 
 def as_claimed(values: Mapping[str, object]) -> OutboxMessage:
@@ -189,9 +186,7 @@ def as_claimed(values: Mapping[str, object]) -> OutboxMessage:
     """
     message: OutboxMessage = _MANAGER.new_instance()
     columns = message.__dict__
-    columns.update(_DEFAULTS)
-    for name, factory in _FACTORIES.items():
-        columns[name] = factory()  # type: ignore[call-arg]  # typed as maybe taking the data; the model's take nothing
+    columns.update(_DEFAULTS())
     columns.update(values)
     return message
 

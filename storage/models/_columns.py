@@ -1,14 +1,15 @@
-"""Column helpers shared by the models: aware UTC timestamps on every backend."""
+"""Column helpers shared by the models: aware UTC timestamps on every backend, a model's defaults."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -37,3 +38,12 @@ def utc_field(*, nullable: bool = False, index: bool = False, default: Any = ...
     if default is not ...:
         kwargs["default"] = default
     return Field(**kwargs)
+
+
+def defaults_of(model: type[SQLModel]) -> Callable[[], dict[str, object]]:
+    """The values `model(...)` gives the fields it is not handed, fresh at each call where a factory
+    makes them: for rows written or built without the model's constructor (issue 18)."""
+    fields = model.model_fields.items()
+    fixed = {name: field.default for name, field in fields if not field.is_required() and field.default_factory is None}
+    made = {name: field.default_factory for name, field in fields if field.default_factory is not None}
+    return lambda: fixed | {name: factory() for name, factory in made.items()}  # type: ignore[call-arg]  # typed as maybe taking the data; a model's take nothing
