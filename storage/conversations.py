@@ -13,13 +13,13 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations import State
 from storage.models import Citizen, Conversation
-from storage.plain import Plain
+from storage.plain import Plain, insert_text
 
 TABLE: Any = Conversation.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
 STATE_COLUMNS: tuple[Any, ...] = tuple(c for c in TABLE.c if c.name != "citizen_id")
@@ -88,22 +88,13 @@ def _citizen_query(lock: bool) -> Any:
 
 
 def _upsert(*, guarded: bool) -> Any:
-    """``INSERT … ON CONFLICT (citizen_id) DO UPDATE``, the same SQL on SQLite (≥ 3.35) and PostgreSQL.
-
-    Plain SQL built once from the table: SQLAlchemy does not cache the compiled form of its
-    ``on_conflict_do_update`` constructs, and compiling one cost more than running it.
-    """
-    names = [c.name for c in TABLE.c]
-    sql = (
-        f"INSERT INTO conversation ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)})"
+    """``INSERT … ON CONFLICT (citizen_id) DO UPDATE``, the same SQL on SQLite (≥ 3.35) and PostgreSQL (`plain.insert_text`)."""
+    tail = (
         f" ON CONFLICT (citizen_id) DO UPDATE SET {', '.join(f'{c.name} = excluded.{c.name}' for c in STATE_COLUMNS)}"
         + (" WHERE conversation.version = :read_version" if guarded else "")
         + " RETURNING citizen_id"
     )
-    binds = [bindparam(c.name, type_=c.type) for c in TABLE.c]
-    if guarded:
-        binds.append(bindparam("read_version", type_=TABLE.c.version.type))
-    return text(sql).bindparams(*binds)
+    return insert_text(TABLE, tail, extra=[bindparam("read_version", type_=TABLE.c.version.type)] if guarded else [])
 
 
 UPSERT: Any = _upsert(guarded=False)

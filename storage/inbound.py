@@ -5,23 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.models import DeadLetter, InboundEvent
-from storage.plain import Plain
+from storage.plain import Plain, insert_text
 
 TABLE: Any = InboundEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
 
 
-RECORD: Any = text(
-    "INSERT INTO inbound_event (channel, external_id, citizen_id, received_at)"
-    " VALUES (:channel, :external_id, :citizen_id, :received_at)"
-    " ON CONFLICT (channel, external_id) DO NOTHING RETURNING id"
-).bindparams(*(bindparam(c.name, type_=c.type) for c in TABLE.c if c.name != "id"))
-"""Plain SQL, the same on SQLite (≥ 3.35) and PostgreSQL: SQLAlchemy does not cache the compiled form
-of its ``on_conflict_do_nothing`` constructs, and compiling it again cost more than running it."""
+RECORD: Any = insert_text(
+    TABLE, " ON CONFLICT (channel, external_id) DO NOTHING RETURNING id", columns=[c for c in TABLE.c if c.name != "id"]
+)
+"""Plain SQL, the same on SQLite (≥ 3.35) and PostgreSQL (`plain.insert_text`)."""
 _RECORD: Final = Plain(RECORD)
 
 

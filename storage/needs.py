@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, NamedTuple
 
-from sqlalchemy import Integer, bindparam, text, update
+from sqlalchemy import Integer, bindparam, update
 from sqlalchemy import select as select_columns  # sqlmodel's select is typed for at most four columns
 from sqlmodel import col, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conversations import NeedCreated
 from conversations.vocabulary import NeedStatus
 from storage.models import Category, Citizen, ComuneRow, Cooperative, FetchStatus, Need, NeedAttachment, NeedStatusChange, defaults_of
-from storage.plain import Plain
+from storage.plain import Plain, insert_text
 
 
 CONTENT_TYPE_CHARS: Final = 100
@@ -28,15 +28,9 @@ class TicketTaken(Exception):
 
 
 _NEED: Any = Need.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
-_NEW_NEED: Final = Plain(
-    text(
-        f"INSERT INTO need ({', '.join(c.name for c in _NEED.c)}) VALUES ({', '.join(':' + c.name for c in _NEED.c)})"
-        " ON CONFLICT (ticket) DO NOTHING RETURNING id"
-    ).bindparams(*(bindparam(c.name, type_=c.type) for c in _NEED.c))
-)
-"""Plain SQL, the same on SQLite (≥ 3.35) and PostgreSQL, as `storage.inbound.RECORD`: a drawn ticket that
-exists writes nothing and returns no id, in one statement on the plain lane, where a savepoint, an ORM
-flush and a release cost three statements through SQLAlchemy (issue 18)."""
+_NEW_NEED: Final = Plain(insert_text(_NEED, " ON CONFLICT (ticket) DO NOTHING RETURNING id"))
+"""A drawn ticket that exists writes nothing and returns no id, in one statement on the plain lane, where
+a savepoint, an ORM flush and a release cost three statements through SQLAlchemy (issue 18)."""
 
 
 _DEFAULTS: Final = defaults_of(Need)

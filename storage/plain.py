@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
+from sqlalchemy import BindParameter, Column, Table, TextClause, bindparam, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +42,20 @@ OBSERVERS: Final[list[Observer]] = []
 """Told of each statement about to run on the lane (its SQL, the statement, one mapping of values a
 row): SQLAlchemy's `before_cursor_execute` never sees these. For the statement budgets in the tests
 and the counts of `bench telegram`; empty in production."""
+
+
+def insert_text(table: Table, tail: str, *, columns: Sequence[Column[Any]] | None = None, extra: Sequence[BindParameter[Any]] = ()) -> TextClause:
+    """``INSERT INTO <table> (<columns>) VALUES (:<columns>)<tail>`` as plain SQL, each value bound with its column's type.
+
+    For the ``ON CONFLICT … RETURNING`` statements a turn runs: the same SQL on SQLite (≥ 3.35) and
+    PostgreSQL, and SQLAlchemy does not cache the compiled form of its ``on_conflict_*`` constructs
+    (compiling one again cost more than running it). `columns`: all of the table's by default;
+    `extra`: binds the tail names.
+    """
+    chosen = list(table.c) if columns is None else list(columns)
+    names = [c.name for c in chosen]
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)}){tail}"
+    return text(sql).bindparams(*(bindparam(c.name, type_=c.type) for c in chosen), *extra)
 
 
 @dataclass(frozen=True, slots=True)
