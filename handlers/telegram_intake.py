@@ -6,7 +6,6 @@ which returns only once the update is committed, so neither confirms an update t
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 from collections.abc import Callable
@@ -39,8 +38,8 @@ WEBHOOK_LIMIT: Final = BodyLimit(max_bytes=1024 * 1024, media_types=JSON)
 class TelegramIntake:
     """Hands every update to the sink; `process` returns only once the update is committed.
 
-    `invitation` gives the text sent to a group (from the bot's username); `one_at_a_time`
-    queues updates in arrival order for a store with a single writer.
+    `invitation` gives the text sent to a group (from the bot's username). On SQLite, updates
+    arriving together wait for its one write lock in arrival order in the store (`storage.db.Writers`).
     """
 
     def __init__(
@@ -50,16 +49,12 @@ class TelegramIntake:
         *,
         clock: Callable[[], datetime],
         invitation: Callable[[str], str],
-        one_at_a_time: bool = False,
     ) -> None:
         self.application = application
         self.sink = sink
         self.clock = clock
         self.invitation = invitation
         self._failures: dict[int, BaseException] = {}
-        # Behind a single writer, concurrent webhook requests would wait on its lock, unfairly;
-        # queued here, in order, they go through one after the other at full speed.
-        self._one_at_a_time = asyncio.Lock() if one_at_a_time else None
         application.add_handler(TypeHandler(Update, self._on_update))
         # PTB hands a handler's exception to the error handlers, not to process_update's caller:
         # we keep it so the caller can refuse to confirm the update.
@@ -85,11 +80,7 @@ class TelegramIntake:
         if isinstance(event, telegram.GroupMessage):
             await self._invite_to_private(event)
             return
-        if self._one_at_a_time is None:
-            handled = await self.sink.handle(event)
-        else:
-            async with self._one_at_a_time:
-                handled = await self.sink.handle(event)
+        handled = await self.sink.handle(event)
         if query is not None and not handled.duplicate and not handled.failed:
             await telegram.show_choice(query)
 

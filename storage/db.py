@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.engine import Engine, ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -143,6 +144,8 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def transaction(factory: async_sessionmaker[AsyncSession], *, on_the_loop: bool = False) -> AsyncIterator[AsyncSession]:
     """One unit of work: committed when the block ends, rolled back on any error.
 
+    On SQLite it waits its turn among this process's writers first (`Writers`).
+
     `on_the_loop` (the hot paths: a pipeline turn, the dispatcher's claims and marks, status
     callbacks): on SQLite, the statements run on the event loop's thread once BEGIN IMMEDIATE
     holds the write lock, with no hand-off to the driver's thread, and so does the BEGIN when
@@ -155,10 +158,14 @@ async def transaction(factory: async_sessionmaker[AsyncSession], *, on_the_loop:
     # close) and a greenlet more a transaction, 9-10 % of a one-statement transaction's CPU
     # (docs/performance.md, issue 18 seventh pass). The same steps, in the same order, by hand.
     session = factory()
+    writers = _writers_of(session)
+    in_turn = False
     try:
-        if on_the_loop and _is_sqlite_session(session):
-            connection = await session.connection(execution_options=_HOT)  # begins, as the first statement would
-            session.info[RAW] = _sqlite3_of(connection)  # the plain lane's cursor (storage/plain.py)
+        if writers is not None:
+            in_turn = await writers.wait_turn()
+            if on_the_loop:
+                connection = await session.connection(execution_options=_HOT)  # begins, as the first statement would
+                session.info[RAW] = _sqlite3_of(connection)  # the plain lane's cursor (storage/plain.py)
         try:
             yield session
             await session.commit()
@@ -166,10 +173,69 @@ async def transaction(factory: async_sessionmaker[AsyncSession], *, on_the_loop:
             await session.rollback()
             raise
     finally:
-        if session.in_transaction():  # the commit or the rollback did not finish: let closing finish, even if cancelled
-            await asyncio.shield(session.close())
-        else:  # committed or rolled back: the connection is back in the pool, closing does no I/O
-            await session.close()
+        try:
+            if session.in_transaction():  # the commit or the rollback did not finish: let closing finish, even if cancelled
+                await asyncio.shield(session.close())
+            else:  # committed or rolled back: the connection is back in the pool, closing does no I/O
+                await session.close()
+        finally:
+            if in_turn and writers is not None:
+                writers.end_turn()
+
+
+class Writers:
+    """This process's writers of one SQLite database, queued for its one write lock, first come first served.
+
+    Every transaction on SQLite takes that lock at its BEGIN IMMEDIATE. Waiting for it on SQLite's busy
+    timeout is polling: the driver's thread sleeps 1, 2, 5 ... up to 100 ms between tries, so under
+    load a writer slept on after the lock was free, held a pooled connection while it waited, and
+    each miss cost a failed BEGIN and a hand-off (docs/performance.md, issue 18 eleventh pass).
+    Queued here, the next writer begins the moment the one before has ended. Other processes
+    (`--workers`, the command line) still meet the lock and wait on the busy timeout, as before.
+    """
+
+    __slots__ = ("_lock", "_loop", "_writer")
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._loop = asyncio.get_running_loop()
+        self._writer: asyncio.Task[Any] | None = None
+
+    async def wait_turn(self) -> bool:
+        """Wait, at most the busy timeout, until no other transaction of this process writes.
+
+        False, without waiting, in a transaction opened inside the same task's own: SQLite's lock
+        decides then, as it did before this queue (it fails on the busy timeout). Past the timeout,
+        the error SQLite gives (`is_outage`: the work is tried again later).
+        """
+        task = asyncio.current_task()
+        if task is not None and task is self._writer:
+            return False
+        try:
+            async with asyncio.timeout(BUSY_TIMEOUT_MS / 1000):
+                await self._lock.acquire()
+        except TimeoutError:
+            raise OperationalError(BEGIN, None, sqlite3.OperationalError("database is locked")) from None
+        self._writer = task
+        return True
+
+    def end_turn(self) -> None:
+        self._writer = None
+        self._lock.release()
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, Writers] = weakref.WeakKeyDictionary()
+
+
+def _writers_of(session: AsyncSession) -> Writers | None:
+    """The queue of `session`'s database on this event loop; None on PostgreSQL, whose writers lock only the rows they write."""
+    if session.bind is None or session.bind.dialect.name != "sqlite":
+        return None
+    engine = session.bind.sync_engine
+    writers = _WRITERS.get(engine)
+    if writers is None or writers._loop is not asyncio.get_running_loop():  # a new loop (tests): a new queue
+        writers = _WRITERS[engine] = Writers()
+    return writers
 
 
 async def off_the_loop(session: AsyncSession) -> None:

@@ -24,7 +24,6 @@ from conversations import MenuEntry, Msg, Translator
 from handlers import telegram
 from handlers.body_limit import JSON, BodyLimit
 from handlers.telegram_intake import TelegramApp, TelegramIntake
-from storage.db import is_sqlite
 
 logger = logging.getLogger(__name__)
 
@@ -135,10 +134,6 @@ async def build(
         core.pipeline,
         clock=core.clock,
         invitation=lambda username: translator.format(Msg("telegram.group_invite", {"username": username}), language),
-        # SQLite has one writer at a time; concurrent webhook requests would each wait on its busy
-        # timeout, which polls with growing sleeps and is not fair (some waited > 5 s in the bench).
-        # PostgreSQL locks one citizen at a time, so there they run side by side.
-        one_at_a_time=is_sqlite(core.settings.database.url),
     )
     sender = telegram.TelegramSender(
         application.bot,

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from storage.db import create_engine, session_factory, transaction
+import storage.db
+from storage.db import create_engine, is_outage, session_factory, transaction
 
 
 @pytest.fixture(params=[False, True], ids=["off the loop", "on the loop"])
@@ -109,3 +110,94 @@ async def test_a_commit_that_fails_writes_nothing_and_gives_its_connection_back(
     async with transaction(sessions, on_the_loop=on_the_loop) as session:
         await session.execute(text("INSERT INTO unit_of_work VALUES (3)"))
     assert await _rows(sessions) == [3]
+
+
+async def test_writers_of_one_process_wait_for_sqlites_write_lock_in_turn_holding_no_connection(
+    sessions: async_sessionmaker[AsyncSession], on_the_loop: bool, db_url: str
+) -> None:
+    """SQLite has one write lock. Its busy timeout polls for it (sleeping up to 100 ms between tries)
+    while the waiter holds a pooled connection: this process's writers queue instead, in the order
+    they came. PostgreSQL's writers lock only their rows: they run side by side."""
+    on_sqlite = db_url.startswith("sqlite")
+    inside, release = asyncio.Event(), asyncio.Event()
+    entered: list[int] = []
+
+    async def writer(n: int) -> None:
+        async with transaction(sessions, on_the_loop=on_the_loop) as session:
+            entered.append(n)
+            await session.execute(text("INSERT INTO unit_of_work VALUES (:n)"), {"n": n})
+            if n == 0:
+                inside.set()
+                await release.wait()
+
+    first = asyncio.create_task(writer(0))
+    await inside.wait()
+    waiting = [asyncio.create_task(writer(n)) for n in range(1, 5)]
+    await asyncio.sleep(0.1)
+    if on_sqlite:
+        assert entered == [0] and _checked_out(sessions) == 1  # the four wait their turn, no connection in hand
+    else:
+        assert sorted(entered) == [0, 1, 2, 3, 4]
+    release.set()
+    await asyncio.wait_for(asyncio.gather(first, *waiting), 10)
+    if on_sqlite:
+        assert entered == [0, 1, 2, 3, 4]
+    assert _checked_out(sessions) == 0
+    assert await _rows(sessions) == [0, 1, 2, 3, 4]
+
+
+async def test_a_writer_that_waits_its_turn_past_the_busy_timeout_fails_as_a_lock_timeout(
+    sessions: async_sessionmaker[AsyncSession], on_the_loop: bool, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As SQLite's own lock wait did: an outage (`is_outage`), which the pipeline tries again later."""
+    _queued_on(db_url)
+    monkeypatch.setattr(storage.db, "BUSY_TIMEOUT_MS", 100)
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:
+        async with transaction(sessions, on_the_loop=on_the_loop) as session:
+            await session.execute(text("INSERT INTO unit_of_work VALUES (1)"))
+            inside.set()
+            await release.wait()
+
+    holding = asyncio.create_task(holder())
+    await inside.wait()
+    with pytest.raises(OperationalError) as raised:
+        async with transaction(sessions, on_the_loop=on_the_loop) as session:
+            await session.execute(text("INSERT INTO unit_of_work VALUES (2)"))
+    assert is_outage(raised.value) and "locked" in str(raised.value.orig)
+    release.set()
+    await holding
+    assert await _rows(sessions) == [1]
+    assert _checked_out(sessions) == 0
+
+
+async def test_a_writer_cancelled_while_it_waits_its_turn_leaves_the_queue_moving(
+    sessions: async_sessionmaker[AsyncSession], on_the_loop: bool, db_url: str
+) -> None:
+    _queued_on(db_url)
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def writer(n: int) -> None:
+        async with transaction(sessions, on_the_loop=on_the_loop) as session:
+            await session.execute(text("INSERT INTO unit_of_work VALUES (:n)"), {"n": n})
+            if n == 1:
+                inside.set()
+                await release.wait()
+
+    first = asyncio.create_task(writer(1))
+    await inside.wait()
+    cancelled, last = asyncio.create_task(writer(2)), asyncio.create_task(writer(3))
+    await asyncio.sleep(0.05)
+    cancelled.cancel()
+    release.set()
+    await asyncio.wait_for(asyncio.gather(first, last), 10)
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert await _rows(sessions) == [1, 3]
+    assert _checked_out(sessions) == 0
+
+
+def _queued_on(db_url: str) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's writers do not wait for one another's turn")
