@@ -64,10 +64,11 @@ DEADLINE_SECONDS: Final = 60.0
 TARGET_RATIO: Final = 0.5
 
 
-ROUNDS: Final = 3
+ROUNDS: Final = 5
 """Echo, FULL and NORMAL are measured in turn this many times at each level: on a shared machine the
 echo bot alone moves by 2-3x between runs, so each ratio is taken against the echo run of its own
-round, and the table shows the median round with the range."""
+round, and the table shows the median round with the range. Five, not three: with three, runs of
+one tree gave medians 0.42 and 0.54 at 10 connections (docs/performance.md, tenth pass)."""
 
 
 @dataclass(frozen=True, slots=True)
