@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy import text
@@ -119,29 +120,23 @@ async def test_writers_of_one_process_wait_for_sqlites_write_lock_in_turn_holdin
     while the waiter holds a pooled connection: this process's writers queue instead, in the order
     they came. PostgreSQL's writers lock only their rows: they run side by side."""
     on_sqlite = db_url.startswith("sqlite")
-    inside, release = asyncio.Event(), asyncio.Event()
     entered: list[int] = []
 
     async def writer(n: int) -> None:
         async with transaction(sessions, on_the_loop=on_the_loop) as session:
             entered.append(n)
             await session.execute(text("INSERT INTO unit_of_work VALUES (:n)"), {"n": n})
-            if n == 0:
-                inside.set()
-                await release.wait()
 
-    first = asyncio.create_task(writer(0))
-    await inside.wait()
-    waiting = [asyncio.create_task(writer(n)) for n in range(1, 5)]
-    await asyncio.sleep(0.1)
+    async with writing(sessions, on_the_loop, 0):
+        waiting = [asyncio.create_task(writer(n)) for n in range(1, 5)]
+        await asyncio.sleep(0.1)
+        if on_sqlite:
+            assert entered == [] and _checked_out(sessions) == 1  # the four wait their turn, no connection in hand
+        else:
+            assert sorted(entered) == [1, 2, 3, 4]
+    await asyncio.wait_for(asyncio.gather(*waiting), 10)
     if on_sqlite:
-        assert entered == [0] and _checked_out(sessions) == 1  # the four wait their turn, no connection in hand
-    else:
-        assert sorted(entered) == [0, 1, 2, 3, 4]
-    release.set()
-    await asyncio.wait_for(asyncio.gather(first, *waiting), 10)
-    if on_sqlite:
-        assert entered == [0, 1, 2, 3, 4]
+        assert entered == [1, 2, 3, 4]
     assert _checked_out(sessions) == 0
     assert await _rows(sessions) == [0, 1, 2, 3, 4]
 
@@ -152,22 +147,11 @@ async def test_a_writer_that_waits_its_turn_past_the_busy_timeout_fails_as_a_loc
     """As SQLite's own lock wait did: an outage (`is_outage`), which the pipeline tries again later."""
     _queued_on(db_url)
     monkeypatch.setattr(storage.db, "BUSY_TIMEOUT_MS", 100)
-    inside, release = asyncio.Event(), asyncio.Event()
-
-    async def holder() -> None:
-        async with transaction(sessions, on_the_loop=on_the_loop) as session:
-            await session.execute(text("INSERT INTO unit_of_work VALUES (1)"))
-            inside.set()
-            await release.wait()
-
-    holding = asyncio.create_task(holder())
-    await inside.wait()
-    with pytest.raises(OperationalError) as raised:
-        async with transaction(sessions, on_the_loop=on_the_loop) as session:
-            await session.execute(text("INSERT INTO unit_of_work VALUES (2)"))
+    async with writing(sessions, on_the_loop, 1):
+        with pytest.raises(OperationalError) as raised:
+            async with transaction(sessions, on_the_loop=on_the_loop) as session:
+                await session.execute(text("INSERT INTO unit_of_work VALUES (2)"))
     assert is_outage(raised.value) and "locked" in str(raised.value.orig)
-    release.set()
-    await holding
     assert await _rows(sessions) == [1]
     assert _checked_out(sessions) == 0
 
@@ -176,26 +160,40 @@ async def test_a_writer_cancelled_while_it_waits_its_turn_leaves_the_queue_movin
     sessions: async_sessionmaker[AsyncSession], on_the_loop: bool, db_url: str
 ) -> None:
     _queued_on(db_url)
-    inside, release = asyncio.Event(), asyncio.Event()
 
     async def writer(n: int) -> None:
         async with transaction(sessions, on_the_loop=on_the_loop) as session:
             await session.execute(text("INSERT INTO unit_of_work VALUES (:n)"), {"n": n})
-            if n == 1:
-                inside.set()
-                await release.wait()
 
-    first = asyncio.create_task(writer(1))
-    await inside.wait()
-    cancelled, last = asyncio.create_task(writer(2)), asyncio.create_task(writer(3))
-    await asyncio.sleep(0.05)
-    cancelled.cancel()
-    release.set()
-    await asyncio.wait_for(asyncio.gather(first, last), 10)
+    async with writing(sessions, on_the_loop, 1):
+        cancelled, last = asyncio.create_task(writer(2)), asyncio.create_task(writer(3))
+        await asyncio.sleep(0.05)
+        cancelled.cancel()
+    await asyncio.wait_for(last, 10)
     with pytest.raises(asyncio.CancelledError):
         await cancelled
     assert await _rows(sessions) == [1, 3]
     assert _checked_out(sessions) == 0
+
+
+@asynccontextmanager
+async def writing(sessions: async_sessionmaker[AsyncSession], on_the_loop: bool, n: int) -> AsyncIterator[None]:
+    """A transaction that has written `n` and holds on (SQLite's write lock too) until the block ends; committed then."""
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with transaction(sessions, on_the_loop=on_the_loop) as session:
+            await session.execute(text("INSERT INTO unit_of_work VALUES (:n)"), {"n": n})
+            inside.set()
+            await release.wait()
+
+    task = asyncio.create_task(writer())
+    await inside.wait()
+    try:
+        yield
+    finally:
+        release.set()
+        await asyncio.wait_for(task, 10)
 
 
 def _queued_on(db_url: str) -> None:
