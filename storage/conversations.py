@@ -11,11 +11,12 @@ import functools
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from conversations import State
 from storage.models import Citizen, Conversation
@@ -59,32 +60,62 @@ async def with_citizen(
     Two first messages racing each other both end on the same citizen: the loser of the
     unique constraint reads the winner's.
     """
-    query = _citizen_query(session.bind is not None and session.bind.dialect.name == "postgresql")
+    read = _citizen_read(session.bind is not None and session.bind.dialect.name == "postgresql")
     identity = {"channel": channel, "external_id": external_id}
-    found = (await session.execute(query, identity)).first()
-    if found is None:
+    found = await read.rows(session, identity)
+    if not found:
         citizen = Citizen(channel=channel, external_id=external_id, language=language, created_at=now)
         try:
             async with session.begin_nested():
                 session.add(citizen)
         except IntegrityError:
-            found = (await session.execute(query, identity)).one()
+            found = await read.rows(session, identity)
         else:
             return citizen, State()
-    row = found._mapping
-    return row[Citizen], _state({c.name: row[c] for c in STATE_COLUMNS})
+    [row] = found
+    split = len(_CITIZEN_COLUMNS)
+    return _held(session, dict(zip(_CITIZEN_KEYS, row[:split], strict=True))), _state(
+        dict(zip(_STATE_NAMES, row[split:], strict=True))
+    )
+
+
+_CITIZEN_TABLE: Any = Citizen.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
+_CITIZEN_COLUMNS: tuple[Any, ...] = tuple(_CITIZEN_TABLE.c)
+_CITIZEN_KEYS: tuple[str, ...] = tuple(c.key for c in _CITIZEN_COLUMNS)
+_STATE_NAMES: tuple[str, ...] = tuple(c.name for c in STATE_COLUMNS)
+_CITIZEN_MAPPER: Any = inspect(Citizen)
 
 
 @functools.cache
-def _citizen_query(lock: bool) -> Any:
-    """`with_citizen`'s query, built once (a turn's first statement: building it cost more than running it)."""
+def _citizen_read(lock: bool) -> Plain:
+    """`with_citizen`'s query, built once, its columns plain (the plain lane on SQLite): the ORM's
+    select of the entity cost ~4× the same row read as values and made an instance here (issue 18)."""
     query = (
-        select(Citizen, *STATE_COLUMNS)
-        .outerjoin(TABLE, TABLE.c.citizen_id == Citizen.id)
-        .where(Citizen.channel == bindparam("channel"), Citizen.external_id == bindparam("external_id"))  # type: ignore[arg-type]
+        select(*_CITIZEN_COLUMNS, *STATE_COLUMNS)
+        .outerjoin(TABLE, TABLE.c.citizen_id == _CITIZEN_TABLE.c.id)
+        .where(_CITIZEN_TABLE.c.channel == bindparam("channel"), _CITIZEN_TABLE.c.external_id == bindparam("external_id"))
     )
     # PostgreSQL: the citizen locked for the turn; not the conversation (the nullable side of the outer join).
-    return query.with_for_update(of=Citizen) if lock else query
+    return Plain(query.with_for_update(of=_CITIZEN_TABLE) if lock else query)
+
+
+def _held(session: AsyncSession, columns: dict[str, Any]) -> Citizen:
+    """The citizen of `columns` (a row just read), persistent in `session` as if its query had loaded it.
+
+    Made as SQLAlchemy's loader makes a row's instance (`new_instance`, the columns in its dict),
+    then `make_transient_to_detached` and `add`: SQLAlchemy's public way to "look as if it were
+    loaded, without emitting SQL". Changes to it are tracked as on a loaded row
+    (`citizens.write_changes`). An instance the session already holds is returned as the ORM's
+    query would return it.
+    """
+    held = session.sync_session.identity_map.get(_CITIZEN_MAPPER.identity_key_from_primary_key((columns["id"],)))
+    if held is not None:
+        return cast(Citizen, held)
+    citizen: Citizen = _CITIZEN_MAPPER.class_manager.new_instance()
+    citizen.__dict__.update(columns)
+    make_transient_to_detached(citizen)
+    session.add(citizen)
+    return citizen
 
 
 def _upsert(*, guarded: bool) -> Any:
