@@ -39,7 +39,7 @@ from bench.load import ROOT, SCRIPT, STATUS_CALLBACKS, _cpu_seconds, _free_port,
 from handlers import whatsapp_web
 
 CITIZENS: Final = int(os.environ.get("ASCOLTO_BENCH_WA_CITIZENS", "20"))
-ROUNDS: Final = int(os.environ.get("ASCOLTO_BENCH_WA_ROUNDS", "3"))
+ROUNDS: Final = int(os.environ.get("ASCOLTO_BENCH_WA_ROUNDS", "5"))
 TARGET_MS: Final = 3.0
 TARGET_FACTOR: Final = 5.0
 DEADLINE_SECONDS: Final = 180.0
