@@ -194,12 +194,13 @@ class Writers:
     (`--workers`, the command line) still meet the lock and wait on the busy timeout, as before.
     """
 
-    __slots__ = ("_lock", "_loop", "_writer")
+    __slots__ = ("_lock", "_writer", "loop")
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
-        self._loop = asyncio.get_running_loop()
         self._writer: asyncio.Task[Any] | None = None
+        self.loop = asyncio.get_running_loop()
+        """The event loop whose writers this queue orders (an asyncio lock serves one loop)."""
 
     async def wait_turn(self) -> bool:
         """Wait, at most the busy timeout, until no other transaction of this process writes.
@@ -229,11 +230,12 @@ _WRITERS: weakref.WeakKeyDictionary[Engine, Writers] = weakref.WeakKeyDictionary
 
 def _writers_of(session: AsyncSession) -> Writers | None:
     """The queue of `session`'s database on this event loop; None on PostgreSQL, whose writers lock only the rows they write."""
-    if session.bind is None or session.bind.dialect.name != "sqlite":
+    if not _is_sqlite_session(session):
         return None
+    assert session.bind is not None
     engine = session.bind.sync_engine
     writers = _WRITERS.get(engine)
-    if writers is None or writers._loop is not asyncio.get_running_loop():  # a new loop (tests): a new queue
+    if writers is None or writers.loop is not asyncio.get_running_loop():  # a new loop (tests): a new queue
         writers = _WRITERS[engine] = Writers()
     return writers
 
