@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from conversations import State
-from storage.models import Citizen, Conversation
+from storage.models import Citizen, Conversation, as_loaded
 from storage.plain import Plain, insert_text
 
 TABLE: Any = Conversation.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
@@ -102,8 +102,8 @@ def _citizen_read(lock: bool) -> Plain:
 def _held(session: AsyncSession, columns: dict[str, Any]) -> Citizen:
     """The citizen of `columns` (a row just read), persistent in `session` as if its query had loaded it.
 
-    Made as SQLAlchemy's loader makes a row's instance (`new_instance`, the columns in its dict),
-    then `make_transient_to_detached` and `add`: SQLAlchemy's public way to "look as if it were
+    Made as SQLAlchemy's loader makes a row's instance (`models.as_loaded`), then
+    `make_transient_to_detached` and `add`: SQLAlchemy's public way to "look as if it were
     loaded, without emitting SQL". Changes to it are tracked as on a loaded row
     (`citizens.write_changes`). An instance the session already holds is returned as the ORM's
     query would return it.
@@ -111,8 +111,7 @@ def _held(session: AsyncSession, columns: dict[str, Any]) -> Citizen:
     held = session.sync_session.identity_map.get(_CITIZEN_MAPPER.identity_key_from_primary_key((columns["id"],)))
     if held is not None:
         return cast(Citizen, held)
-    citizen: Citizen = _CITIZEN_MAPPER.class_manager.new_instance()
-    citizen.__dict__.update(columns)
+    citizen = as_loaded(Citizen, columns)
     make_transient_to_detached(citizen)
     session.add(citizen)
     return citizen

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.models._columns import defaults_of
+from storage.models._columns import as_loaded, defaults_of
 from storage.models.assignment import NeedAssignment, NeedNote
 from storage.models.audit_log import AuditLog
 from storage.models.category import Category
@@ -54,5 +54,6 @@ __all__ = [
     "OutboxStatus",
     "StaffRole",
     "VoiceNote",
+    "as_loaded",
     "defaults_of",
 ]
