@@ -47,7 +47,7 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] | None
     """Everything an entry point needs; `clock` (tests) is the time for everything, otherwise this
     host's clock set to the database's (`DatabaseClock`), synced here and at every outbox claim."""
     ensure_sqlite_dir(settings.database.url)
-    db = create_engine(settings.database.url, sqlite_synchronous=settings.database.sqlite_synchronous)
+    db = create_engine(settings.database.url, sqlite_synchronous=settings.database.sqlite_synchronous, group_commit=True)
     gazetteer = load_gazetteer()
     translator = Translator(settings.app.locales_dir or LOCALES, timezone=settings.app.timezone)
     engine = build_engine(known_msgids=set(translator.msgids))

@@ -8,6 +8,7 @@ import sqlite3
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import event, text
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from storage.plain import RAW
 from storage.sqlite_driver import BEGIN, BUSY_TIMEOUT_MS, ON_THE_LOOP, OneHopConnection, OneHopCursor, OneHopDBAPI
+from storage.wal import WalSync
 
 logger = logging.getLogger(__name__)
 
@@ -48,13 +50,18 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = False, group_commit: bool = False) -> AsyncEngine:
     """Build the engine for `url` (``sqlite+aiosqlite:///…`` or ``postgresql+asyncpg://…``).
 
     On SQLite: WAL (readers never block the writer), foreign keys on,
     `synchronous=FULL` by default so an acknowledged need survives a power cut,
     and every transaction starts with ``BEGIN IMMEDIATE`` so two writers queue
     on the busy timeout instead of failing on a lock upgrade.
+
+    `group_commit` (the application's engine, `bot.app.build_core`): FULL's sync of the WAL is
+    done by `transaction` after the write lock is free, once for the commits that wait at the same
+    moment (`storage/wal.py`); only for a database file with `synchronous=FULL`. Commits made
+    outside `transaction` then wait for no sync until the next one that does.
 
     Statement parameters are never shown (`hide_parameters`): not in an error's text, which is
     logged, nor in `echo`'s output. They hold citizens' words and numbers. `echo` is off unless
@@ -78,6 +85,10 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fa
                 cursor.on_the_loop = bool(context is not None and context.execution_options.get(ON_THE_LOOP))
     if is_sqlite(url):
         sync = sqlite_synchronous.upper()
+        database = _database_file(url) if group_commit and sync == "FULL" and "module" in kwargs else None
+        if database is not None:
+            _GROUP_COMMIT[engine.sync_engine] = database
+            sync = "NORMAL"  # and the sync FULL adds after each commit is `transaction`'s (storage/wal.py)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:  # Any: DB-API boundary
@@ -88,6 +99,10 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fa
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA synchronous={sync}")
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if database is not None:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")  # not inside a COMMIT on the loop: WalSync checkpoints
+                if isinstance(dbapi_connection, OneHopConnection):
+                    dbapi_connection.commit_on_the_loop = True  # without a sync, a COMMIT only writes the WAL's frames
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
@@ -103,6 +118,15 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fa
         engine.sync_engine.dialect.do_begin = _begin_immediate  # type: ignore[method-assign]
 
     return engine
+
+
+def _database_file(url: str) -> Path | None:
+    """The database's file, or None in memory (no WAL) or for a URI filename, whose options SQLite reads."""
+    parsed = make_url(url)
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:") or parsed.query.get("uri"):
+        return None
+    return Path(database).resolve()
 
 
 def _begin_immediate(dbapi_connection: Any) -> None:  # Any: DB-API boundary
@@ -159,7 +183,8 @@ async def transaction(factory: async_sessionmaker[AsyncSession], *, on_the_loop:
     # (docs/performance.md, issue 18 seventh pass). The same steps, in the same order, by hand.
     session = factory()
     writers = _writers_of(session)
-    in_turn = False
+    wal = _wal_of(session)
+    in_turn = committed = False
     try:
         if writers is not None:
             in_turn = await writers.wait_turn()
@@ -169,6 +194,7 @@ async def transaction(factory: async_sessionmaker[AsyncSession], *, on_the_loop:
         try:
             yield session
             await session.commit()
+            committed = True
         except BaseException:  # the block's error, or the COMMIT's (SQLite keeps a transaction whose COMMIT failed open)
             await session.rollback()
             raise
@@ -181,6 +207,8 @@ async def transaction(factory: async_sessionmaker[AsyncSession], *, on_the_loop:
         finally:
             if in_turn and writers is not None:
                 writers.end_turn()
+    if committed and wal is not None:  # the write lock is free: the next writers commit while this syncs
+        await wal.synced()
 
 
 class Writers:
@@ -238,6 +266,25 @@ def _writers_of(session: AsyncSession) -> Writers | None:
     if writers is None or writers.loop is not asyncio.get_running_loop():  # a new loop (tests): a new queue
         writers = _WRITERS[engine] = Writers()
     return writers
+
+
+_GROUP_COMMIT: weakref.WeakKeyDictionary[Engine, Path] = weakref.WeakKeyDictionary()
+"""Engines built with `group_commit`: their database file."""
+_WAL: weakref.WeakKeyDictionary[Engine, WalSync] = weakref.WeakKeyDictionary()
+
+
+def _wal_of(session: AsyncSession) -> WalSync | None:
+    """The WAL sync of `session`'s database on this event loop, for an engine built with `group_commit`."""
+    if session.bind is None:
+        return None
+    engine = session.bind.sync_engine
+    database = _GROUP_COMMIT.get(engine)
+    if database is None:
+        return None
+    wal = _WAL.get(engine)
+    if wal is None or wal.loop is not asyncio.get_running_loop():  # a new loop (tests): its own futures
+        wal = _WAL[engine] = WalSync(database)
+    return wal
 
 
 async def off_the_loop(session: AsyncSession) -> None:

@@ -20,11 +20,13 @@ write lock: from then on no statement of that transaction can wait for a lock
 work. Its ``BEGIN IMMEDIATE`` runs here too when the write lock is free: tried
 with a busy timeout of zero, it either takes the lock at once or fails at once
 with SQLITE_BUSY, and only then goes to the worker thread to wait its turn on
-the busy timeout, so the loop never waits for a lock. ``COMMIT`` (the fsync)
-and ``ROLLBACK`` stay on the worker thread. A turn of the pipeline then costs
-one hand-off, its commit, instead of one a statement (and a connection the pool
-takes back with no transaction open is not rolled back through the thread:
-sqlite3 would do nothing). The connection is opened with
+the busy timeout, so the loop never waits for a lock. ``ROLLBACK`` stays on the
+worker thread, and so does a ``COMMIT`` that syncs the disk (``synchronous=FULL``
+as SQLite does it). Under group commit (``storage/wal.py``) a COMMIT only writes
+the WAL's frames, the sync comes after, off the loop: the hot transaction's
+COMMIT then runs here too, and a turn of the pipeline costs no hand-off of its
+own (a connection the pool takes back with no transaction open is not rolled
+back through the thread either: sqlite3 would do nothing). The connection is opened with
 ``check_same_thread=False`` for this; SQLAlchemy still uses it from one task
 at a time, and sqlite3 serialises calls on a connection anyway.
 """
@@ -148,12 +150,15 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     """Hands out OneHopCursor for ordinary (client-side) cursors."""
 
-    __slots__ = ("begin_on_the_loop",)
+    __slots__ = ("begin_on_the_loop", "commit_on_the_loop")
 
     def __init__(self, dbapi: Any, connection: Any) -> None:  # Any: SQLAlchemy types it as its own asyncio DB-API protocol
         super().__init__(dbapi, connection)
         self.begin_on_the_loop = False
         """Set at each BEGIN from its transaction's options (`storage.db.create_engine`)."""
+        self.commit_on_the_loop = False
+        """Set on connect under group commit (`storage/wal.py`): a COMMIT that syncs nothing, so an
+        `on_the_loop` transaction's runs here too, with no hand-off."""
 
     def cursor(self, server_side: bool = False) -> AsyncAdapt_aiosqlite_cursor:
         return super().cursor(server_side) if server_side else OneHopCursor(self)
@@ -164,8 +169,15 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         return raw is not None and not raw.in_transaction
 
     def commit(self) -> None:
-        if not self._idle():
-            super().commit()
+        if self._idle():
+            return
+        if self.commit_on_the_loop and self.begin_on_the_loop:
+            try:
+                self._connection._conn.commit()
+            except Exception as error:
+                self._handle_exception(error)
+            return
+        super().commit()
 
     def rollback(self) -> None:
         # The pool rolls back every connection it gets back, committed or not: no hand-off for nothing.
