@@ -52,15 +52,15 @@ SQLite's own default of 1,000 pages (`wal_autocheckpoint`)."""
 class WalSync:
     """The WAL of one database file, synced for this event loop's commits, one sync at a time."""
 
-    __slots__ = ("database", "loop", "checkpoint_every", "_next", "_runner", "_commits", "_checkpointed", "_inode")
+    __slots__ = ("database", "loop", "checkpoint_every", "_waiting", "_runner", "_commits", "_checkpointed", "_inode")
 
     def __init__(self, database: Path, *, checkpoint_every: int | None = None) -> None:
         self.database = database
         self.loop = asyncio.get_running_loop()
         """The event loop whose commits this serves (its futures belong to one loop)."""
         self.checkpoint_every = CHECKPOINT_EVERY if checkpoint_every is None else checkpoint_every
-        self._next: asyncio.Future[None] | None = None
-        """The sync the commits ended since the running one began wait for."""
+        self._waiting: list[asyncio.Future[None]] = []
+        """The commits ended since the running sync began: the next one is theirs."""
         self._runner: asyncio.Task[None] | None = None
         self._commits = 0
         self._checkpointed = 0
@@ -70,33 +70,33 @@ class WalSync:
     async def synced(self) -> None:
         """Return once a sync of the WAL that began after this call has landed; an `OperationalError` if it failed."""
         self._commits += 1
-        if self._next is None:
-            self._next = self.loop.create_future()
-        waited = self._next
+        waiter = self.loop.create_future()  # its own: a caller cancelled leaves the others' sync alone
+        self._waiting.append(waiter)
         if self._runner is None:
             self._runner = self.loop.create_task(self._run(), name="wal-sync")
-        await asyncio.shield(waited)  # one caller cancelled leaves the others' sync alone
+        await waiter
 
     async def _run(self) -> None:
+        batch: list[asyncio.Future[None]] = []
         try:
-            while (current := self._next) is not None:
-                self._next = None
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
                 checkpoint = self._commits - self._checkpointed >= self.checkpoint_every
                 if checkpoint:
                     self._checkpointed = self._commits
                 try:
-                    await asyncio.to_thread(self._sync, checkpoint)
+                    await self.loop.run_in_executor(None, self._sync, checkpoint)
                 except OSError as exc:  # the disk refused: whether these commits are on it is unknown
                     logger.error("the database's WAL could not be synced (%s)", type(exc).__name__)
-                    current.set_exception(OperationalError("fsync", None, exc))
+                    _tell(batch, OperationalError("fsync", None, exc))
                 else:
-                    current.set_result(None)
+                    _tell(batch, None)
+                batch = []
         finally:
             self._runner = None
-            for left in (current, self._next):  # cancelled (the loop is closing): nobody is told "on disk"
-                if left is not None and not left.done():
-                    left.set_exception(OperationalError("fsync", None, ConnectionError("WAL sync stopped")))
-            self._next = None
+            # Cancelled (the loop is closing): nobody is told "on disk".
+            _tell(batch + self._waiting, OperationalError("fsync", None, ConnectionError("WAL sync stopped")))
+            self._waiting = []
 
     def _sync(self, checkpoint: bool) -> None:
         """On a worker thread: fsync the WAL file (and its directory, if the file is new); then maybe checkpoint."""
@@ -107,6 +107,16 @@ class WalSync:
         self._inode = inode
         if checkpoint:
             _checkpoint(self.database)
+
+
+def _tell(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for waiter in waiters:
+        if waiter.done():  # its caller was cancelled
+            continue
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(error)
 
 
 def _fsync(path: Path) -> int | None:
