@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, ExceptionContext, make_url
@@ -121,10 +122,11 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fa
 
 
 def _database_file(url: str) -> Path | None:
-    """The database's file, or None in memory (no WAL) or for a URI filename, whose options SQLite reads."""
+    """The database's file, or None in memory (no WAL), for a URI filename (whose options SQLite reads)
+    or off POSIX (where a folder cannot be opened to sync it)."""
     parsed = make_url(url)
     database = parsed.database
-    if not database or database == ":memory:" or database.startswith("file:") or parsed.query.get("uri"):
+    if os.name != "posix" or not database or database == ":memory:" or database.startswith("file:") or parsed.query.get("uri"):
         return None
     return Path(database).resolve()
 
@@ -253,6 +255,21 @@ class Writers:
         self._lock.release()
 
 
+class _OfOneLoop(Protocol):
+    loop: asyncio.AbstractEventLoop
+
+
+_Kept = TypeVar("_Kept", bound=_OfOneLoop)
+
+
+def _of_this_loop(kept: weakref.WeakKeyDictionary[Engine, _Kept], engine: Engine, make: Callable[[], _Kept]) -> _Kept:
+    """`engine`'s object for the running event loop (an asyncio lock or future serves one loop): a new loop (tests), a new one."""
+    found = kept.get(engine)
+    if found is None or found.loop is not asyncio.get_running_loop():
+        found = kept[engine] = make()
+    return found
+
+
 _WRITERS: weakref.WeakKeyDictionary[Engine, Writers] = weakref.WeakKeyDictionary()
 
 
@@ -261,11 +278,7 @@ def _writers_of(session: AsyncSession) -> Writers | None:
     if not _is_sqlite_session(session):
         return None
     assert session.bind is not None
-    engine = session.bind.sync_engine
-    writers = _WRITERS.get(engine)
-    if writers is None or writers.loop is not asyncio.get_running_loop():  # a new loop (tests): a new queue
-        writers = _WRITERS[engine] = Writers()
-    return writers
+    return _of_this_loop(_WRITERS, session.bind.sync_engine, Writers)
 
 
 _GROUP_COMMIT: weakref.WeakKeyDictionary[Engine, Path] = weakref.WeakKeyDictionary()
@@ -275,16 +288,11 @@ _WAL: weakref.WeakKeyDictionary[Engine, WalSync] = weakref.WeakKeyDictionary()
 
 def _wal_of(session: AsyncSession) -> WalSync | None:
     """The WAL sync of `session`'s database on this event loop, for an engine built with `group_commit`."""
-    if session.bind is None:
+    engine = session.bind.sync_engine if session.bind is not None else None
+    database = _GROUP_COMMIT.get(engine) if engine is not None else None
+    if engine is None or database is None:
         return None
-    engine = session.bind.sync_engine
-    database = _GROUP_COMMIT.get(engine)
-    if database is None:
-        return None
-    wal = _WAL.get(engine)
-    if wal is None or wal.loop is not asyncio.get_running_loop():  # a new loop (tests): its own futures
-        wal = _WAL[engine] = WalSync(database)
-    return wal
+    return _of_this_loop(_WAL, engine, lambda: WalSync(database))
 
 
 async def off_the_loop(session: AsyncSession) -> None:
