@@ -52,13 +52,13 @@ SQLite's own default of 1,000 pages (`wal_autocheckpoint`)."""
 class WalSync:
     """The WAL of one database file, synced for this event loop's commits, one sync at a time."""
 
-    __slots__ = ("database", "loop", "checkpoint_every", "_waiting", "_runner", "_commits", "_checkpointed", "_inode")
+    __slots__ = ("database", "wal", "loop", "_waiting", "_runner", "_commits", "_checkpointed", "_inode")
 
-    def __init__(self, database: Path, *, checkpoint_every: int | None = None) -> None:
+    def __init__(self, database: Path) -> None:
         self.database = database
+        self.wal = database.with_name(database.name + "-wal")
         self.loop = asyncio.get_running_loop()
         """The event loop whose commits this serves (its futures belong to one loop)."""
-        self.checkpoint_every = CHECKPOINT_EVERY if checkpoint_every is None else checkpoint_every
         self._waiting: list[asyncio.Future[None]] = []
         """The commits ended since the running sync began: the next one is theirs."""
         self._runner: asyncio.Task[None] | None = None
@@ -81,7 +81,7 @@ class WalSync:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
-                checkpoint = self._commits - self._checkpointed >= self.checkpoint_every
+                checkpoint = self._commits - self._checkpointed >= CHECKPOINT_EVERY
                 if checkpoint:
                     self._checkpointed = self._commits
                 try:
@@ -100,10 +100,9 @@ class WalSync:
 
     def _sync(self, checkpoint: bool) -> None:
         """On a worker thread: fsync the WAL file (and its directory, if the file is new); then maybe checkpoint."""
-        wal = self.database.with_name(self.database.name + "-wal")
-        inode = _fsync(wal)
+        inode = _fsync(self.wal)
         if inode is not None and inode != self._inode:
-            _fsync(wal.parent)
+            _fsync(self.wal.parent)
         self._inode = inode
         if checkpoint:
             _checkpoint(self.database)
