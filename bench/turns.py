@@ -9,7 +9,8 @@ Comparing two trees: run it from each (`cd tree && python -m bench turns`), in t
 Beside it, the fixed cost of a hot transaction: TRANSACTIONS transactions of one INSERT through
 `storage.db.transaction(..., on_the_loop=True)` (session, pool, BEGIN, COMMIT with its fsync),
 against the same three statements run by sqlite3 alone on the calling thread: the floor under
-any turn, and what SQLAlchemy's session and aiosqlite's thread add to it.
+any turn, and what SQLAlchemy's session and aiosqlite's thread add to it; and the same transactions
+under group commit (`storage/wal.py`), where a commit alone pays its own sync's trip to a thread.
 """
 
 from __future__ import annotations
@@ -66,20 +67,21 @@ async def run() -> list[Row]:
             await core.close()
     turns = written[0] - before
     detail = f"{turns} turns, {CHATS} citizens side by side, SQLite FULL, no dispatcher"
-    ours, alone = await _transaction_cpu(), _sqlite3_transaction_cpu()
+    ours, grouped, alone = await _transaction_cpu(), await _transaction_cpu(group_commit=True), _sqlite3_transaction_cpu()
     one = f"{TRANSACTIONS} transactions of one INSERT, SQLite FULL, one after the other"
     return [
         Row("turns", "pipeline turn, CPU", 1000 * cpu / turns, "ms/turn", detail),
         Row("turns", "pipeline turn, wall clock", 1000 * wall / turns, "ms/turn", detail),
         Row("turns", "hot transaction through storage.db, CPU", ours, "µs", f"{one}; `transaction(..., on_the_loop=True)`"),
+        Row("turns", "the same under group commit, CPU", grouped, "µs", f"{one}, each waiting for its own sync (`create_engine(..., group_commit=True)`, as `ascolto run`)"),
         Row("turns", "the same statements, sqlite3 alone, CPU", alone, "µs", f"{one}; BEGIN IMMEDIATE, INSERT, COMMIT"),
     ]
 
 
-async def _transaction_cpu() -> float:
+async def _transaction_cpu(*, group_commit: bool = False) -> float:
     """µs of CPU (every thread) a one-INSERT transaction costs through the session, the pool and the driver."""
     with tempfile.TemporaryDirectory(prefix="ascolto-bench-") as folder:
-        engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'tx.sqlite3'}")
+        engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'tx.sqlite3'}", group_commit=group_commit)
         sessions = session_factory(engine)
         insert = text("INSERT INTO t VALUES (1)")
         try:
