@@ -303,6 +303,8 @@ async def off_the_loop(session: AsyncSession) -> None:
         session.info.pop(RAW, None)
         connection: Any = await session.connection()  # Any: the option is ours, not one of SQLAlchemy's typed ones
         await connection.execution_options(**{ON_THE_LOOP: False})
+        if (driver := _driver_of(connection)) is not None:
+            driver.begin_on_the_loop = False  # its COMMIT too, under group commit (storage/wal.py)
 
 
 def holds_the_write_lock(session: AsyncSession) -> bool:
@@ -313,8 +315,14 @@ def holds_the_write_lock(session: AsyncSession) -> bool:
 
 def _sqlite3_of(connection: AsyncConnection) -> sqlite3.Connection | None:
     """The sqlite3 connection under SQLAlchemy's and aiosqlite's (None with another driver)."""
+    driver = _driver_of(connection)
+    return driver._connection._conn if driver is not None else None
+
+
+def _driver_of(connection: AsyncConnection) -> OneHopConnection | None:
+    """Our aiosqlite adapter under `connection` (None with another driver)."""
     driver = connection.sync_connection.connection.dbapi_connection if connection.sync_connection else None
-    return driver._connection._conn if isinstance(driver, OneHopConnection) else None
+    return driver if isinstance(driver, OneHopConnection) else None
 
 
 _HOT: Any = {ON_THE_LOOP: True}  # Any: the option is ours, not one of SQLAlchemy's typed ones

@@ -155,7 +155,8 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     def __init__(self, dbapi: Any, connection: Any) -> None:  # Any: SQLAlchemy types it as its own asyncio DB-API protocol
         super().__init__(dbapi, connection)
         self.begin_on_the_loop = False
-        """Set at each BEGIN from its transaction's options (`storage.db.create_engine`)."""
+        """Set at each BEGIN from its transaction's options (`storage.db.create_engine`), cleared by
+        `storage.db.off_the_loop`: whether this transaction's BEGIN, and under group commit its COMMIT, run here."""
         self.commit_on_the_loop = False
         """Set on connect under group commit (`storage/wal.py`): a COMMIT that syncs nothing, so an
         `on_the_loop` transaction's runs here too, with no hand-off."""
